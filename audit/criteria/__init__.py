@@ -1,0 +1,13 @@
+"""Acceptance criteria, one module per YAML ``acceptance.kind``; pure (no torch)."""
+
+from audit.registry import Registry
+
+CRITERIA: Registry = Registry("acceptance kind")
+
+
+def criterion(kind: str):
+    """Class decorator registering an acceptance spec under its YAML ``kind``."""
+    return CRITERIA.register(kind)
+
+
+from audit.criteria import hub  # noqa: E402,F401  (registers)

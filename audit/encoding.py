@@ -1,0 +1,57 @@
+"""Render suite prompts (chat template when the model has one) and tokenize them with their targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from interventions.engine import EncodedBatch
+
+
+@dataclass(frozen=True)
+class EncodedPrompt:
+    id: str
+    ids: tuple[int, ...]
+    target: int
+    target_aligned: bool  # the answer's first token continues the prompt's tokens exactly
+
+
+def render(tokenizer, prompt: str, use_chat: bool) -> tuple[str, bool]:
+    """The text the model sees before its answer, and whether special tokens are already in it."""
+    if use_chat and getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
+                                             add_generation_prompt=True)
+        return text, True
+    return f"{prompt}\nAnswer: ", False
+
+
+def encode(tokenizer, pid: str, prompt: str, answer: str, use_chat: bool) -> EncodedPrompt:
+    """Token ids of the rendered prompt and the first token of the answer (the scoring target)."""
+    text, templated = render(tokenizer, prompt, use_chat)
+    add_special = not templated
+    prompt_ids = tokenizer(text, add_special_tokens=add_special)["input_ids"]
+    full_ids = tokenizer(text + answer, add_special_tokens=add_special)["input_ids"]
+    if full_ids[: len(prompt_ids)] == prompt_ids and len(full_ids) > len(prompt_ids):
+        return EncodedPrompt(pid, tuple(prompt_ids), full_ids[len(prompt_ids)], True)
+    answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    if not answer_ids:
+        raise ValueError(f"prompt {pid}: answer {answer!r} tokenizes to nothing")
+    return EncodedPrompt(pid, tuple(prompt_ids), answer_ids[0], False)
+
+
+def batches(tokenizer, prompts: list[EncodedPrompt], batch_size: int = 16) -> list[EncodedBatch]:
+    """Left-padded batches (answer position = last column), grouped by length, in a fixed order."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    ordered = sorted(prompts, key=lambda p: (len(p.ids), p.id))
+    out = []
+    for start in range(0, len(ordered), batch_size):
+        chunk = ordered[start:start + batch_size]
+        width = max(len(p.ids) for p in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, p in enumerate(chunk):
+            ids[row, width - len(p.ids):] = torch.tensor(p.ids)
+            mask[row, width - len(p.ids):] = 1
+        out.append(EncodedBatch(ids, mask, torch.tensor([p.target for p in chunk]), [p.id for p in chunk]))
+    return out

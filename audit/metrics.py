@@ -1,0 +1,39 @@
+"""Metrics on next-token distributions at the answer position (per prompt, in nats)."""
+
+from __future__ import annotations
+
+import torch
+
+from audit.registry import Registry
+
+METRICS: Registry = Registry("metric kind")
+
+
+class DegenerateLogits(RuntimeError):
+    """The intervened model produced NaN or infinite log-probabilities."""
+
+
+@METRICS.register("kl")
+def kl(base: torch.Tensor, ablated: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """KL(base || ablated) of the next-token distribution, per row."""
+    return (base.exp() * (base - ablated)).sum(-1)
+
+
+@METRICS.register("nll_increase")
+def nll_increase(base: torch.Tensor, ablated: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Increase of the target token's negative log-likelihood, per row."""
+    idx = targets.unsqueeze(-1)
+    return base.gather(-1, idx).squeeze(-1) - ablated.gather(-1, idx).squeeze(-1)
+
+
+def all_metrics(base: torch.Tensor, ablated: torch.Tensor, targets: torch.Tensor) -> dict[str, list[float]]:
+    """Every registered metric per row; NaN/inf anywhere is an error, not a number."""
+    if not torch.isfinite(ablated).any(-1).all():
+        raise DegenerateLogits("intervened log-probabilities are not finite")
+    out = {}
+    for name, fn in METRICS.items():
+        values = fn(base, ablated, targets)
+        if not torch.isfinite(values).all():
+            raise DegenerateLogits(f"metric {name} is not finite")
+        out[name] = [float(v) for v in values]
+    return out

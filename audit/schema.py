@@ -1,0 +1,143 @@
+"""The claim file schema: pydantic v2 models with ``extra="forbid"`` everywhere.
+
+``intervention`` and ``acceptance`` are unions over their registries, keyed by ``kind:``,
+so adding an intervention is one new module in ``interventions/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, field_validator
+
+import interventions
+from audit.criteria import CRITERIA
+from audit.errors import ClaimFileError, did_you_mean, problem_at
+from audit.provenance import sha256_text
+from audit.spec import StrictModel
+from audit.suite import LoadedSuite, load_suite, suite_path
+from audit.validation import validate
+from audit.yamlsafe import YamlDocument, load_yaml
+
+
+def _union(registry):
+    members = [cls for _, cls in registry.items()]
+    if len(members) == 1:
+        return members[0]
+    return Annotated[Union[tuple(members)], Field(discriminator="kind")]
+
+
+InterventionSpec = _union(interventions.INTERVENTIONS)
+AcceptanceSpec = _union(CRITERIA)
+
+METRIC_KINDS = ("kl", "nll_increase")
+
+
+class SuiteRef(StrictModel):
+    name: str = Field("main", description="claims/suites/<name>.yaml, or a .yaml path relative to the claim")
+    families: Literal["all"] | list[str] = "all"
+    prompts_per_family: int = Field(8, ge=1, le=10_000, description="prompts sampled per family per seed")
+    chat_template: bool = Field(True, description="render prompts with the model's chat template when it has one")
+
+
+class MetricSpec(StrictModel):
+    kind: Literal["kl", "nll_increase"]
+    position: Literal["answer"] = "answer"
+
+
+class Controls(StrictModel):
+    seeds: list[int] = Field(min_length=1, max_length=64,
+                             description="each seed resamples the prompts: a real replication")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be distinct")
+        return v
+
+
+class Claim(StrictModel):
+    schema_version: Literal[1] = 1
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)
+    statement: str = Field(min_length=10)
+    model: str = Field(min_length=1, description="alias (smollm2-135m), Hugging Face id, or local directory")
+    expect: Literal["supported", "refuted"] = "supported"
+    suite: SuiteRef
+    intervention: InterventionSpec
+    metric: MetricSpec
+    controls: Controls
+    acceptance: AcceptanceSpec
+    rationale: str = ""
+    falsifier: str = ""
+    caveats: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class LoadedClaim:
+    """A validated claim with its source document, hash and suite."""
+
+    def __init__(self, claim: Claim, doc: YamlDocument, suite: LoadedSuite):
+        self.claim, self.doc, self.suite = claim, doc, suite
+        self.path = doc.path
+        self.sha256 = sha256_text(doc.text)
+
+    def families(self) -> list[str]:
+        f = self.claim.suite.families
+        return self.suite.family_names() if f == "all" else list(f)
+
+    def problem(self, loc: tuple, message: str, hint: str = ""):
+        node, _ = self.doc.node_at(loc)
+        return problem_at(self.path, node.start_mark, message, where=".".join(map(str, loc)), hint=hint)
+
+
+def load_claim(path: str | Path) -> LoadedClaim:
+    """Load and validate a claim file and its suite; ClaimFileError (with file:line) on any problem."""
+    doc = load_yaml(path)
+    claim = validate(doc, Claim, "claim")
+    spath = suite_path(claim.suite.name, doc.path)
+    if not spath.is_file():
+        node, _ = doc.node_at(("suite", "name"))
+        raise ClaimFileError([problem_at(doc.path, node.start_mark, f"suite file {spath} not found", where="suite.name",
+                                         hint="suites live in claims/suites/<name>.yaml")])
+    loaded = LoadedClaim(claim, doc, load_suite(spath))
+    _cross_check(loaded)
+    return loaded
+
+
+def _cross_check(lc: LoadedClaim) -> None:
+    """Checks that need more than one field: families exist, the claimed layer is swept."""
+    problems = []
+    known = lc.suite.family_names()
+    if lc.claim.suite.families != "all":
+        for i, fam in enumerate(lc.claim.suite.families):
+            if fam not in known:
+                problems.append(lc.problem(("suite", "families", i), f"unknown family '{fam}' in suite '{lc.suite.name}'",
+                                           hint=did_you_mean(fam, known) or f"known: {', '.join(known)}"))
+    acc, iv = lc.claim.acceptance, lc.claim.intervention
+    if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
+        problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
+                                   hint="a hub can only be found among the swept layers"))
+    if problems:
+        raise ClaimFileError(problems)
+
+
+def check_layers(lc: LoadedClaim, n_layers: int) -> None:
+    """Layer indices must exist in the model (known once it is loaded, or from its config)."""
+    problems = []
+    iv, acc = lc.claim.intervention, lc.claim.acceptance
+    if getattr(iv, "layers", "all") != "all":
+        for i, layer in enumerate(iv.layers):
+            if layer >= n_layers:
+                problems.append(lc.problem(("intervention", "layers", i), f"layer {layer} is out of range",
+                                           hint=f"the model has {n_layers} layers: 0..{n_layers - 1}"))
+    if hasattr(acc, "layer") and acc.layer >= n_layers:
+        problems.append(lc.problem(("acceptance", "layer"), f"layer {acc.layer} is out of range",
+                                   hint=f"the model has {n_layers} layers: 0..{n_layers - 1}"))
+    if problems:
+        raise ClaimFileError(problems)
+
+
+def json_schema() -> dict:
+    return Claim.model_json_schema()

@@ -1,0 +1,1 @@
+"""Controls, one module per YAML key under ``controls:``."""

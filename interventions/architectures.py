@@ -1,0 +1,70 @@
+"""Architecture adapters: stable component names mapped onto real transformers modules.
+
+Claims name components the same way on every architecture (``layers.2``, ``layers.2.attn``,
+``layers.2.mlp``); an adapter says where those live in a given ``model_type``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audit.registry import Registry
+
+ARCHITECTURES: Registry = Registry("architecture (config.model_type)")
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """Where the decoder stack, its sublayers, the final norm and the unembedding live."""
+
+    model_type: str
+    layers_path: str = "model.layers"
+    attention_name: str = "self_attn"
+    mlp_name: str = "mlp"
+    final_norm_path: str = "model.norm"
+
+    def layers(self, model):
+        return _resolve(model, self.layers_path)
+
+    def attention(self, layer):
+        return getattr(layer, self.attention_name)
+
+    def mlp(self, layer):
+        return getattr(layer, self.mlp_name)
+
+    def final_norm(self, model):
+        return _resolve(model, self.final_norm_path)
+
+    def unembed(self, model, hidden):
+        """Logits from final-normed hidden states (architecture-specific soft-capping lives here)."""
+        logits = model.get_output_embeddings()(hidden)
+        cap = getattr(model.config, "final_logit_softcapping", None)
+        if cap:
+            import torch
+
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+
+def _resolve(root, dotted: str):
+    obj = root
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+for _adapter in (Adapter("llama"), Adapter("qwen2")):
+    ARCHITECTURES.register(_adapter.model_type)(_adapter)
+
+
+def adapter_for(model) -> Adapter:
+    """The adapter for a loaded model; a clear error for an unsupported architecture."""
+    model_type = getattr(model.config, "model_type", None)
+    try:
+        return ARCHITECTURES.get(model_type)
+    except KeyError as exc:
+        raise UnsupportedArchitecture(f"{exc.args[0]}; add an Adapter in interventions/architectures.py") from None
+
+
+class UnsupportedArchitecture(Exception):
+    pass

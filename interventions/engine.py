@@ -1,0 +1,88 @@
+"""Run interventions on a real model, reusing the unablated prefix of the forward pass.
+
+The base pass records every decoder layer's input (hidden state and the keyword arguments the
+model passed it: masks, rotary embeddings). Ablating layer L cannot change layers < L, so an
+ablated run restarts from layer L's recorded input and calls the real decoder layers L..N-1,
+with the intervention's hooks installed. Logits are computed only at the answer position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from interventions.hooks import Hook, first_output, hooked, require_fired
+
+
+@dataclass
+class EncodedBatch:
+    """Left-padded prompts whose last position is the answer position."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    target_ids: torch.Tensor
+    prompt_ids: list[str]
+
+    @property
+    def position_ids(self) -> torch.Tensor:
+        return (self.attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+
+@dataclass
+class BaseTrace:
+    """What the unablated pass left behind: each layer's input and the answer log-probs."""
+
+    layer_inputs: list[tuple[torch.Tensor, dict]]
+    logprobs: torch.Tensor
+
+
+def _answer_logprobs(adapter, model, hidden: torch.Tensor) -> torch.Tensor:
+    last = adapter.final_norm(model)(hidden[:, -1:, :])[:, 0, :]
+    return torch.log_softmax(adapter.unembed(model, last).float(), dim=-1)
+
+
+@torch.inference_mode()
+def trace_base(model, adapter, batch: EncodedBatch) -> BaseTrace:
+    """One unablated forward pass, recording every decoder layer's inputs."""
+    layers = adapter.layers(model)
+    records: list[tuple[torch.Tensor, dict] | None] = [None] * len(layers)
+    handles = []
+    for i, layer in enumerate(layers):
+        def grab(module, args, kwargs, i=i):
+            records[i] = (args[0] if args else kwargs["hidden_states"], dict(kwargs))
+        handles.append(layer.register_forward_pre_hook(grab, with_kwargs=True))
+    try:
+        out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                          position_ids=batch.position_ids, use_cache=False)
+    finally:
+        for h in handles:
+            h.remove()
+    last = out.last_hidden_state[:, -1, :]
+    logprobs = torch.log_softmax(adapter.unembed(model, last).float(), dim=-1)
+    for i, rec in enumerate(records):
+        if rec is not None and "hidden_states" in rec[1]:
+            rec[1].pop("hidden_states")
+    return BaseTrace(layer_inputs=records, logprobs=logprobs)
+
+
+@torch.inference_mode()
+def replay(model, adapter, trace: BaseTrace, start: int, hooks: list[Hook]) -> torch.Tensor:
+    """Answer log-probs of a run that restarts at layer ``start`` with ``hooks`` installed."""
+    layers = adapter.layers(model)
+    hidden = trace.layer_inputs[start][0]
+    with hooked(hooks):
+        for i in range(start, len(layers)):
+            hidden = first_output(layers[i](hidden, **trace.layer_inputs[i][1]))
+    require_fired(hooks)
+    return _answer_logprobs(adapter, model, hidden)
+
+
+@torch.inference_mode()
+def full_forward(model, batch: EncodedBatch, hooks: list[Hook]) -> torch.Tensor:
+    """Reference path: a whole forward pass with hooks (what a naive hook loop does)."""
+    with hooked(hooks):
+        out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                    position_ids=batch.position_ids, use_cache=False, logits_to_keep=1)
+    require_fired(hooks)
+    return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)

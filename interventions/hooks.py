@@ -1,0 +1,67 @@
+"""Forward hooks in a context manager that always removes them and counts how often each fired.
+
+An intervention that never fired is a silent no-op; the engine turns it into an error.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+class InterventionNotApplied(RuntimeError):
+    """A hook that should have changed the forward pass never ran."""
+
+
+@dataclass
+class Hook:
+    """A forward hook on ``module``: ``fn(module, args, kwargs, output) -> new output``."""
+
+    module: object
+    fn: Callable
+    name: str
+    fired: int = field(default=0)
+
+
+@contextmanager
+def hooked(hooks: list[Hook]):
+    """Install forward hooks (with kwargs) for the duration of the block; remove them even on error."""
+    handles = []
+
+    def counting(h: Hook):
+        def run(module, args, kwargs, output):
+            h.fired += 1
+            return h.fn(module, args, kwargs, output)
+
+        return run
+
+    try:
+        for h in hooks:
+            handles.append(h.module.register_forward_hook(counting(h), with_kwargs=True))
+        yield hooks
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def require_fired(hooks: list[Hook]) -> None:
+    """Raise if any hook never fired (the intervention did not happen)."""
+    silent = [h.name for h in hooks if h.fired == 0]
+    if silent:
+        raise InterventionNotApplied(f"intervention hooks never fired: {', '.join(silent)}")
+
+
+def first_output(output):
+    """The hidden-state tensor of a module output (tensor or tuple whose first item it is)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def replace_output(output, tensor):
+    """Rebuild a module output with its hidden-state tensor replaced."""
+    return (tensor,) + tuple(output[1:]) if isinstance(output, tuple) else tensor
+
+
+def hidden_input(args, kwargs):
+    """The hidden-state input of a decoder layer call (positional or keyword)."""
+    return args[0] if args else kwargs["hidden_states"]

@@ -1,0 +1,127 @@
+"""Shared fixtures: a byte-level tokenizer and tiny random models with planted truths.
+
+Tiny models are real transformers classes (LlamaForCausalLM, Qwen2ForCausalLM) with random
+weights, saved to a temp directory so they load through the same path as any local checkpoint.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+import os
+MAIN_SUITE = Path(os.environ.get("MI_AUDIT_TEST_SUITE", REPO / "claims" / "suites" / "main.yaml"))
+
+
+def byte_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    vocab = {ch: i for i, ch in enumerate(alphabet)}
+    vocab["<pad>"], vocab["<eos>"] = len(vocab), len(vocab) + 1
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>")
+
+
+def tiny_model(arch: str = "llama", n_layers: int = 4, seed: int = 0, init: float = 0.2):
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    tok = byte_tokenizer()
+    common = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+                  num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                  tie_word_embeddings=False, initializer_range=init, pad_token_id=tok.pad_token_id,
+                  eos_token_id=tok.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    if arch == "llama":
+        model = LlamaForCausalLM(LlamaConfig(**common))
+    elif arch == "qwen2":
+        model = Qwen2ForCausalLM(Qwen2Config(**common))
+    else:
+        raise ValueError(arch)
+    return model.eval(), tok
+
+
+def plant_hub(model, layer: int, scale: float = 30.0, others: float = 0.05) -> None:
+    """Make ``layer`` dominate: its writes are scaled up, every other layer's scaled down.
+
+    On Qwen2 the planted layer also gets a large value bias: an input-independent write that
+    passes through attention unchanged (the softmax weights sum to one).
+    """
+    with torch.no_grad():
+        for i, block in enumerate(model.model.layers):
+            factor = scale if i == layer else others
+            block.mlp.down_proj.weight.mul_(factor)
+            block.self_attn.o_proj.weight.mul_(factor)
+        bias = getattr(model.model.layers[layer].self_attn.v_proj, "bias", None)
+        if bias is not None:
+            bias.copy_(torch.randn_like(bias) * 3.0)
+
+
+def silence_all_layers(model) -> None:
+    """No layer writes anything: every ablation has the same (zero) effect."""
+    with torch.no_grad():
+        for block in model.model.layers:
+            block.mlp.down_proj.weight.zero_()
+            block.self_attn.o_proj.weight.zero_()
+
+
+def save(model, tok, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tok.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory):
+    """Factory: build (and cache per session) a saved tiny model by name."""
+    built: dict[str, Path] = {}
+
+    def make(name: str, arch: str = "llama", hub: int | None = None, silent: bool = False, n_layers: int = 4) -> Path:
+        if name not in built:
+            model, tok = tiny_model(arch, n_layers=n_layers)
+            if hub is not None:
+                plant_hub(model, hub)
+            if silent:
+                silence_all_layers(model)
+            built[name] = save(model, tok, tmp_path_factory.mktemp(name))
+        return built[name]
+
+    return make
+
+
+def write_claim(path: Path, *, model: str, layer: int = 2, method: str = "skip", families=("arithmetic", "copying"),
+                seeds=(1, 2, 3), prompts: int = 3, expect: str = "supported", extra: str = "") -> Path:
+    """A hub claim file on the main suite (absolute suite path so it works from a temp dir)."""
+    fams = "[" + ", ".join(families) + "]"
+    path.write_text(textwrap.dedent(f"""\
+        id: {path.stem}
+        statement: "Planted test claim: layer {layer} is the hub."
+        model: {model}
+        expect: {expect}
+        suite:
+          name: {MAIN_SUITE}
+          families: {fams}
+          prompts_per_family: {prompts}
+          chat_template: false
+        intervention:
+          kind: layer_ablation
+          method: {method}
+          layers: all
+        metric:
+          kind: kl
+        controls:
+          seeds: [{", ".join(map(str, seeds))}]
+        acceptance:
+          kind: hub
+          layer: {layer}
+          min_family_fraction: 0.5
+        """) + extra)
+    return path
