@@ -11,7 +11,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from audit import ledger, plots
+from audit import ledger
+from audit.cards import build_card
 
 ORDER = {"supported": 0, "refuted": 1, "inconclusive": 2, "errored": 3}
 CONF_ORDER = {"very_high": 0, "high": 1, "medium": 2, "low": 3, "none": 4}
@@ -26,27 +27,8 @@ def _env() -> Environment:
 
 
 def _card(rec: dict, out_dir: Path) -> dict:
-    """Everything the templates need for one claim, with plot paths made relative."""
     ev = rec.get("evidence") or {}
-    card = {"rec": rec, "claim": rec.get("claim", {}), "plots": [], "seed_rows": [], "error": ev.get("error")}
-    if ev.get("kind") == "layer_sweep":
-        claimed = (rec.get("claim", {}).get("acceptance") or {}).get("layer")
-        stem = f"plots/{rec['claim_id']}"
-        plots.layer_effects(ev, claimed, rec["claim_id"], out_dir / f"{stem}-layers.png")
-        plots.family_heatmap(ev, f"{rec['claim_id']}: family x layer", out_dir / f"{stem}-heatmap.png")
-        card["plots"] = [(f"{stem}-layers.png", "effect per ablated layer, per seed and pooled"),
-                         (f"{stem}-heatmap.png", "family x layer effect (mean over seeds)")]
-        summary = rec.get("summary", {})
-        rep = ev.get("controls", {}).get("seeds", {})
-        for i, seed in enumerate(ev["seeds"]):
-            per_layer = [sum(f[j] for f in ev["effects"][ev["metric"]][i]) / len(ev["families"])
-                         for j in range(len(ev["layers"]))]
-            top = max(range(len(per_layer)), key=lambda j: (per_layer[j], -j))
-            card["seed_rows"].append({"seed": seed, "hub": ev["layers"][top], "effect": per_layer[top],
-                                      "n": len(ev["samples"][str(seed)][ev["families"][0]])})
-        card["family_hubs"] = summary.get("family_hubs", {})
-        card["replication"] = rep
-    return card
+    return {"rec": rec, "claim": rec.get("claim", {}), "error": ev.get("error"), **build_card(rec, out_dir)}
 
 
 def render_report(out_dir: Path) -> Path:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 import interventions
 from audit.criteria import CRITERIA
+from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
 from audit.spec import StrictModel
@@ -31,7 +32,6 @@ def _union(registry):
 InterventionSpec = _union(interventions.INTERVENTIONS)
 AcceptanceSpec = _union(CRITERIA)
 
-METRIC_KINDS = ("kl", "nll_increase")
 
 
 class SuiteRef(StrictModel):
@@ -42,8 +42,16 @@ class SuiteRef(StrictModel):
 
 
 class MetricSpec(StrictModel):
-    kind: Literal["kl", "nll_increase"]
+    kind: str = Field(description="one of audit/metric_kinds.py: " + ", ".join(METRIC_KINDS))
     position: Literal["answer"] = "answer"
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v):
+        if v not in METRIC_KINDS:
+            hint = did_you_mean(v, list(METRIC_KINDS))
+            raise ValueError(f"unknown metric '{v}'; known: {', '.join(METRIC_KINDS)}" + (f" ({hint})" if hint else ""))
+        return v
 
 
 class Controls(StrictModel):

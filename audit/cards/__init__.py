@@ -1,0 +1,27 @@
+"""Report cards, one module per evidence ``kind``: ledger record -> plots, tables and notes.
+
+A card builder returns ``{"plots": [(relative_png, caption)], "tables": [{"title", "columns",
+"rows"}], "notes": [str]}``; the templates render every card the same way.
+"""
+
+from __future__ import annotations
+
+from audit.registry import Registry
+
+CARDS: Registry = Registry("report card (evidence kind)")
+
+
+def card_for(kind: str):
+    return CARDS.register(kind)
+
+
+def build_card(rec: dict, out_dir) -> dict:
+    """The card of one record; records without a registered builder get an empty card."""
+    kind = (rec.get("evidence") or {}).get("kind")
+    empty = {"plots": [], "tables": [], "notes": []}
+    if kind in CARDS:
+        return {**empty, **CARDS.get(kind)(rec, out_dir)}
+    return empty
+
+
+from audit.cards import layer_sweep  # noqa: E402,F401  (registers)

@@ -1,0 +1,47 @@
+"""Evidence builders, one module per intervention ``kind``: model + claim -> outcome + evidence.
+
+A builder receives a :class:`RunContext` and returns an :class:`EvidenceResult`; the runner
+turns it into a ledger record. Adding an intervention = a spec in ``interventions/`` plus a
+builder here (and optionally a report card in ``audit/cards/``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from audit.registry import Registry
+from audit.verdict import Outcome
+
+BUILDERS: Registry = Registry("evidence builder (intervention kind)")
+
+
+def evidence_for(kind: str):
+    """Decorator registering the evidence builder of an intervention kind."""
+    return BUILDERS.register(kind)
+
+
+@dataclass
+class RunContext:
+    """What a builder may use: the claim, the loaded model and adapter, options and progress."""
+
+    lc: object
+    loaded: object
+    adapter: object
+    n_layers: int
+    options: object
+    progress: object
+
+
+@dataclass
+class EvidenceResult:
+    """Outcome plus the evidence record, and what ran (for the confidence cap)."""
+
+    outcome: Outcome
+    evidence: dict
+    kinds: set[str] = field(default_factory=set)
+    controls_run: set[str] = field(default_factory=set)
+    strong: bool = False
+    waived: bool = False
+
+
+from audit.evidence import layer_sweep  # noqa: E402,F401  (registers)

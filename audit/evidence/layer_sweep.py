@@ -1,0 +1,56 @@
+"""Evidence for ``layer_ablation``: a layer sweep per family and seed, judged by the acceptance criterion."""
+
+from __future__ import annotations
+
+from audit.criteria.hub import is_strong
+from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.stats import mean
+from controls.seeds import replication_summary, sample_prompts
+
+
+def encode_samples(ctx: RunContext, samples: dict) -> list:
+    """Encode the union of the prompts all seeds sampled (each prompt once), sorted by id."""
+    from audit.encoding import encode
+
+    claim = ctx.lc.claim
+    unique = {p.id: p for per_fam in samples.values() for prompts in per_fam.values() for p in prompts}
+    return [encode(ctx.loaded.tokenizer, p.id, p.prompt, p.answer, claim.suite.chat_template)
+            for p in sorted(unique.values(), key=lambda p: p.id)]
+
+
+def seed_means(per_prompt: dict[str, list[float]], samples: dict, seeds: list[int], families: list[str],
+               width: int) -> list:
+    """``table[seed][family][component]``: the mean over the prompts each seed sampled."""
+    return [[[mean(per_prompt[p.id][i] for p in samples[s][f]) for i in range(width)] for f in families]
+            for s in seeds]
+
+
+@evidence_for("layer_ablation")
+def layer_sweep(ctx: RunContext) -> EvidenceResult:
+    from audit.encoding import batches
+    from interventions.sweep import run_layer_sweep
+
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    families, seeds = ctx.lc.families(), claim.controls.seeds
+    layers = spec.layer_indices(ctx.n_layers)
+    samples = sample_prompts(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
+    encoded = encode_samples(ctx, samples)
+    todo = batches(ctx.loaded.tokenizer, encoded, ctx.options.batch_size)
+    ctx.progress.start(len(todo) * (len(layers) + 1), f"{claim.id}: {len(encoded)} prompts x {len(layers)} layers")
+    result = run_layer_sweep(ctx.loaded.model, ctx.adapter, spec, todo, layers, ctx.progress.advance)
+    effects = {metric: seed_means(per_prompt, samples, seeds, families, len(layers))
+               for metric, per_prompt in result["metrics"].items()}
+    outcome = claim.acceptance.evaluate(effects[claim.metric.kind], layers, families, seeds)
+    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(layers))] for seed_rows in effects[claim.metric.kind]]
+    base = result["base"]
+    evidence = {
+        "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,
+        "families": families, "seeds": seeds, "effects": effects,
+        "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
+        "n_prompts": {"per_family_per_seed": claim.suite.prompts_per_family, "unique": len(encoded)},
+        "base": {"mean_target_nll": mean(b["target_nll"] for b in base.values()),
+                 "top1_accuracy": mean(float(b["top1_is_target"]) for b in base.values()),
+                 "unaligned_targets": sum(not e.target_aligned for e in encoded)},
+        "controls": {"seeds": replication_summary(per_seed, layers, seeds)},
+    }
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"}, strong=is_strong(outcome))

@@ -1,0 +1,7 @@
+"""Names a claim's ``metric.kind`` may take, with what each measures (implementations live with
+the evidence that computes them; this table keeps ``audit check`` free of torch)."""
+
+METRIC_KINDS: dict[str, str] = {
+    "kl": "KL(base || intervened) of the next-token distribution at the answer position (nats)",
+    "nll_increase": "increase of the answer's first-token negative log-likelihood (nats)",
+}
