@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from audit import provenance
+from audit.cache import EvidenceCache
 from audit.confidence import confidence
 from audit.evidence import BUILDERS, EvidenceResult, RunContext
 from audit.schema import LoadedClaim, check_layers
@@ -21,6 +22,7 @@ class RunOptions:
     dtype: str = "float32"
     allow_download: bool = False
     batch_size: int = 16
+    evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
 
 
 class Progress:

@@ -6,14 +6,18 @@ weights, saved to a temp directory so they load through the same path as any loc
 
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
 
+# Tests never read or write the user's evidence cache.
+os.environ.setdefault("MI_AUDIT_EVIDENCE_CACHE", tempfile.mkdtemp(prefix="mi-audit-evidence-"))
+
 REPO = Path(__file__).resolve().parents[1]
-import os
 MAIN_SUITE = Path(os.environ.get("MI_AUDIT_TEST_SUITE", REPO / "claims" / "suites" / "main.yaml"))
 
 

@@ -25,19 +25,45 @@ def seed_means(per_prompt: dict[str, list[float]], samples: dict, seeds: list[in
             for s in seeds]
 
 
+def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dict:
+    """Per-prompt sweep results, served from the evidence cache where possible.
+
+    Each prompt is a unit keyed by the model hash, dtype, intervention spec, layers and its exact
+    token ids; finished batches are written at once, so a killed run resumes where it stopped.
+    """
+    from audit.cache import unit_key
+    from audit.encoding import batches
+    from interventions.sweep import sweep_batches
+
+    cache = ctx.options.evidence_cache
+    spec_json = spec.model_dump(mode="json", exclude={"why"})
+    keys = {e.id: unit_key(kind="layer_sweep_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
+                           spec=spec_json, layers=layers, ids=e.ids, target=e.target) for e in encoded}
+    units = {pid: cache.get(k) for pid, k in keys.items()}
+    missing = [e for e in encoded if units[e.id] is None]
+    todo = batches(ctx.loaded.tokenizer, missing, ctx.options.batch_size)
+    ctx.progress.start(max(1, len(todo) * (len(layers) + 1)),
+                       f"{ctx.lc.claim.id}: {len(missing)}/{len(encoded)} prompts x {len(layers)} layers to compute")
+    for done in sweep_batches(ctx.loaded.model, ctx.adapter, spec, todo, layers, ctx.progress.advance):
+        for pid, unit in done.items():
+            cache.put(keys[pid], unit)
+            units[pid] = unit
+    if not todo:
+        ctx.progress.advance(1)
+    return {"metrics": {name: {pid: u["metrics"][name] for pid, u in units.items()}
+                        for name in next(iter(units.values()))["metrics"]},
+            "base": {pid: u["base"] for pid, u in units.items()},
+            "computed": len(missing), "from_cache": len(encoded) - len(missing)}
+
+
 @evidence_for("layer_ablation")
 def layer_sweep(ctx: RunContext) -> EvidenceResult:
-    from audit.encoding import batches
-    from interventions.sweep import run_layer_sweep
-
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
     families, seeds = ctx.lc.families(), claim.controls.seeds
     layers = spec.layer_indices(ctx.n_layers)
     samples = sample_prompts(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
     encoded = encode_samples(ctx, samples)
-    todo = batches(ctx.loaded.tokenizer, encoded, ctx.options.batch_size)
-    ctx.progress.start(len(todo) * (len(layers) + 1), f"{claim.id}: {len(encoded)} prompts x {len(layers)} layers")
-    result = run_layer_sweep(ctx.loaded.model, ctx.adapter, spec, todo, layers, ctx.progress.advance)
+    result = cached_sweep(ctx, spec, encoded, layers)
     effects = {metric: seed_means(per_prompt, samples, seeds, families, len(layers))
                for metric, per_prompt in result["metrics"].items()}
     outcome = claim.acceptance.evaluate(effects[claim.metric.kind], layers, families, seeds)
@@ -47,7 +73,8 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
         "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,
         "families": families, "seeds": seeds, "effects": effects,
         "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
-        "n_prompts": {"per_family_per_seed": claim.suite.prompts_per_family, "unique": len(encoded)},
+        "n_prompts": {"per_family_per_seed": claim.suite.prompts_per_family, "unique": len(encoded),
+                      "computed": result["computed"], "from_cache": result["from_cache"]},
         "base": {"mean_target_nll": mean(b["target_nll"] for b in base.values()),
                  "top1_accuracy": mean(float(b["top1_is_target"]) for b in base.values()),
                  "unaligned_targets": sum(not e.target_aligned for e in encoded)},
