@@ -40,14 +40,27 @@ DTYPES = ("float32", "bfloat16", "float16")
 
 @dataclass
 class LoadedModel:
-    model: object
+    """Tokenizer and config at once; the weights only when ``.model`` is first used (a fully
+    cached re-run never loads them)."""
+
+    directory: Path
     tokenizer: object
+    config: object
     model_id: str
     source: str  # alias | hf | local
     weights_sha256: str
     weights_files: list[str]
     dtype: str
     provenance: dict = field(default_factory=dict)
+    _model: object = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            from transformers import AutoModelForCausalLM
+
+            self._model = AutoModelForCausalLM.from_pretrained(self.directory, dtype=_torch_dtype(self.dtype)).eval()
+        return self._model
 
 
 def cache_root() -> Path:
@@ -84,13 +97,29 @@ def _torch_dtype(dtype: str):
     return getattr(torch, dtype)
 
 
-def _from_dir(directory: Path, dtype: str, **kw):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _from_dir(directory: Path):
+    from transformers import AutoConfig, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(directory, **kw)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=_torch_dtype(dtype), **kw)
-    model.eval()
-    return model, tok
+    return AutoTokenizer.from_pretrained(directory), AutoConfig.from_pretrained(directory)
+
+
+def _hash_weights(paths: list[Path]) -> str:
+    """sha256 over weight files, remembered per (path, size, mtime) so re-runs don't re-hash."""
+    import json
+
+    index = cache_root() / "weight-hashes.json"
+    stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(paths))
+    try:
+        known = json.loads(index.read_text())
+    except (FileNotFoundError, ValueError):
+        known = {}
+    if stamp not in known:
+        known[stamp] = sha256_files(paths) if len(paths) > 1 else sha256_file(paths[0])
+        index.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known))
+        os.replace(tmp, index)
+    return known[stamp]
 
 
 def _load_local(path: Path, dtype: str) -> LoadedModel:
@@ -99,8 +128,8 @@ def _load_local(path: Path, dtype: str) -> LoadedModel:
     weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
     if not weights:
         raise ModelUnavailable(missing_message(str(path), f"no *.safetensors or *.bin in {path}"))
-    model, tok = _from_dir(path, dtype)
-    return LoadedModel(model, tok, str(path.resolve()), "local", sha256_files(weights),
+    tok, config = _from_dir(path)
+    return LoadedModel(path, tok, config, str(path.resolve()), "local", _hash_weights(weights),
                        [p.name for p in weights], dtype)
 
 
@@ -127,12 +156,12 @@ def _load_alias(name: str, alias: GgufAlias, dtype: str) -> LoadedModel:
     gguf = package_dir / alias.gguf_file
     if not gguf.is_file():
         raise ModelUnavailable(f"model alias '{name}': {gguf} is missing; reinstall with `{alias.pip_install}`")
-    digest = sha256_file(gguf)
+    digest = _hash_weights([gguf])
     cached = cache_root() / "models" / f"{name}-{digest[:16]}"
     if not (cached / "model.safetensors").is_file():
         _dequantize_to(package_dir, alias.gguf_file, cached)
-    model, tok = _from_dir(cached, dtype)
-    return LoadedModel(model, tok, name, "alias", digest, [alias.gguf_file], dtype,
+    tok, config = _from_dir(cached)
+    return LoadedModel(cached, tok, config, name, "alias", digest, [alias.gguf_file], dtype,
                        {"upstream_id": alias.upstream_id, "gguf_file": alias.gguf_file,
                         "dequantized_cache": str(cached)})
 

@@ -76,16 +76,19 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
     name = options.model or lc.claim.model
     try:
         loaded = load_model(name, options.dtype, options.allow_download)
-        adapter = adapter_for(loaded.model)
+        adapter = adapter_for(loaded.config)
     except (ModelUnavailable, UnsupportedArchitecture) as exc:
         raise _Errored(str(exc)) from None
     prov.update({"model_id": loaded.model_id, "model_source": loaded.source, "weights_sha256": loaded.weights_sha256,
-                 "weights_files": loaded.weights_files, "model_type": loaded.model.config.model_type,
+                 "weights_files": loaded.weights_files, "model_type": loaded.config.model_type,
                  **{f"model_{k}": v for k, v in loaded.provenance.items()}})
-    n_layers = len(adapter.layers(loaded.model))
+    n_layers = adapter.n_layers(loaded.config)
     check_layers(lc, n_layers)  # ClaimFileError: the claim is invalid for this model (exit 4)
     builder = BUILDERS.get(lc.claim.intervention.kind)
     try:
-        return builder(RunContext(lc, loaded, adapter, n_layers, options, progress))
+        result = builder(RunContext(lc, loaded, adapter, n_layers, options, progress))
+        prov["weights_loaded"] = loaded._model is not None
+        prov["evidence_cache"] = options.evidence_cache.stats()
+        return result
     except Exception as exc:  # an engine failure must end the claim errored, never silently
         raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None

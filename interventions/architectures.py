@@ -26,6 +26,9 @@ class Adapter:
     def layers(self, model):
         return _resolve(model, self.layers_path)
 
+    def n_layers(self, config) -> int:
+        return getattr(config, "text_config", config).num_hidden_layers
+
     def attention(self, layer):
         return getattr(layer, self.attention_name)
 
@@ -57,9 +60,10 @@ for _adapter in (Adapter("llama"), Adapter("qwen2")):
     ARCHITECTURES.register(_adapter.model_type)(_adapter)
 
 
-def adapter_for(model) -> Adapter:
-    """The adapter for a loaded model; a clear error for an unsupported architecture."""
-    model_type = getattr(model.config, "model_type", None)
+def adapter_for(model_or_config) -> Adapter:
+    """The adapter for a model (or its config); a clear error for an unsupported architecture."""
+    config = getattr(model_or_config, "config", model_or_config)
+    model_type = getattr(config, "model_type", None)
     try:
         return ARCHITECTURES.get(model_type)
     except KeyError as exc:

@@ -44,7 +44,8 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
     todo = batches(ctx.loaded.tokenizer, missing, ctx.options.batch_size)
     ctx.progress.start(max(1, len(todo) * (len(layers) + 1)),
                        f"{ctx.lc.claim.id}: {len(missing)}/{len(encoded)} prompts x {len(layers)} layers to compute")
-    for done in sweep_batches(ctx.loaded.model, ctx.adapter, spec, todo, layers, ctx.progress.advance):
+    model = ctx.loaded.model if todo else None  # a fully cached run never loads the weights
+    for done in sweep_batches(model, ctx.adapter, spec, todo, layers, ctx.progress.advance):
         for pid, unit in done.items():
             cache.put(keys[pid], unit)
             units[pid] = unit

@@ -1,0 +1,131 @@
+"""Benchmark: 30-layer skip-ablation sweep on SmolLM2-135M, naive hook loop vs the mi-audit engine.
+
+One process, same prompts (4 per family of the main suite = 48, no chat template), KL at the
+answer position. Prints a table and, as its last line,
+``speedup_vs_naive=<x> max_abs_kl_diff=<y> bf16_speedup_vs_naive=<z>``.
+
+    .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from audit.encoding import batches, encode  # noqa: E402
+from audit.models import load_model  # noqa: E402
+from audit.suite import load_suite  # noqa: E402
+from controls.seeds import sample_prompts  # noqa: E402
+from interventions.architectures import adapter_for  # noqa: E402
+from interventions.engine import replay, trace_base  # noqa: E402
+from interventions.hooks import hidden_input, hooked, replace_output, Hook  # noqa: E402
+from interventions.layer_ablation import LayerAblation  # noqa: E402
+
+
+def kl_rows(base, other):
+    return (base.exp() * (base - other)).sum(-1)
+
+
+def naive_sweep(model, batch, n_layers):
+    """What a one-off script does: a full forward pass (all positions, full vocab) per ablated layer."""
+    with torch.inference_mode():
+        base = torch.log_softmax(model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                       position_ids=batch.position_ids).logits[:, -1].float(), -1)
+        out = []
+        for layer in range(n_layers):
+            skip = Hook(model.model.layers[layer], lambda m, a, k, o: replace_output(o, hidden_input(a, k)), "skip")
+            with hooked([skip]):
+                logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                               position_ids=batch.position_ids).logits
+            out.append(kl_rows(base, torch.log_softmax(logits[:, -1].float(), -1)))
+    return torch.stack(out)
+
+
+def engine_sweep(model, adapter, batch, n_layers):
+    spec = LayerAblation(kind="layer_ablation", method="skip")
+    trace = trace_base(model, adapter, batch)
+    return torch.stack([kl_rows(trace.logprobs, replay(model, adapter, trace, layer, spec.hooks(adapter, model, layer)))
+                        for layer in range(n_layers)])
+
+
+def timed(fn, repeats):
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, result
+
+
+def matmul_peak_gflops(dtype, n=1024, reps=10):
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+def sweep_flops(model, batch, n_layers):
+    """Matmul FLOPs of the prefix-reusing sweep (linear layers only; attention scores are small here)."""
+    tokens = int(batch.attention_mask.sum())
+    per_layer = sum(2 * p.numel() for name, p in model.model.layers[0].named_parameters() if p.dim() == 2)
+    layer_passes = n_layers + sum(n_layers - layer for layer in range(n_layers))
+    return tokens * per_layer * layer_passes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--per-family", type=int, default=4)
+    args = ap.parse_args()
+    loaded = load_model("smollm2-135m")
+    model, tok = loaded.model, loaded.tokenizer
+    adapter = adapter_for(model)
+    suite = load_suite(ROOT / "claims" / "suites" / "main.yaml")
+    samples = sample_prompts(suite, [42], suite.family_names(), args.per_family)[42]
+    enc = [encode(tok, p.id, p.prompt, p.answer, use_chat=False) for ps in samples.values() for p in ps]
+    (batch,) = batches(tok, enc, batch_size=len(enc))
+    n_layers = len(adapter.layers(model))
+    rows = []
+    t_naive, kl_naive = timed(lambda: naive_sweep(model, batch, n_layers), args.repeats)
+    rows.append(("naive HF hook loop (float32)", t_naive, 0.0))
+    t_engine, kl_engine = timed(lambda: engine_sweep(model, adapter, batch, n_layers), args.repeats)
+    max_diff = float((kl_engine - kl_naive).abs().max())
+    rows.append(("mi-audit engine (float32)", t_engine, max_diff))
+    model_bf16 = load_model("smollm2-135m", dtype="bfloat16").model
+    t_bf16, kl_bf16 = timed(lambda: engine_sweep(model_bf16, adapter, batch, n_layers), args.repeats)
+    bf16_dev = float((kl_bf16 - kl_naive).abs().max())
+    rows.append(("mi-audit engine (bfloat16)", t_bf16, bf16_dev))
+    hub32, hub16 = int(kl_engine.mean(1).argmax()), int(kl_bf16.mean(1).argmax())
+    try:
+        import nnsight  # noqa: F401
+        rows.append(("nnsight", float("nan"), float("nan")))
+    except ImportError:
+        pass
+    flops = sweep_flops(model, batch, n_layers)
+    peak32, peak16 = matmul_peak_gflops(torch.float32), matmul_peak_gflops(torch.bfloat16)
+    tokens = int(batch.attention_mask.sum())
+    print(f"SmolLM2-135M, {len(enc)} prompts, {tokens} tokens (mean {tokens / len(enc):.1f}/prompt, "
+          f"padded width {batch.input_ids.shape[1]}), {n_layers}-layer skip sweep, threads={torch.get_num_threads()}")
+    print(f"{'method':34s} {'seconds':>8s} {'speedup':>8s} {'max|dKL|':>10s}")
+    for name, secs, dev in rows:
+        print(f"{name:34s} {secs:8.2f} {t_naive / secs:8.2f} {dev:10.2e}")
+    print(f"hub float32 L{hub32}, hub bfloat16 L{hub16}; max |KL(bf16) - KL(fp32)| = {bf16_dev:.3e}")
+    print(f"engine float32: {flops / t_engine / 1e9:.1f} GFLOP/s of {peak32:.1f} GFLOP/s matmul peak "
+          f"({100 * flops / t_engine / 1e9 / peak32:.0f}%); bfloat16: {flops / t_bf16 / 1e9:.1f} of {peak16:.1f} GFLOP/s")
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(f"speedup_vs_naive={t_naive / t_engine:.2f} max_abs_kl_diff={max_diff:.2e} "
+          f"bf16_speedup_vs_naive={t_naive / t_bf16:.2f}")
+
+
+if __name__ == "__main__":
+    main()
