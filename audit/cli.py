@@ -78,11 +78,18 @@ def run(
     dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16"),
     download: bool = typer.Option(False, "--download", help="allow downloading weights from the Hugging Face Hub"),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
+    no_cache: bool = typer.Option(False, "--no-cache", help="recompute every evidence unit (nothing read or written)"),
 ) -> None:
-    """Run claims on their models, append verdicts to the ledger and render the report."""
+    """Run claims on their models, append verdicts to the ledger and render the report.
+
+    An interrupted run (crash, kill -9) resumes when the same command is run again: claims already
+    recorded are not run or recorded twice, and finished evidence units come from the cache.
+    """
     from filelock import FileLock, Timeout
 
     from audit import ledger
+    from audit.cache import EvidenceCache
+    from audit.journal import Journal
     from audit.render import render_report
     from audit.runner import RunOptions, run_claim
 
@@ -95,15 +102,26 @@ def run(
     lock = FileLock(str(out / ".lock"))
     try:
         lock.acquire(timeout=0)
-    except Timeout:
-        console.print(f"another `audit run` is writing to {out} (lock {out / '.lock'}); wait for it to finish")
-        raise typer.Exit(EXIT_INVALID) from None
+    except Timeout:  # concurrent runs on one output dir are serialized, never interleaved
+        console.print(f"another `audit run` is writing to {out} (lock {out / '.lock'}); waiting for it to finish")
+        lock.acquire()
     codes, records = [], []
-    options = RunOptions(model=model, dtype=dtype, allow_download=download, batch_size=batch_size)
+    options = RunOptions(model=model, dtype=dtype, allow_download=download, batch_size=batch_size,
+                         evidence_cache=EvidenceCache(enabled=not no_cache))
+    journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
+    if journal.resuming:
+        console.print(f"resuming an interrupted run ({len(journal.done)} claim(s) already recorded)")
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
             for f in files:
+                previous = journal.recorded_run(f)
+                if previous:
+                    rec = next((r for r in ledger.read(out)[0] if r.get("run_id") == previous), None)
+                    if rec is not None:
+                        records.append(rec)
+                        codes.append(rec["exit_code"])
+                        continue
                 lc = _load(f)
                 if lc is None:
                     codes.append(EXIT_INVALID)
@@ -116,9 +134,11 @@ def run(
                     codes.append(EXIT_INVALID)
                     continue
                 ledger.append(out, record)
+                journal.mark(f, record["run_id"])
                 records.append(record)
                 codes.append(record["exit_code"])
         html = render_report(out)
+        journal.finish()
     finally:
         lock.release()
     _print_results(records)
@@ -148,6 +168,27 @@ def check(paths: List[Path] = typer.Argument(..., help="claim files or directori
         if lc is not None:
             out_console.print(f"ok {f}: {lc.claim.id}")
     raise typer.Exit(combine_exit_codes(codes) if files else EXIT_INVALID)
+
+
+cache_app = typer.Typer(help="The evidence cache (content-addressed units under the user cache dir).")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached evidence unit (dequantized model copies are kept)."""
+    from audit.cache import clear, evidence_cache_dir
+
+    out_console.print(f"removed {clear()} evidence unit(s) from {evidence_cache_dir()}")
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the evidence cache is and how many units it holds."""
+    from audit.cache import evidence_cache_dir
+
+    root = evidence_cache_dir()
+    out_console.print(f"{root}: {sum(1 for _ in root.rglob('*.json')) if root.exists() else 0} unit(s)")
 
 
 @app.command()
