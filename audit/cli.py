@@ -79,6 +79,8 @@ def run(
     download: bool = typer.Option(False, "--download", help="allow downloading weights from the Hugging Face Hub"),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     no_cache: bool = typer.Option(False, "--no-cache", help="recompute every evidence unit (nothing read or written)"),
+    trace_budget_mb: int = typer.Option(1024, "--trace-budget-mb", min=0,
+                                        help="memory for recorded layer inputs per batch; beyond it batches shrink, then ablations recompute"),
 ) -> None:
     """Run claims on their models, append verdicts to the ledger and render the report.
 
@@ -107,7 +109,7 @@ def run(
         lock.acquire()
     codes, records = [], []
     options = RunOptions(model=model, dtype=dtype, allow_download=download, batch_size=batch_size,
-                         evidence_cache=EvidenceCache(enabled=not no_cache))
+                         trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache))
     journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
     if journal.resuming:
         console.print(f"resuming an interrupted run ({len(journal.done)} claim(s) already recorded)")

@@ -22,6 +22,7 @@ class RunOptions:
     dtype: str = "float32"
     allow_download: bool = False
     batch_size: int = 16
+    trace_budget_mb: int = 1024  # recorded layer inputs per batch; beyond it: smaller batches, then recompute
     evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
 
 

@@ -80,9 +80,10 @@ def replay(model, adapter, trace: BaseTrace, start: int, hooks: list[Hook]) -> t
 
 @torch.inference_mode()
 def full_forward(model, batch: EncodedBatch, hooks: list[Hook]) -> torch.Tensor:
-    """Reference path: a whole forward pass with hooks (what a naive hook loop does)."""
+    """A whole forward pass with hooks (no prefix reuse); logits at the answer position only."""
     with hooked(hooks):
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                     position_ids=batch.position_ids, use_cache=False, logits_to_keep=1)
-    require_fired(hooks)
+    if hooks:
+        require_fired(hooks)
     return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)

@@ -5,17 +5,28 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from audit.metrics import all_metrics
-from interventions.engine import EncodedBatch, replay, trace_base
+from interventions.engine import BaseTrace, EncodedBatch, full_forward, replay, trace_base
+
+
+def trace_bytes(n_layers: int, hidden: int, n_tokens: int, bytes_per_value: int) -> int:
+    """Memory the recorded layer inputs of ``n_tokens`` (batch x width) take."""
+    return n_layers * hidden * n_tokens * bytes_per_value
 
 
 def sweep_batches(model, adapter, spec, batches: list[EncodedBatch], layers: list[int],
-                  progress: Callable[[int], None] = lambda n: None) -> Iterator[dict[str, dict]]:
+                  progress: Callable[[int], None] = lambda n: None,
+                  reuse_prefix: bool = True) -> Iterator[dict[str, dict]]:
     """Per batch, ``{prompt_id: {"metrics": {metric: [value per layer]}, "base": {...}}}``.
 
     Yielded batch by batch so the caller can persist each finished unit (resume after a kill).
+    With ``reuse_prefix=False`` (traces over the memory budget) every ablation recomputes the
+    whole forward pass instead of replaying from recorded layer inputs.
     """
     for batch in batches:
-        trace = trace_base(model, adapter, batch)
+        if reuse_prefix:
+            trace = trace_base(model, adapter, batch)
+        else:
+            trace = BaseTrace(layer_inputs=[], logprobs=full_forward(model, batch, []))
         top = trace.logprobs.argmax(-1)
         out: dict[str, dict] = {}
         for row, pid in enumerate(batch.prompt_ids):
@@ -24,7 +35,9 @@ def sweep_batches(model, adapter, spec, batches: list[EncodedBatch], layers: lis
                                                 "top1_is_target": int(top[row]) == t}}
         progress(1)
         for layer in layers:
-            ablated = replay(model, adapter, trace, layer, spec.hooks(adapter, model, layer))
+            hooks = spec.hooks(adapter, model, layer)
+            ablated = (replay(model, adapter, trace, layer, hooks) if reuse_prefix
+                       else full_forward(model, batch, hooks))
             for name, values in all_metrics(trace.logprobs, ablated, batch.target_ids).items():
                 for pid, v in zip(batch.prompt_ids, values):
                     out[pid]["metrics"].setdefault(name, []).append(v)

@@ -5,6 +5,13 @@ from __future__ import annotations
 from audit.criteria.hub import is_strong
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.stats import mean
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 from controls.seeds import replication_summary, sample_prompts
 
 
@@ -41,11 +48,11 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
                            spec=spec_json, layers=layers, ids=e.ids, target=e.target) for e in encoded}
     units = {pid: cache.get(k) for pid, k in keys.items()}
     missing = [e for e in encoded if units[e.id] is None]
-    todo = batches(ctx.loaded.tokenizer, missing, ctx.options.batch_size)
+    todo, reuse, budget_note = _budgeted_batches(ctx, missing)
     ctx.progress.start(max(1, len(todo) * (len(layers) + 1)),
                        f"{ctx.lc.claim.id}: {len(missing)}/{len(encoded)} prompts x {len(layers)} layers to compute")
     model = ctx.loaded.model if todo else None  # a fully cached run never loads the weights
-    for done in sweep_batches(model, ctx.adapter, spec, todo, layers, ctx.progress.advance):
+    for done in sweep_batches(model, ctx.adapter, spec, todo, layers, ctx.progress.advance, reuse_prefix=reuse):
         for pid, unit in done.items():
             cache.put(keys[pid], unit)
             units[pid] = unit
@@ -54,7 +61,43 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
     return {"metrics": {name: {pid: u["metrics"][name] for pid, u in units.items()}
                         for name in next(iter(units.values()))["metrics"]},
             "base": {pid: u["base"] for pid, u in units.items()},
-            "computed": len(missing), "from_cache": len(encoded) - len(missing)}
+            "computed": len(missing), "from_cache": len(encoded) - len(missing), "memory": budget_note}
+
+
+def _budgeted_batches(ctx: RunContext, prompts: list) -> tuple[list, bool, dict]:
+    """Batches whose recorded layer inputs fit the trace budget; beyond it, recompute instead."""
+    from audit.encoding import batches
+    from interventions.sweep import trace_bytes
+
+    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
+    width = max((len(e.ids) for e in prompts), default=0)
+    per_prompt = trace_bytes(ctx.n_layers, config.hidden_size, width, 2 if ctx.loaded.dtype != "float32" else 4)
+    budget = ctx.options.trace_budget_mb * 2**20
+    fits = per_prompt <= budget
+    size = max(1, min(ctx.options.batch_size, budget // per_prompt)) if fits and per_prompt else ctx.options.batch_size
+    note = {"trace_budget_mb": ctx.options.trace_budget_mb, "batch_size": size, "prefix_reuse": fits,
+            "trace_mb_per_batch": round(per_prompt * size / 2**20, 1) if fits else 0.0}
+    return batches(ctx.loaded.tokenizer, prompts, size), fits, note
+
+
+def dtype_deviation(ctx: RunContext, encoded: list, n: int = 32) -> dict | None:
+    """For a reduced-precision run: KL(float32 || run dtype) of the base next-token distribution on
+    up to ``n`` prompts, so a bfloat16 sweep states how far its model is from float32."""
+    if ctx.loaded.dtype == "float32":
+        return None
+    from audit.encoding import batches
+    from audit.models import load_model
+    from interventions.engine import trace_base
+
+    reference = load_model(ctx.options.model or ctx.lc.claim.model, "float32", ctx.options.allow_download)
+    subset = sorted(encoded, key=lambda e: e.id)[:n]
+    kls = []
+    for batch in batches(ctx.loaded.tokenizer, subset, ctx.options.batch_size):
+        ref = trace_base(reference.model, ctx.adapter, batch).logprobs
+        low = trace_base(ctx.loaded.model, ctx.adapter, batch).logprobs
+        kls.extend(float(v) for v in (ref.exp() * (ref - low)).sum(-1))
+    return {"reference": "float32", "dtype": ctx.loaded.dtype, "n_prompts": len(kls),
+            "mean_kl": mean(kls), "max_kl": max(kls)}
 
 
 @evidence_for("layer_ablation")
@@ -80,5 +123,7 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
                  "top1_accuracy": mean(float(b["top1_is_target"]) for b in base.values()),
                  "unaligned_targets": sum(not e.target_aligned for e in encoded)},
         "controls": {"seeds": replication_summary(per_seed, layers, seeds)},
+        "dtype_check": dtype_deviation(ctx, encoded),
+        "resources": {**result["memory"], "peak_rss_mb": peak_rss_mb()},
     }
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"}, strong=is_strong(outcome))
