@@ -22,6 +22,8 @@ class Adapter:
     attention_name: str = "self_attn"
     mlp_name: str = "mlp"
     final_norm_path: str = "model.norm"
+    out_proj_name: str = "o_proj"
+    alt_operator_names: tuple[str, ...] = ()
 
     def layers(self, model):
         return _resolve(model, self.layers_path)
@@ -30,7 +32,19 @@ class Adapter:
         return getattr(config, "text_config", config).num_hidden_layers
 
     def attention(self, layer):
-        return getattr(layer, self.attention_name)
+        """The token-mixing operator: attention, or (hybrid models) whichever operator the layer has."""
+        for name in (self.attention_name, *self.alt_operator_names):
+            if hasattr(layer, name):
+                return getattr(layer, name)
+        raise AttributeError(f"{type(layer).__name__} has none of {self.attention_name}, {self.alt_operator_names}")
+
+    def heads(self, layer) -> tuple[object, int, int] | None:
+        """(output projection, number of heads, head dim) of an attention layer, or None (e.g. a conv layer)."""
+        attn = getattr(layer, self.attention_name, None)
+        if attn is None or not hasattr(attn, self.out_proj_name):
+            return None
+        n_heads = attn.config.num_attention_heads
+        return getattr(attn, self.out_proj_name), n_heads, attn.head_dim
 
     def mlp(self, layer):
         return getattr(layer, self.mlp_name)
@@ -56,7 +70,11 @@ def _resolve(root, dotted: str):
     return obj
 
 
-for _adapter in (Adapter("llama"), Adapter("qwen2")):
+# LFM2 is hybrid: each layer has either attention or a short convolution ("operator") and a
+# feed-forward block; whole-layer zeroing cascades there, so its operator and MLP are hooked apart.
+for _adapter in (Adapter("llama"), Adapter("qwen2"), Adapter("gemma3_text"), Adapter("gemma3"),
+                 Adapter("lfm2", mlp_name="feed_forward", final_norm_path="model.embedding_norm",
+                         out_proj_name="out_proj", alt_operator_names=("conv",))):
     ARCHITECTURES.register(_adapter.model_type)(_adapter)
 
 

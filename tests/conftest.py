@@ -35,7 +35,8 @@ def byte_tokenizer():
 
 
 def tiny_model(arch: str = "llama", n_layers: int = 4, seed: int = 0, init: float = 0.2):
-    from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Lfm2Config,
+                              Lfm2ForCausalLM, Qwen2Config, Qwen2ForCausalLM)
 
     tok = byte_tokenizer()
     common = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
@@ -47,6 +48,11 @@ def tiny_model(arch: str = "llama", n_layers: int = 4, seed: int = 0, init: floa
         model = LlamaForCausalLM(LlamaConfig(**common))
     elif arch == "qwen2":
         model = Qwen2ForCausalLM(Qwen2Config(**common))
+    elif arch == "gemma3":
+        model = Gemma3ForCausalLM(Gemma3TextConfig(**common, head_dim=8, sliding_window=16))
+    elif arch == "lfm2":
+        types = ["conv" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
+        model = Lfm2ForCausalLM(Lfm2Config(**common, layer_types=types))
     else:
         raise ValueError(arch)
     return model.eval(), tok
@@ -61,9 +67,16 @@ def plant_hub(model, layer: int, scale: float = 30.0, others: float = 0.05) -> N
     with torch.no_grad():
         for i, block in enumerate(model.model.layers):
             factor = scale if i == layer else others
-            block.mlp.down_proj.weight.mul_(factor)
-            block.self_attn.o_proj.weight.mul_(factor)
-        bias = getattr(model.model.layers[layer].self_attn.v_proj, "bias", None)
+            for norm_name in ("post_attention_layernorm", "post_feedforward_layernorm"):
+                if norm_name in dict(block.named_children()) and hasattr(block, "pre_feedforward_layernorm"):
+                    weight = getattr(block, norm_name).weight  # Gemma: output norms scale by (1 + w)
+                    weight.copy_((1 + weight) * factor - 1)
+            mlp = getattr(block, "mlp", None) or block.feed_forward
+            (getattr(mlp, "down_proj", None) or mlp.w2).weight.mul_(factor)
+            operator = getattr(block, "self_attn", None) or block.conv
+            (getattr(operator, "o_proj", None) or operator.out_proj).weight.mul_(factor)
+        attn = getattr(model.model.layers[layer], "self_attn", None)
+        bias = getattr(attn.v_proj, "bias", None) if attn is not None else None
         if bias is not None:
             bias.copy_(torch.randn_like(bias) * 3.0)
 

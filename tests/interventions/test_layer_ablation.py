@@ -10,6 +10,7 @@ from interventions.hooks import Hook, InterventionNotApplied, hooked, require_fi
 from interventions.layer_ablation import LayerAblation
 from tests.conftest import plant_hub, tiny_model
 
+ARCHS = ["llama", "qwen2", "gemma3", "lfm2"]
 METHODS = ["skip", "zero_output", "zero_attn", "zero_mlp"]
 
 
@@ -18,7 +19,7 @@ def encoded_batch(tok, n=5):
     return batches(tok, enc, batch_size=n)[0]
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+@pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("method", METHODS)
 def test_replay_from_layer_equals_full_hooked_forward(arch, method):
     model, tok = tiny_model(arch)
@@ -70,3 +71,16 @@ def test_hook_that_never_fires_is_an_error():
     hook = Hook(model.model.layers[0], lambda m, a, k, o: o, "layers.0")
     with pytest.raises(InterventionNotApplied):
         require_fired([hook])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_planted_hub_found_on_every_architecture(arch):
+    model, tok = tiny_model(arch)
+    plant_hub(model, 1)
+    adapter, batch = adapter_for(model), encoded_batch(tok)
+    spec = LayerAblation(kind="layer_ablation", method="skip")
+    trace = trace_base(model, adapter, batch)
+    kl = [float((trace.logprobs.exp() * (trace.logprobs - replay(model, adapter, trace, layer,
+                                                                  spec.hooks(adapter, model, layer)))).sum(-1).mean())
+          for layer in range(4)]
+    assert max(range(4), key=kl.__getitem__) == 1, kl
