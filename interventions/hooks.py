@@ -16,12 +16,14 @@ class InterventionNotApplied(RuntimeError):
 
 @dataclass
 class Hook:
-    """A forward hook on ``module``: ``fn(module, args, kwargs, output) -> new output``."""
+    """A forward hook on ``module``: ``fn(module, args, kwargs, output) -> new output``; with
+    ``pre=True`` a pre-hook ``fn(module, args, kwargs) -> (args, kwargs)`` that edits the inputs."""
 
     module: object
     fn: Callable
     name: str
     fired: int = field(default=0)
+    pre: bool = False
 
 
 @contextmanager
@@ -30,15 +32,16 @@ def hooked(hooks: list[Hook]):
     handles = []
 
     def counting(h: Hook):
-        def run(module, args, kwargs, output):
+        def run(module, *rest):
             h.fired += 1
-            return h.fn(module, args, kwargs, output)
+            return h.fn(module, *rest)
 
         return run
 
     try:
         for h in hooks:
-            handles.append(h.module.register_forward_hook(counting(h), with_kwargs=True))
+            register = h.module.register_forward_pre_hook if h.pre else h.module.register_forward_hook
+            handles.append(register(counting(h), with_kwargs=True))
         yield hooks
     finally:
         for handle in handles:

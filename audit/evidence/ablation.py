@@ -1,0 +1,155 @@
+"""Evidence for ``kind: ablation``: a component sweep (component x family x seed effect table).
+
+Each seed samples its own prompts; mean and resample ablations take their activations from the
+seed's own sample, so seeds replicate the whole pipeline. Per-prompt results are cached by
+content hash (model, dtype, spec, seed sample, exact token ids).
+"""
+
+from __future__ import annotations
+
+import random
+
+from audit.criteria.hub import is_strong
+from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.layer_sweep import peak_rss_mb
+from audit.stats import mean
+from controls.seeds import replication_summary, sample_prompts
+
+
+def _capture(model, adapter, spec, comps, batches):
+    """Per prompt and component, the activation at real positions ([length, d])."""
+    import torch
+
+    from interventions.ablation import capture_hooks
+    from interventions.engine import full_forward
+
+    acts: dict[str, dict[str, torch.Tensor]] = {}
+    for batch in batches:
+        store: dict = {}
+        full_forward(model, batch, capture_hooks(adapter, model, comps, store))
+        for row, pid in enumerate(batch.prompt_ids):
+            keep = batch.attention_mask[row].bool()
+            acts[pid] = {label: t[row][keep] for label, t in store.items()}
+    return acts
+
+
+def _means(acts, comps):
+    import torch
+
+    from interventions.ablation import AblationValuesMissing
+
+    out = {}
+    for comp in comps:
+        rows = [a[comp.label] for a in acts.values()]
+        if not rows:
+            raise AblationValuesMissing(f"mean ablation of {comp.label}: no prompts to average over")
+        value = torch.cat(rows).mean(0)
+        if not torch.isfinite(value).all():
+            raise AblationValuesMissing(f"mean ablation of {comp.label}: the mean is not finite")
+        out[comp.label] = value
+    return out
+
+
+def _donors(seed: int, samples_for_seed: dict) -> dict[str, str]:
+    """For every prompt, another prompt of its family, chosen by the seed."""
+    from interventions.ablation import AblationValuesMissing
+
+    donors = {}
+    for fam, prompts in samples_for_seed.items():
+        ids = [p.id for p in prompts]
+        if len(ids) < 2:
+            raise AblationValuesMissing(f"resample ablation needs >= 2 prompts per family; {fam} has {len(ids)}")
+        for pid in ids:
+            rng = random.Random(f"{seed}:{pid}:resample")
+            donors[pid] = rng.choice([d for d in ids if d != pid])
+    return donors
+
+
+def _resampled(batch, label, acts, donors):
+    """Donor activations right-aligned to each row (answer position to answer position)."""
+    import torch
+
+    rows = []
+    width = batch.input_ids.shape[1]
+    for pid in batch.prompt_ids:
+        donor = acts[donors[pid]][label]
+        take = donor[-width:]
+        pad = donor[:1].expand(width - take.shape[0], -1)
+        rows.append(torch.cat([pad, take]))
+    return torch.stack(rows)
+
+
+def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples) -> dict:
+    """``{seed: {prompt_id: {metric: [per component]}}}``, with the evidence cache."""
+    from audit.cache import unit_key
+    from audit.encoding import batches
+    from audit.metrics import all_metrics
+    from interventions.engine import full_forward, replay, trace_base
+
+    cache, model = ctx.options.evidence_cache, None
+    spec_json = spec.model_dump(mode="json", exclude={"why"})
+    out = {}
+    total = sum(len(v) for v in encoded_by_seed.values())
+    ctx.progress.start(max(1, total), f"{ctx.lc.claim.id}: {len(comps)} components x {total} prompt-seeds")
+    for seed, encoded in encoded_by_seed.items():
+        sample_ids = sorted(e.id for e in encoded) if spec.method != "zero" else None
+        keys = {e.id: unit_key(kind="ablation_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
+                               spec=spec_json, seed=seed if sample_ids else None, sample=sample_ids,
+                               ids=e.ids, target=e.target) for e in encoded}
+        units = {pid: cache.get(k) for pid, k in keys.items()}
+        missing = [e for e in encoded if units[e.id] is None]
+        if missing:
+            model = model or ctx.loaded.model
+            todo = batches(ctx.loaded.tokenizer, missing, ctx.options.batch_size)
+            acts = means = donors = None
+            if spec.method != "zero":
+                acts = _capture(model, ctx.adapter, spec, comps, batches(ctx.loaded.tokenizer, encoded, ctx.options.batch_size))
+                means = _means(acts, comps) if spec.method == "mean" else None
+                donors = _donors(seed, samples[seed]) if spec.method == "resample" else None
+            for batch in todo:
+                trace = trace_base(model, ctx.adapter, batch)
+                per = {pid: {} for pid in batch.prompt_ids}
+                for comp in comps:
+                    values = means[comp.label] if means else (_resampled(batch, comp.label, acts, donors) if donors else None)
+                    hooks = spec.hooks(ctx.adapter, model, comp, batch.attention_mask, values)
+                    inside = comp.target != "module" or "layers." in comp.module
+                    ablated = (replay(model, ctx.adapter, trace, comp.layer, hooks) if inside
+                               else full_forward(model, batch, hooks))
+                    for name, vals in all_metrics(trace.logprobs, ablated, batch.target_ids).items():
+                        for pid, v in zip(batch.prompt_ids, vals):
+                            per[pid].setdefault(name, []).append(v)
+                for pid, unit in per.items():
+                    cache.put(keys[pid], unit)
+                    units[pid] = unit
+                ctx.progress.advance(len(batch.prompt_ids))
+        else:
+            ctx.progress.advance(len(encoded))
+        out[seed] = units
+    return out
+
+
+@evidence_for("ablation")
+def ablation_sweep(ctx: RunContext) -> EvidenceResult:
+    from audit.encoding import encode
+
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    families, seeds = ctx.lc.families(), claim.controls.seeds
+    comps = spec.components(ctx.adapter, getattr(ctx.loaded.config, "text_config", ctx.loaded.config), ctx.n_layers)
+    labels = [c.label for c in comps]
+    samples = sample_prompts(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
+    encoded_by_seed = {s: [encode(ctx.loaded.tokenizer, p.id, p.prompt, p.answer, claim.suite.chat_template)
+                           for f in families for p in samples[s][f]] for s in seeds}
+    units = component_effects(ctx, spec, comps, encoded_by_seed, samples)
+    metrics = next(iter(next(iter(units.values())).values())).keys()
+    effects = {m: [[[mean(units[s][p.id][m][i] for p in samples[s][f]) for i in range(len(comps))]
+                    for f in families] for s in seeds] for m in metrics}
+    outcome = claim.acceptance.evaluate(effects[claim.metric.kind], labels, families, seeds)
+    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(labels))] for seed_rows in effects[claim.metric.kind]]
+    evidence = {
+        "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
+        "labels": labels, "families": families, "seeds": seeds, "effects": effects,
+        "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
+        "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
+        "resources": {"peak_rss_mb": peak_rss_mb()},
+    }
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"}, strong=is_strong(outcome))

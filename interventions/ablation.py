@@ -1,0 +1,102 @@
+"""``kind: ablation`` — remove components (residual, attention, MLP, one head, any module) at
+chosen positions, by zeroing, mean-ablation or resampling.
+
+- ``zero``: the activation becomes 0.
+- ``mean``: the activation becomes its mean over the suite prompts of the seed (all real token
+  positions); computed per seed, an error when it cannot be computed — never a silent no-op.
+- ``resample``: the activation becomes that of another prompt of the same family (chosen by the
+  seed), aligned from the answer position backwards.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field, NonNegativeInt, model_validator
+
+from audit.spec import StrictModel
+from interventions.components import Component, Position, Target, hook_point, module_layer, position_mask
+from interventions.hooks import Hook, first_output, replace_output
+from interventions.registry import intervention
+
+
+class AblationValuesMissing(RuntimeError):
+    """A mean or resample ablation without the activations it needs."""
+
+
+@intervention("ablation")
+class Ablation(StrictModel):
+    kind: Literal["ablation"]
+    target: Target
+    method: Literal["zero", "mean", "resample"]
+    layers: Literal["all"] | list[NonNegativeInt] = "all"
+    heads: Literal["all"] | list[NonNegativeInt] = Field("all", description="target head only")
+    module: str = Field("", description="target module only: dotted path, e.g. model.layers.3.mlp.down_proj")
+    positions: list[Literal["all", "first", "last", "answer", "middle"] | int] = Field(
+        default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")
+    why: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.target == "module" and not self.module:
+            raise ValueError("target 'module' needs module: <dotted path>")
+        if self.target != "module" and self.module:
+            raise ValueError("module: is only for target 'module'")
+        if not self.positions:
+            raise ValueError("positions must not be empty")
+        return self
+
+    def components(self, adapter, config, n_layers: int) -> list[Component]:
+        positions: list[Position] = list(self.positions)
+        if self.target == "module":
+            return [Component("module", module_layer(self.module), module=self.module, position=p) for p in positions]
+        layers = list(range(n_layers)) if self.layers == "all" else sorted(set(self.layers))
+        if self.target != "head":
+            return [Component(self.target, layer, position=p) for layer in layers for p in positions]
+        n_heads = config.num_attention_heads
+        heads = list(range(n_heads)) if self.heads == "all" else sorted(set(self.heads))
+        return [Component("head", layer, head=h, position=p) for layer in layers for h in heads for p in positions]
+
+    def hooks(self, adapter, model, comp: Component, attention_mask: torch.Tensor, values=None) -> list[Hook]:
+        """Hooks that ablate ``comp`` in one batch. ``values``: the mean vector ([d]) or the
+        resampled activations ([batch, width, d]) for this component."""
+        if self.method != "zero" and values is None:
+            raise AblationValuesMissing(f"{self.method} ablation of {comp.label} has no {self.method} activations")
+        module, pre, part = hook_point(adapter, model, comp)
+        mask = position_mask(attention_mask, comp.position)
+
+        def ablate(x: torch.Tensor) -> torch.Tensor:
+            x = x.clone()
+            region = x[..., part] if part is not None else x
+            if self.method == "zero":
+                replacement = torch.zeros_like(region)
+            elif self.method == "mean":
+                replacement = values.to(region.dtype).expand_as(region)
+            else:
+                replacement = values.to(region.dtype)
+            region[mask] = replacement[mask]
+            return x
+
+        if pre:
+            def pre_fn(mod, args, kwargs):
+                return (ablate(args[0]),) + tuple(args[1:]), kwargs
+            return [Hook(module, pre_fn, comp.label, pre=True)]
+        return [Hook(module, lambda mod, a, k, out: replace_output(out, ablate(first_output(out))), comp.label)]
+
+
+def capture_hooks(adapter, model, comps: list[Component], store: dict) -> list[Hook]:
+    """Hooks that record each component's activation (head: its slice) into ``store[label]``."""
+    hooks = []
+    for comp in comps:
+        module, pre, part = hook_point(adapter, model, comp)
+
+        def keep(x, label=comp.label, part=part):
+            store[label] = (x[..., part] if part is not None else x).detach()
+
+        if pre:
+            hooks.append(Hook(module, lambda mod, a, k, keep=keep: keep(a[0]), f"capture {comp.label}", pre=True))
+        else:
+            hooks.append(Hook(module, lambda mod, a, k, out, keep=keep: keep(first_output(out)) or out,
+                              f"capture {comp.label}"))
+    return hooks

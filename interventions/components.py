@@ -1,0 +1,97 @@
+"""Named components and positions: where in a model an intervention acts.
+
+A component is a hook point (a layer's residual output, its attention or MLP output, one
+attention head's slice before the output projection, or any module by dotted path) plus a set of
+token positions. Positions are given per prompt and mapped onto left-padded batches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Union
+
+import torch
+
+Target = Literal["residual", "attn", "mlp", "head", "module"]
+NamedPosition = Literal["all", "first", "last", "answer", "middle"]
+Position = Union[NamedPosition, int]
+
+
+@dataclass(frozen=True)
+class Component:
+    target: str
+    layer: int
+    head: int | None = None
+    module: str = ""
+    position: Position = "all"
+
+    @property
+    def label(self) -> str:
+        if self.target == "module":
+            base = self.module
+        else:
+            base = f"L{self.layer}" + {"residual": "", "attn": ".attn", "mlp": ".mlp"}.get(self.target, "")
+            if self.head is not None:
+                base += f".H{self.head}"
+        return base if self.position == "all" else f"{base}@{self.position}"
+
+
+def module_layer(path: str) -> int:
+    """The decoder layer a dotted module path lives in (0 if none: replay from the start)."""
+    match = re.search(r"layers\.(\d+)", path)
+    return int(match.group(1)) if match else 0
+
+
+def resolve_module(model, path: str):
+    obj = model
+    for part in path.split("."):
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    return obj
+
+
+def position_mask(attention_mask: torch.Tensor, position: Position) -> torch.Tensor:
+    """Boolean [batch, width] mask of the positions meant, per prompt (left padding aware).
+
+    ``answer`` is the position whose next-token distribution is scored: the prompt's last token.
+    Integers count from the prompt's first token; negative integers from its last.
+    """
+    mask = attention_mask.bool()
+    if position == "all":
+        return mask
+    batch, width = mask.shape
+    lengths = mask.sum(-1)
+    start = width - lengths
+    if position == "first":
+        idx = start
+    elif position in ("last", "answer"):
+        idx = torch.full_like(start, width - 1)
+    elif position == "middle":
+        idx = start + lengths // 2
+    else:
+        idx = start + position if position >= 0 else width + position
+        if bool(((idx < start) | (idx >= width)).any()):
+            raise IndexError(f"position {position} is outside a prompt of {int(lengths.min())} tokens")
+    out = torch.zeros_like(mask)
+    out[torch.arange(batch), idx] = True
+    return out
+
+
+def hook_point(adapter, model, comp: Component):
+    """(module, is_pre_hook, slice) where ``comp`` is read or written."""
+    if comp.target == "module":
+        return resolve_module(model, comp.module), False, None
+    layer = adapter.layers(model)[comp.layer]
+    if comp.target == "residual":
+        return layer, False, None
+    if comp.target == "attn":
+        return adapter.attention(layer), False, None
+    if comp.target == "mlp":
+        return adapter.mlp(layer), False, None
+    heads = adapter.heads(layer)
+    if heads is None:
+        raise ValueError(f"layer {comp.layer} has no attention heads (a hybrid model's conv layer?)")
+    out_proj, n_heads, head_dim = heads
+    if comp.head >= n_heads:
+        raise IndexError(f"head {comp.head} out of range: layer {comp.layer} has {n_heads} heads")
+    return out_proj, True, slice(comp.head * head_dim, (comp.head + 1) * head_dim)
