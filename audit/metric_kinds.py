@@ -4,4 +4,5 @@ the evidence that computes them; this table keeps ``audit check`` free of torch)
 METRIC_KINDS: dict[str, str] = {
     "kl": "KL(base || intervened) of the next-token distribution at the answer position (nats)",
     "nll_increase": "increase of the answer's first-token negative log-likelihood (nats)",
+    "recovery": "activation patching: normalized recovery of the clean-vs-corrupt logit difference",
 }

@@ -10,13 +10,13 @@ from tests.conftest import MAIN_SUITE, save, tiny_model
 
 
 def claim_file(tmp_path, model_dir, intervention: str, acceptance: str, seeds="[1, 2, 3]", prompts=3,
-               families="[arithmetic, copying]", name="c"):
+               families="[arithmetic, copying]", name="c", suite=MAIN_SUITE):
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"""\
 id: {name}
 statement: "Planted component claim for a test."
 model: {model_dir}
-suite: {{name: {MAIN_SUITE}, families: {families}, prompts_per_family: {prompts}, chat_template: false}}
+suite: {{name: {suite}, families: {families}, prompts_per_family: {prompts}, chat_template: false}}
 intervention:
 {intervention}
 metric: {{kind: kl}}

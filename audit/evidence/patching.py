@@ -1,0 +1,155 @@
+"""Evidence for ``kind: patching``: normalized recovery per component on counterfactual pairs.
+
+Each seed samples its own pairs per family. Misaligned pairs are refused (both tokenizations
+recorded); uninformative pairs (clean ~ corrupt) are counted, not used; trivially recovering
+components (full residual at the last layer) are flagged so they are never read as findings.
+"""
+
+from __future__ import annotations
+
+import random
+
+from audit.criteria.hub import is_strong
+from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.layer_sweep import peak_rss_mb
+from audit.stats import mean
+from audit.verdict import Outcome, Verdict
+from controls.seeds import replication_summary
+
+
+class NoPatchingEvidence(RuntimeError):
+    """Every pair was refused or uninformative: nothing to judge."""
+
+
+def sample_pairs(suite, seeds, families, k):
+    out = {}
+    for seed in seeds:
+        out[seed] = {}
+        for fam in families:
+            pairs = sorted(suite.suite.pairs[fam], key=lambda p: p.id)
+            chosen = pairs if k >= len(pairs) else random.Random(f"{seed}:{fam}:pairs").sample(pairs, k)
+            out[seed][fam] = sorted(chosen, key=lambda p: p.id)
+    return out
+
+
+def _encode_pair(tok, pair, chat):
+    from audit.encoding import encode
+
+    clean = encode(tok, pair.id, pair.clean, pair.clean_answer, chat)
+    corrupt = encode(tok, pair.id, pair.corrupt, pair.corrupt_answer, chat)
+    problem = None
+    if len(clean.ids) != len(corrupt.ids):
+        show = lambda e: " ".join(repr(t) for t in tok.convert_ids_to_tokens(list(e.ids)))  # noqa: E731
+        problem = (f"pair {pair.id} refused: clean and corrupt tokenize to different lengths "
+                   f"({len(clean.ids)} vs {len(corrupt.ids)}), so positions cannot be aligned.\n"
+                   f"  clean:   {show(clean)}\n  corrupt: {show(corrupt)}")
+    elif clean.target == corrupt.target:
+        problem = f"pair {pair.id} refused: both answers start with the same token, the logit difference is 0"
+    return clean, corrupt, problem
+
+
+def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
+    """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached)."""
+    import torch
+
+    from audit.cache import unit_key
+    from audit.encoding import batches
+    from interventions.ablation import capture_hooks
+    from interventions.engine import full_forward, replay, trace_base
+
+    cache, ablation = ctx.options.evidence_cache, spec.as_ablation()
+    spec_json = spec.model_dump(mode="json", exclude={"why", "min_gap"})
+    keys = {c.id: unit_key(kind="patch_pair", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json,
+                           clean=(c.ids, c.target), corrupt=(k.ids, k.target)) for c, k in pairs}
+    units = {pid: cache.get(key) for pid, key in keys.items()}
+    todo = [(c, k) for c, k in pairs if units[c.id] is None]
+    model = ctx.loaded.model if todo else None
+    by_id = {c.id: (c, k) for c, k in todo}
+    clean_batches = batches(ctx.loaded.tokenizer, [c for c, _ in todo], ctx.options.batch_size)
+    for cb in clean_batches:
+        # the corrupt batch has the same lengths, hence the same padding: positions align
+        kb = batches(ctx.loaded.tokenizer, [by_id[pid][1] for pid in cb.prompt_ids], len(cb.prompt_ids))[0]
+        kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
+        source, target = (cb, kb) if spec.direction == "denoise" else (kb, cb)
+        store: dict = {}
+        full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
+        rows = torch.arange(len(cb.prompt_ids))
+        ld = lambda lp: (lp[rows, cb.target_ids] - lp[rows, kb.target_ids]).tolist()  # noqa: E731
+        trace = trace_base(model, ctx.adapter, target)
+        clean_ld = ld(full_forward(model, cb, [])) if spec.direction == "denoise" else ld(trace.logprobs)
+        corrupt_ld = ld(trace.logprobs) if spec.direction == "denoise" else ld(full_forward(model, kb, []))
+        patched = []
+        for comp in comps:
+            hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, store[comp.label])
+            patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
+        for row, pid in enumerate(cb.prompt_ids):
+            unit = {"clean": clean_ld[row], "corrupt": corrupt_ld[row], "patched": [p[row] for p in patched]}
+            cache.put(keys[pid], unit)
+            units[pid] = unit
+        ctx.progress.advance(len(cb.prompt_ids))
+    return units
+
+
+def _reorder(batch, order):
+    idx = [batch.prompt_ids.index(pid) for pid in order]
+    return type(batch)(batch.input_ids[idx], batch.attention_mask[idx], batch.target_ids[idx], list(order))
+
+
+@evidence_for("patching")
+def patching_sweep(ctx: RunContext) -> EvidenceResult:
+    from interventions.patching import normalized
+
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    families, seeds = ctx.lc.families(), claim.controls.seeds
+    absent = [f for f in families if f not in ctx.lc.suite.suite.pairs]
+    if absent:
+        raise NoPatchingEvidence(f"the suite has no counterfactual pairs for {absent}; "
+                                 f"families with pairs: {sorted(ctx.lc.suite.suite.pairs)}")
+    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
+    comps = spec.components(ctx.adapter, config, ctx.n_layers)
+    labels = [c.label for c in comps]
+    sampled = sample_pairs(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
+    unique = {p.id: p for per in sampled.values() for ps in per.values() for p in ps}
+    encoded, refused = {}, []
+    for pid, pair in sorted(unique.items()):
+        clean, corrupt, problem = _encode_pair(ctx.loaded.tokenizer, pair, claim.suite.chat_template)
+        if problem:
+            refused.append(problem)
+        else:
+            encoded[pid] = (clean, corrupt)
+    ctx.progress.start(max(1, len(encoded)), f"{claim.id}: {len(comps)} components x {len(encoded)} pairs")
+    units = _pair_units(ctx, spec, comps, list(encoded.values()))
+    informative = {pid for pid, u in units.items() if abs(u["clean"] - u["corrupt"]) >= spec.min_gap}
+    recovery = {pid: [normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]]
+                for pid, u in units.items() if pid in informative}
+    kept = [f for f in families if all(any(p.id in recovery for p in sampled[s][f]) for s in seeds)]
+    if not kept:
+        raise NoPatchingEvidence(f"no informative pairs: {len(refused)} refused, {len(units) - len(informative)} "
+                                 f"with |LD_clean - LD_corrupt| < {spec.min_gap}")
+    table = [[[mean(recovery[p.id][i] for p in sampled[s][f] if p.id in recovery) for i in range(len(comps))]
+              for f in kept] for s in seeds]
+    outcome = claim.acceptance.evaluate(table, labels, kept, seeds)
+    trivial = [c.label for c in comps if spec.is_trivial(c, ctx.n_layers)]
+    notes = [f"{spec.direction} patching; {len(informative)} informative pairs of {len(unique)} sampled; "
+             f"{len(refused)} refused (alignment); {len(units) - len(informative)} uninformative "
+             f"(|LD_clean - LD_corrupt| < {spec.min_gap})."]
+    if trivial:
+        notes.append(f"Trivial by construction, not a finding: {', '.join(trivial)} (full residual at the last "
+                     "layer carries the whole clean run to the logits).")
+    notes += [f"Families without informative pairs in every seed, dropped: {sorted(set(families) - set(kept))}"] \
+        if len(kept) < len(families) else []
+    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(labels))] for seed_rows in table]
+    evidence = {
+        "kind": "component_sweep", "metric": "recovery", "method": f"patching ({spec.direction})", "target": spec.target,
+        "labels": labels, "families": kept, "seeds": seeds, "effects": {"recovery": table},
+        "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in sampled.items()},
+        "refused_pairs": refused, "uninformative_pairs": sorted(set(units) - informative), "trivial": trivial,
+        "notes": notes, "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
+        "resources": {"peak_rss_mb": peak_rss_mb()},
+    }
+    claimed = getattr(claim.acceptance, "component", None)
+    if claimed in trivial and outcome.verdict.value == "supported":
+        outcome = Outcome(Verdict.INCONCLUSIVE, outcome.reasons + [
+            f"{claimed} recovers trivially (last-layer residual carries the whole clean run): not a finding"],
+            outcome.summary)
+    return EvidenceResult(outcome, evidence, kinds={"patching"}, controls_run={"seeds"}, strong=is_strong(outcome))

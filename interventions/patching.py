@@ -1,0 +1,52 @@
+"""``kind: patching`` — activation patching on clean/corrupt counterfactual pairs.
+
+``denoise`` (default) patches a component's clean activation into the corrupt run and measures
+normalized recovery of the logit difference ``LD = logit(clean answer) - logit(corrupt answer)``:
+``(LD_patched - LD_corrupt) / (LD_clean - LD_corrupt)``. ``noise`` patches the corrupt activation
+into the clean run and measures the fraction destroyed: ``(LD_clean - LD_patched) / (LD_clean - LD_corrupt)``.
+
+Pairs must tokenize to the same length (positions align by index); a pair that does not is
+refused, with both tokenizations shown. A pair whose clean and corrupt runs barely differ
+(``|LD_clean - LD_corrupt| < min_gap``) is uninformative and not counted as evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeInt
+
+from audit.spec import StrictModel
+from interventions.ablation import Ablation
+from interventions.components import Component
+from interventions.registry import intervention
+
+
+@intervention("patching")
+class Patching(StrictModel):
+    kind: Literal["patching"]
+    target: Literal["residual", "attn", "mlp", "head"]
+    layers: Literal["all"] | list[NonNegativeInt] = "all"
+    heads: Literal["all"] | list[NonNegativeInt] = "all"
+    positions: list[Literal["all", "first", "last", "answer", "middle"] | int] = Field(default_factory=lambda: ["all"])
+    direction: Literal["denoise", "noise"] = "denoise"
+    min_gap: float = Field(0.5, gt=0.0, description="pairs with |LD_clean - LD_corrupt| below this are uninformative")
+    why: str = ""
+
+    def as_ablation(self) -> Ablation:
+        """Patching writes another run's activation into a component: the resample mechanism."""
+        return Ablation(kind="ablation", target=self.target, method="resample", layers=self.layers,
+                        heads=self.heads, positions=self.positions)
+
+    def components(self, adapter, config, n_layers: int) -> list[Component]:
+        return self.as_ablation().components(adapter, config, n_layers)
+
+    def is_trivial(self, comp: Component, n_layers: int) -> bool:
+        """Full-residual patching at the last layer at the answer position recovers by construction."""
+        return comp.target == "residual" and comp.layer == n_layers - 1 and comp.position in ("all", "last", "answer")
+
+
+def normalized(direction: str, clean: float, corrupt: float, patched: float) -> float:
+    """Recovery (denoise) or destruction (noise) as a fraction of the clean-corrupt gap."""
+    gap = clean - corrupt
+    return (patched - corrupt) / gap if direction == "denoise" else (clean - patched) / gap
