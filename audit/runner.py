@@ -74,6 +74,11 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
     from audit.models import ModelUnavailable, load_model
     from interventions.architectures import UnsupportedArchitecture, adapter_for
 
+    if not getattr(lc.claim.intervention, "needs_model", True):
+        try:
+            return BUILDERS.get(lc.claim.intervention.kind)(RunContext(lc, None, None, 0, options, progress))
+        except Exception as exc:  # a comparison's own failure (a compared claim's is in its record)
+            raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None
     name = options.model or lc.claim.model
     try:
         loaded = load_model(name, options.dtype, options.allow_download)
@@ -84,6 +89,7 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
                  "weights_files": loaded.weights_files, "model_type": loaded.config.model_type,
                  **{f"model_{k}": v for k, v in loaded.provenance.items()}})
     n_layers = adapter.n_layers(loaded.config)
+    prov["n_layers"] = n_layers
     check_layers(lc, n_layers)  # ClaimFileError: the claim is invalid for this model (exit 4)
     builder = BUILDERS.get(lc.claim.intervention.kind)
     try:

@@ -124,6 +124,11 @@ def _cross_check(lc: LoadedClaim) -> None:
                 problems.append(lc.problem(("suite", "families", i), f"unknown family '{fam}' in suite '{lc.suite.name}'",
                                            hint=did_you_mean(fam, known) or f"known: {', '.join(known)}"))
     acc, iv = lc.claim.acceptance, lc.claim.intervention
+    method = getattr(iv, "acceptance_method", "evaluate")
+    if not hasattr(acc, method):
+        problems.append(lc.problem(("acceptance", "kind"), f"acceptance '{acc.kind}' does not apply to intervention "
+                                   f"'{iv.kind}'", hint="comparisons take tops_differ / tops_match; sweeps take "
+                                   "hub, top_component, effect_at_least, rank_top_k, exceeds"))
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))

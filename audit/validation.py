@@ -30,7 +30,7 @@ def problem_from_error(doc: YamlDocument, model: type[BaseModel], err: dict) -> 
     where = ".".join(str(p) for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = sorted(_fields_at(model, loc[:-1]))
+        allowed = sorted(_fields_at(model, loc[:-1], _data_at(doc.data, loc[:-1])))
         node = doc.key_node_at(loc)
         hint = did_you_mean(loc[-1], allowed) or f"allowed keys: {', '.join(allowed)}"
         return problem_at(doc.path, node.start_mark if node else None, f"unknown key '{loc[-1]}'",
@@ -73,14 +73,28 @@ def _is_type_tag(part: str) -> bool:
     return part in {"str", "int", "float", "bool", "list[int]", "list[str]"} or part.startswith(("literal[", "list["))
 
 
-def _fields_at(model: type[BaseModel], loc: tuple) -> set[str]:
-    """Field names of the model found at a data path inside ``model``."""
+def _data_at(data: Any, loc: tuple) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _fields_at(model: type[BaseModel], loc: tuple, data: Any = None) -> set[str]:
+    """Field names of the model found at a data path inside ``model`` (for a union keyed by
+    ``kind``, the member the data's ``kind`` selects)."""
     current: Any = model
     for part in loc:
         current = _descend(current, part)
         if current is None:
             return set()
-    return {name for m in _models_in(current) for name in m.model_fields}
+    members = _models_in(current)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    chosen = [m for m in members if kind is not None and kind in typing.get_args(
+        m.model_fields["kind"].annotation if "kind" in m.model_fields else None)]
+    return {name for m in (chosen or members) for name in m.model_fields}
 
 
 def _descend(tp: Any, part):

@@ -1,6 +1,6 @@
 """Interventions on a model, one module per YAML ``kind``; importing this package registers them all."""
 
 from interventions.registry import INTERVENTIONS, intervention
-from interventions import ablation, layer_ablation, patching  # noqa: F401  (registers)
+from interventions import ablation, comparison, layer_ablation, patching  # noqa: F401  (registers)
 
 __all__ = ["INTERVENTIONS", "intervention"]

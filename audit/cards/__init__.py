@@ -24,4 +24,4 @@ def build_card(rec: dict, out_dir) -> dict:
     return empty
 
 
-from audit.cards import component_sweep, layer_sweep  # noqa: E402,F401  (registers)
+from audit.cards import comparison, component_sweep, layer_sweep  # noqa: E402,F401  (registers)

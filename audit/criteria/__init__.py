@@ -10,4 +10,4 @@ def criterion(kind: str):
     return CRITERIA.register(kind)
 
 
-from audit.criteria import effects, hub  # noqa: E402,F401  (registers)
+from audit.criteria import comparison, effects, hub  # noqa: E402,F401  (registers)

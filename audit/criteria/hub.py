@@ -88,6 +88,9 @@ def evaluate_top(spec: SeparationThresholds, claimed, labels: list, effects, fam
         "claimed_effect": pooled[k], "seed_agreement": sum(t == claimed for t in seed_tops), "n_seeds": len(seeds),
         "family_agreement": sum(t == claimed for t in family_tops.values()), "n_families": len(families),
     }
+    if runner is not None:
+        sep, gap, need = separation(per_seed, top, runner, spec.min_margin_relative, spec.noise_z)
+        summary["top_separated"] = sep
     fmt = "{:.4g}".format
 
     # Refuted: any component beats the claimed one beyond margin and noise (not just the top one:

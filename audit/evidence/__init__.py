@@ -44,4 +44,4 @@ class EvidenceResult:
     waived: bool = False
 
 
-from audit.evidence import ablation, layer_sweep, patching  # noqa: E402,F401  (registers)
+from audit.evidence import ablation, comparison, layer_sweep, patching  # noqa: E402,F401  (registers)

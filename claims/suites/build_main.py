@@ -19,7 +19,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "main.yaml"
-VERSION = 1
+VERSION = 2  # 2: patching pairs whose answers differ in their first token
 PER_FAMILY = 40
 PAIRS_PER_FAMILY = 16
 
@@ -278,7 +278,7 @@ def pairs(rng):
     ar = []
     while len(ar) < PAIRS_PER_FAMILY:
         a, b, c = rng.randint(11, 49), rng.randint(11, 49), rng.randint(11, 49)
-        if b != c and (a, b, c) not in {(x[4], x[5], x[6]) for x in ar}:
+        if str(a + b)[0] != str(a + c)[0] and (a, b, c) not in {(x[4], x[5], x[6]) for x in ar}:
             ar.append((f"What is {a} + {b}? Reply with only the number.", str(a + b),
                        f"What is {a} + {c}? Reply with only the number.", str(a + c), a, b, c))
     out["arithmetic"] = [x[:4] for x in ar]
@@ -313,10 +313,10 @@ def pairs(rng):
     for i in range(PAIRS_PER_FAMILY):
         n1, n2 = names[i % len(names)], names[(i + 5) % len(names)]
         age, city = rng.randint(20, 80), rng.choice(CITIES)
-        js.append((f"{n1} is {age} and lives in {city}. Output only a JSON object with the key \"name\".",
-                   f'{{"name": "{n1}"}}',
-                   f"{n2} is {age} and lives in {city}. Output only a JSON object with the key \"name\".",
-                   f'{{"name": "{n2}"}}'))
+        js.append((f'Here is a JSON object: {{"name": "{n1}", "age": {age}, "city": "{city}"}}. '
+                   f'What is the value of "name"? Answer with the value only.', n1,
+                   f'Here is a JSON object: {{"name": "{n2}", "age": {age}, "city": "{city}"}}. '
+                   f'What is the value of "name"? Answer with the value only.', n2))
     out["json_schema"] = js
     return {fam: [{"id": f"{fam}-pair-{i:03d}", "clean": c, "clean_answer": ca, "corrupt": k, "corrupt_answer": ka}
                   for i, (c, ca, k, ka) in enumerate(items[:PAIRS_PER_FAMILY])] for fam, items in out.items()}

@@ -1,0 +1,34 @@
+"""Report card of a comparison: the compared sweeps side by side (relative depth, normalized)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+
+from audit import plots
+from audit.cards import card_for
+
+
+@card_for("comparison")
+def comparison_card(rec: dict, out_dir) -> dict:
+    sweeps = rec["evidence"]["sweeps"]
+    path = out_dir / f"plots/{rec['claim_id']}-sweeps.png"
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    for s in sweeps:
+        pooled = s.get("pooled") or []
+        if not pooled:
+            continue
+        top = max(abs(v) for v in pooled) or 1.0
+        xs = [i / max(1, len(pooled) - 1) for i in range(len(pooled))]
+        ax.plot(xs, [v / top for v in pooled], marker=".", label=f"{s['claim_id']} (top {s['top']})")
+    ax.set_xlabel("relative depth of the ablated component")
+    ax.set_ylabel("effect / max effect")
+    ax.set_title(rec["claim_id"], fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    plots.save(fig, path)
+    rows = [[s["claim_id"], s.get("model_id") or "-", s.get("method") or "-", s["top"],
+             "yes" if s["top_separated"] else "no (uninformative)", s["verdict"]] for s in sweeps]
+    return {"plots": [(f"plots/{rec['claim_id']}-sweeps.png", "compared sweeps, normalized, by relative depth")],
+            "tables": [{"title": "Compared sweeps", "columns": ["claim", "model", "method", "top", "top separated",
+                                                                 "its own verdict"], "rows": rows}],
+            "notes": ["A sweep whose top is not separated from its runner-up is uninformative; it cannot decide a comparison."]}

@@ -1,0 +1,44 @@
+"""Evidence for ``kind: comparison``: run the referenced claims, compare their tops."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.verdict import Outcome, Verdict
+
+
+def _sweep_of(rec: dict) -> dict:
+    s, ev = rec.get("summary", {}), rec.get("evidence", {})
+    labels = ev.get("layers") or ev.get("labels") or []
+    table = (ev.get("effects") or {}).get(ev.get("metric"), [])
+    return {"claim_id": rec["claim_id"], "verdict": rec["verdict"], "top": s.get("top_layer"),
+            "top_separated": s.get("top_separated", False), "flat": s.get("flat", False),
+            "n_layers": rec.get("provenance", {}).get("n_layers") or len(labels), "labels": labels,
+            "pooled": s.get("pooled"), "metric": ev.get("metric"), "method": ev.get("method"),
+            "model_id": rec.get("provenance", {}).get("model_id"), "n_seeds": len(table),
+            "weights_sha256": rec.get("provenance", {}).get("weights_sha256"),
+            "claim_sha256": rec.get("provenance", {}).get("claim_sha256"), "reasons": rec.get("reasons", [])}
+
+
+@evidence_for("comparison")
+def compare(ctx: RunContext) -> EvidenceResult:
+    from audit.runner import run_claim
+    from audit.schema import load_claim
+
+    claim = ctx.lc.claim
+    sub_options = replace(ctx.options, model=None)  # each compared claim runs on its own model
+    records = []
+    for ref in claim.intervention.claims:
+        path = (ctx.lc.path.parent / ref).resolve()
+        records.append(run_claim(load_claim(path), sub_options, ctx.progress))
+    sweeps = [_sweep_of(r) for r in records]
+    errored = [f"{r['claim_id']}: {'; '.join(r['reasons'])}" for r in records if r["verdict"] == "errored"]
+    if errored:
+        outcome = Outcome(Verdict.ERRORED, errored)
+    else:
+        outcome = claim.acceptance.evaluate_sweeps(sweeps)
+    kinds = {k for r in records for k in r.get("evidence_kinds", [])}
+    evidence = {"kind": "comparison", "sweeps": sweeps}
+    return EvidenceResult(outcome, evidence, kinds=kinds or {"ablation"}, controls_run={"seeds"},
+                          strong=outcome.verdict is not Verdict.INCONCLUSIVE and all(s["top_separated"] for s in sweeps))
