@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 audit: $(STAMP)
-	$(BIN)/audit run claims/smollm2_hub.yaml claims/qwen_l2_hub.yaml; code=$$?; \
+	$(BIN)/audit run claims/smollm2_hub.yaml; code=$$?; \
 	echo "HTML report: $$(pwd)/reports/index.html"; \
-	test $$code -le 3
+	exit $$code
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
