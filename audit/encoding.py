@@ -23,18 +23,24 @@ def render(tokenizer, prompt: str, use_chat: bool) -> tuple[str, bool]:
         text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
                                              add_generation_prompt=True)
         return text, True
-    return f"{prompt}\nAnswer: ", False
+    # No trailing space: BPE/SentencePiece tokenizers attach the space to the answer's first token.
+    return f"{prompt}\nAnswer:", False
 
 
 def encode(tokenizer, pid: str, prompt: str, answer: str, use_chat: bool) -> EncodedPrompt:
     """Token ids of the rendered prompt and the first token of the answer (the scoring target)."""
     text, templated = render(tokenizer, prompt, use_chat)
     add_special = not templated
+    continuation = answer if templated else " " + answer
     prompt_ids = tokenizer(text, add_special_tokens=add_special)["input_ids"]
-    full_ids = tokenizer(text + answer, add_special_tokens=add_special)["input_ids"]
+    full_ids = tokenizer(text + continuation, add_special_tokens=add_special)["input_ids"]
     if full_ids[: len(prompt_ids)] == prompt_ids and len(full_ids) > len(prompt_ids):
-        return EncodedPrompt(pid, tuple(prompt_ids), full_ids[len(prompt_ids)], True)
-    answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        rest = full_ids[len(prompt_ids):]
+        # a tokenizer that keeps the separating space as its own token: score the answer, not the space
+        while len(rest) > 1 and not tokenizer.decode(rest[:1]).strip():
+            prompt_ids, rest = prompt_ids + rest[:1], rest[1:]
+        return EncodedPrompt(pid, tuple(prompt_ids), rest[0], True)
+    answer_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
     if not answer_ids:
         raise ValueError(f"prompt {pid}: answer {answer!r} tokenizes to nothing")
     return EncodedPrompt(pid, tuple(prompt_ids), answer_ids[0], False)

@@ -1,7 +1,7 @@
 """Benchmark: 30-layer skip-ablation sweep on SmolLM2-135M, naive hook loop vs the mi-audit engine.
 
 One process, same prompts (4 per family of the main suite = 48, no chat template), KL at the
-answer position. Prints a table and, as its last line,
+answer position. (nnsight and TransformerLens are not dependencies; they are not timed here.) Prints a table and, as its last line,
 ``speedup_vs_naive=<x> max_abs_kl_diff=<y> bf16_speedup_vs_naive=<z>``.
 
     .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4]
@@ -106,11 +106,6 @@ def main() -> None:
     bf16_dev = float((kl_bf16 - kl_naive).abs().max())
     rows.append(("mi-audit engine (bfloat16)", t_bf16, bf16_dev))
     hub32, hub16 = int(kl_engine.mean(1).argmax()), int(kl_bf16.mean(1).argmax())
-    try:
-        import nnsight  # noqa: F401
-        rows.append(("nnsight", float("nan"), float("nan")))
-    except ImportError:
-        pass
     flops = sweep_flops(model, batch, n_layers)
     peak32, peak16 = matmul_peak_gflops(torch.float32), matmul_peak_gflops(torch.bfloat16)
     tokens = int(batch.attention_mask.sum())
