@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from audit.criteria.hub import is_strong
+from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.evidence.layer_sweep import peak_rss_mb
 from audit.stats import mean
@@ -144,7 +144,7 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
     effects = {m: [[[mean(units[s][p.id][m][i] for p in samples[s][f]) for i in range(len(comps))]
                     for f in families] for s in seeds] for m in metrics}
     outcome = claim.acceptance.evaluate(effects[claim.metric.kind], labels, families, seeds)
-    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(labels))] for seed_rows in effects[claim.metric.kind]]
+    per_seed = per_seed_pooled(effects[claim.metric.kind], len(labels))
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
         "labels": labels, "families": families, "seeds": seeds, "effects": effects,

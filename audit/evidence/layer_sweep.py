@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audit.criteria.hub import is_strong
+from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.stats import mean
 
@@ -111,7 +111,7 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
     effects = {metric: seed_means(per_prompt, samples, seeds, families, len(layers))
                for metric, per_prompt in result["metrics"].items()}
     outcome = claim.acceptance.evaluate(effects[claim.metric.kind], layers, families, seeds)
-    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(layers))] for seed_rows in effects[claim.metric.kind]]
+    per_seed = per_seed_pooled(effects[claim.metric.kind], len(layers))
     base = result["base"]
     evidence = {
         "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from audit.criteria.hub import is_strong
+from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.evidence.layer_sweep import peak_rss_mb
 from audit.stats import mean
@@ -138,7 +138,7 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
                      "layer carries the whole clean run to the logits).")
     notes += [f"Families without informative pairs in every seed, dropped: {sorted(set(families) - set(kept))}"] \
         if len(kept) < len(families) else []
-    per_seed = [[mean(row[i] for row in seed_rows) for i in range(len(labels))] for seed_rows in table]
+    per_seed = per_seed_pooled(table, len(labels))
     evidence = {
         "kind": "component_sweep", "metric": "recovery", "method": f"patching ({spec.direction})", "target": spec.target,
         "labels": labels, "families": kept, "seeds": seeds, "effects": {"recovery": table},
