@@ -48,6 +48,7 @@ class EffectAtLeast(StrictModel):
         summary = {"component": self.component, "pooled": m, "seed_std": s, "per_seed": per_seed,
                    "threshold": self.threshold}
         low, high = m - self.noise_z * s, m + self.noise_z * s
+        summary["strong"] = len(seeds) >= 3 and (low >= 2 * self.threshold if low >= self.threshold else high < self.threshold / 2)
         if low >= self.threshold:
             return Outcome(Verdict.SUPPORTED, [f"{self.component} effect {m:.4g} ± {s:.2g} (seeds) ≥ {self.threshold}"], summary)
         if high < self.threshold:
@@ -70,7 +71,8 @@ class RankTopK(StrictModel):
         ranks = [1 + sum(v > row[c] for v in row) for row in per_seed_pooled(effects, len(labels))]
         need = len(seeds) if self.min_seed_agreement == "all" else self.min_seed_agreement
         inside = sum(r <= self.k for r in ranks)
-        summary = {"component": self.component, "rank_per_seed": ranks, "k": self.k}
+        summary = {"component": self.component, "rank_per_seed": ranks, "k": self.k,
+                   "strong": inside in (0, len(seeds)) and len(seeds) >= 3}
         if inside >= need:
             return Outcome(Verdict.SUPPORTED, [f"{self.component} ranks {ranks} per seed: top {self.k} in {inside}/{len(seeds)}"], summary)
         if inside == 0:
@@ -91,16 +93,18 @@ class Exceeds(StrictModel):
             return err
         per_seed = per_seed_pooled(effects, len(labels))
         pooled = {name: mean(row[_index(labels, name)] for row in per_seed) for name in self.greater + self.than}
-        reasons, wins, losses = [], 0, 0
+        reasons, wins, losses, wide = [], 0, 0, 0
         for g in self.greater:
             for t in self.than:
                 a, b = _index(labels, g), _index(labels, t)
                 beats, gap, need = separation(per_seed, a, b, self.min_margin_relative, self.noise_z)
                 lost, _, _ = separation(per_seed, b, a, self.min_margin_relative, self.noise_z)
                 wins += beats
+                wide += gap > 2 * need
                 losses += lost
                 reasons.append(f"{g} ({pooled[g]:.4g}) vs {t} ({pooled[t]:.4g}): gap {gap:.4g}, required {need:.4g}")
-        summary = {"pooled": pooled, "comparisons": len(self.greater) * len(self.than), "separated_wins": wins}
+        n = len(self.greater) * len(self.than)
+        summary = {"pooled": pooled, "comparisons": n, "separated_wins": wins, "strong": wide == n or losses == n}
         if wins == len(self.greater) * len(self.than):
             return Outcome(Verdict.SUPPORTED, reasons, summary)
         if losses:

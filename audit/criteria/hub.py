@@ -147,6 +147,8 @@ def evaluate_top(spec: SeparationThresholds, claimed, labels: list, effects, fam
 def is_strong(outcome: Outcome) -> bool:
     """Margins that let confidence reach its cap: unanimous seeds, most families, wide gap."""
     s = outcome.summary
+    if "strong" in s:  # criteria other than hub/top_component say so themselves
+        return bool(s["strong"])
     if outcome.verdict is Verdict.REFUTED:
         return s.get("challenger_gap", 0) > 2 * s.get("challenger_required", 0)
     return (s.get("seed_agreement") == s.get("n_seeds") and s.get("family_agreement", 0) >= 0.75 * s.get("n_families", 1)
