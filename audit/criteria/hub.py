@@ -88,9 +88,8 @@ def evaluate_top(spec: SeparationThresholds, claimed, labels: list, effects, fam
         "claimed_effect": pooled[k], "seed_agreement": sum(t == claimed for t in seed_tops), "n_seeds": len(seeds),
         "family_agreement": sum(t == claimed for t in family_tops.values()), "n_families": len(families),
     }
-    if runner is not None:
-        sep, gap, need = separation(per_seed, top, runner, spec.min_margin_relative, spec.noise_z)
-        summary["top_separated"] = sep
+    summary["top_separated"] = all(separation(per_seed, top, j, spec.min_margin_relative, spec.noise_z)[0]
+                                   for j in range(width) if j != top)
     fmt = "{:.4g}".format
 
     # Refuted: any component beats the claimed one beyond margin and noise (not just the top one:
@@ -121,10 +120,14 @@ def evaluate_top(spec: SeparationThresholds, claimed, labels: list, effects, fam
         reasons.append(f"claimed {noun} {claimed} ({fmt(pooled[k])}) is not on top; {noun} {labels[top]} "
                        f"({fmt(pooled[top])}) is within margin/noise of it")
     elif runner is not None:
-        sep, gap, need = separation(per_seed, k, runner, spec.min_margin_relative, spec.noise_z)
-        summary["margin"], summary["margin_required"] = gap, need
+        # separated from every other component, not just the pooled runner-up: a noisy runner-up
+        # must not hide (or a quiet one reveal) a weak margin elsewhere
+        closest = min((separation(per_seed, k, j, spec.min_margin_relative, spec.noise_z) + (j,)
+                       for j in range(width) if j != k), key=lambda r: (r[0], r[1] - r[2]))
+        sep, gap, need, j = closest
+        summary["margin"], summary["margin_required"], summary["closest_layer"] = gap, need, labels[j]
         if not sep:
-            reasons.append(f"{noun} {claimed} is not separated from runner-up {noun} {labels[runner]}: "
+            reasons.append(f"{noun} {claimed} is not separated from {noun} {labels[j]}: "
                            f"gap {fmt(gap)} <= required {fmt(need)}")
     if pooled[k] < spec.min_effect:
         reasons.append(f"effect {fmt(pooled[k])} is below min_effect {spec.min_effect}")

@@ -19,7 +19,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "main.yaml"
-VERSION = 2  # 2: patching pairs whose answers differ in their first token
+VERSION = 3  # 2: patching pairs whose answers differ in their first token;
+             # 3: code_semantics pairs differ in the leading digit, json_schema pairs use single-token names
 PER_FAMILY = 40
 PAIRS_PER_FAMILY = 16
 
@@ -40,6 +41,10 @@ DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sun
 BRACKETS = {"(": ")", "[": "]", "{": "}"}
 TASKS = ["boil an egg", "tie a shoelace", "water a plant", "make tea", "fold a shirt", "plant a seed",
          "bake bread", "clean a window", "write a letter", "wash a car", "brew coffee", "sharpen a pencil"]
+# Names that are one token after `"` in SmolLM2's tokenizer (checked offline), so json_schema clean/corrupt
+# pairs tokenize to the same length; the generator itself stays stdlib-only.
+JSON_PAIR_NAMES = ["Alice", "Bob", "David", "Frank", "Henry", "Jack", "Anna", "Mark", "Paul", "Peter", "John",
+                   "Mary", "Sarah", "Tom", "James", "Sam"]
 UNKNOWABLE = ["What number am I thinking of right now?", "What will the winning lottery numbers be next week?",
               "What did I eat for breakfast today?", "What is the name of my first pet?",
               "What will the weather be in {c} exactly one year from today?",
@@ -300,7 +305,7 @@ def pairs(rng):
     cs = []
     for i in range(PAIRS_PER_FAMILY):
         a, b, c = rng.randint(2, 9), rng.randint(2, 9), rng.randint(2, 9)
-        while c == b:
+        while str(a * c)[0] == str(a * b)[0]:  # digits tokenize separately: the first token must differ
             c = rng.randint(2, 9)
         cs.append((f"What does this Python code print? Reply with only the output.\nx = {a}\ny = x * {b}\nprint(y)",
                    str(a * b),
@@ -308,7 +313,7 @@ def pairs(rng):
                    str(a * c)))
     out["code_semantics"] = cs
     js = []
-    names = NAMES[:]
+    names = JSON_PAIR_NAMES[:]
     rng.shuffle(names)
     for i in range(PAIRS_PER_FAMILY):
         n1, n2 = names[i % len(names)], names[(i + 5) % len(names)]

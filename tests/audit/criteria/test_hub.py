@@ -41,7 +41,7 @@ def test_all_zero_sweep_is_inconclusive():
 def test_tie_with_runner_up_is_inconclusive():
     out = evaluate_hub(spec(2), table([0.1, 1.0, 1.01, 0.2]), LAYERS, FAMS, SEEDS)
     assert out.verdict is Verdict.INCONCLUSIVE
-    assert "runner-up" in " ".join(out.reasons)
+    assert "not separated from layer 1" in " ".join(out.reasons)
 
 
 def test_margin_inside_seed_noise_is_inconclusive():
