@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from audit.evidence import EvidenceResult, RunContext, evidence_for
@@ -12,7 +13,10 @@ def _sweep_of(rec: dict) -> dict:
     s, ev = rec.get("summary", {}), rec.get("evidence", {})
     labels = ev.get("layers") or ev.get("labels") or []
     table = (ev.get("effects") or {}).get(ev.get("metric"), [])
-    return {"claim_id": rec["claim_id"], "verdict": rec["verdict"], "top": s.get("top_layer"),
+    top = s.get("top_layer")
+    if isinstance(top, str) and re.fullmatch(r"L\d+", top):  # a residual component is its layer
+        top = int(top[1:])
+    return {"claim_id": rec["claim_id"], "verdict": rec["verdict"], "top": top,
             "top_separated": s.get("top_separated", False), "flat": s.get("flat", False),
             "n_layers": rec.get("provenance", {}).get("n_layers") or len(labels), "labels": labels,
             "pooled": s.get("pooled"), "metric": ev.get("metric"), "method": ev.get("method"),
