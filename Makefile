@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: audit test setup clean-venv
+.PHONY: audit test setup chromium clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,7 +23,15 @@ audit: $(STAMP)
 	echo "HTML report: $$(pwd)/reports/index.html"; \
 	exit $$code
 
-test: $(STAMP)
+# Headless Chromium for the report's browser test (Debian package `chromium`); idempotent, and
+# never fatal: without it the browser test is skipped with the reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { S=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	    $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	  echo "chromium could not be installed here: the browser test will be skipped"
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 clean-venv:

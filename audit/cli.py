@@ -1,7 +1,8 @@
-"""The ``audit`` command line: run, check, schema, report."""
+"""The ``audit`` command line: run, check, gate, publish, history, report, schema, cache."""
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
 from typing import List, Optional
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audit.errors import ClaimFileError
+from audit.gate import EXIT_NOTHING
 from audit.verdict import EXIT_INVALID, EXIT_OK, combine_exit_codes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -36,15 +38,42 @@ def _quiet_libraries() -> None:
         pass
 
 
-def claim_files(paths: list[Path]) -> list[Path]:
-    """Files named directly, plus *.yaml directly inside named directories (suites excluded)."""
-    files: list[Path] = []
+CLAIM_SUFFIXES = (".yaml", ".yml")
+
+
+def expand_claim_paths(paths: list[Path]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly) for each claim file: files named directly, *.yaml directly inside
+    named directories (suites in subdirectories excluded), and glob patterns (``claims/*_hub.yaml``,
+    quoted so the shell leaves them alone). A path that does not exist is kept, to be reported."""
+    out: list[tuple[Path, bool]] = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(q for q in p.glob("*.yaml") if q.is_file()))
+            out.extend((q, False) for q in sorted(p.iterdir()) if q.is_file() and q.suffix in CLAIM_SUFFIXES)
+        elif not p.exists() and glob.has_magic(str(p)):
+            for m in sorted(glob.glob(str(p), recursive=True)):
+                q = Path(m)
+                if q.is_dir():
+                    out.extend((r, False) for r in sorted(q.iterdir()) if r.is_file() and r.suffix in CLAIM_SUFFIXES)
+                elif q.suffix in CLAIM_SUFFIXES:
+                    out.append((q, False))
         else:
-            files.append(p)
-    return files
+            out.append((p, True))
+    seen, unique = set(), []
+    for q, explicit in out:
+        if q.resolve() not in seen:
+            seen.add(q.resolve())
+            unique.append((q, explicit))
+    return unique
+
+
+def claim_files(paths: list[Path]) -> list[Path]:
+    """Files named directly, *.yaml inside named directories (suites excluded), glob matches."""
+    return [q for q, _ in expand_claim_paths(paths)]
+
+
+def _nothing_matched(paths) -> None:
+    console.print(f"no claim files matched: {' '.join(map(str, paths))}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_NOTHING)
 
 
 def _load(path: Path):
@@ -96,10 +125,11 @@ def run(
     from audit.runner import RunOptions, run_claim
 
     _quiet_libraries()
-    files = claim_files(paths)
+    expanded = expand_claim_paths(paths)
+    files = [f for f, _ in expanded]
+    explicit = {f for f, named in expanded if named}
     if not files:
-        console.print("no claim files matched")
-        raise typer.Exit(EXIT_INVALID)
+        _nothing_matched(paths)
     out.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(out / ".lock"))
     try:
@@ -127,6 +157,11 @@ def run(
                 lc = _load(f)
                 if lc is None:
                     codes.append(EXIT_INVALID)
+                    continue
+                if (lc.claim.retired or lc.claim.superseded_by) and f not in explicit:
+                    status = f"superseded by {lc.claim.superseded_by}" if lc.claim.superseded_by else "retired"
+                    console.print(f"skipped {f}: {status} (name the file to run it anyway)", markup=False,
+                                  highlight=False)
                     continue
                 try:
                     record = run_claim(lc, options, _RichProgress(bar))
@@ -163,13 +198,15 @@ def _print_results(records: list[dict]) -> None:
 def check(paths: List[Path] = typer.Argument(..., help="claim files or directories")) -> None:
     """Validate claim files without running anything (exit 4 when any is invalid)."""
     files = claim_files(paths)
+    if not files:
+        _nothing_matched(paths)
     codes = []
     for f in files:
         lc = _load(f)
         codes.append(EXIT_INVALID if lc is None else EXIT_OK)
         if lc is not None:
             out_console.print(f"ok {f}: {lc.claim.id}")
-    raise typer.Exit(combine_exit_codes(codes) if files else EXIT_INVALID)
+    raise typer.Exit(combine_exit_codes(codes))
 
 
 cache_app = typer.Typer(help="The evidence cache (content-addressed units under the user cache dir).")
@@ -207,6 +244,147 @@ def report(out: Path = typer.Option(Path("reports"), "--out")) -> None:
     from audit.render import render_report
 
     console.print(f"report: {render_report(out)}")
+
+
+def _say(text: str, to_stderr: bool = False, style: str | None = None) -> None:
+    (console if to_stderr else out_console).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+
+
+def _evaluate_gate(paths: list[Path], out: Path, baseline_file: Optional[Path], model: Optional[str]):
+    from audit import gate as g
+    from audit import ledger
+
+    files = claim_files(paths)
+    claims, invalid = g.load_claims(files) if files else ([], [])
+    records, _ = ledger.read(out)
+    lpath = ledger.ledger_path(out)
+    baseline, problems = g.load_baseline(baseline_file or out / g.BASELINE_NAME)
+    result = g.evaluate(records, claims, baseline, invalid=invalid + problems,
+                        ledger_bytes=lpath.read_bytes() if lpath.exists() else b"", model=model,
+                        matched_any=bool(files))
+    return result, records, claims
+
+
+def _print_gate(result, to_stderr: bool) -> None:
+    for f in result.failures:
+        _say(f"FAIL {f.line()}", to_stderr, "red")
+    if result.changes:
+        _say("changes since the published baseline:", to_stderr)
+        for ch in result.changes:
+            _say(f"  {ch.claim_id}: {ch.text}", to_stderr)
+    for n in result.notes:
+        _say(f"note: {n}", to_stderr, "dim")
+    gated = [c for c in result.claims if c.status in ("pass", "fail")]
+    verdict = "PASSED" if result.passed else f"FAILED (exit {result.exit_code})"
+    base = (f"baseline published {result.baseline['published_at']}" if result.baseline
+            else "no published baseline")
+    _say(f"gate {verdict}: {len(gated)} claim(s) gated, {sum(c.status == 'fail' for c in gated)} failing; {base}",
+         to_stderr, "green" if result.passed else "red")
+
+
+@app.command()
+def gate(
+    paths: List[Path] = typer.Argument(None, help="claim files, directories or globs (default: claims/)"),
+    out: Path = typer.Option(Path("reports"), "--out", help="where the ledger, baseline and report live"),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="published baseline (default: OUT/published.json)"),
+    model: Optional[str] = typer.Option(None, "--model", help="gate the evidence computed with `audit run --model M`"),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="also write JUnit XML (one test case per claim)"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON on stdout (human lines go to stderr)"),
+    no_report: bool = typer.Option(False, "--no-report", help="do not re-render the report with the gate box"),
+) -> None:
+    """Fail unless the latest verdicts still hold: compare them with their claim files and the published baseline.
+
+    Exit 0 pass; 1 a verdict contradicts its expect (or a published claim became refuted); 2 inconclusive;
+    3 errored or a required control did not run; 4 invalid claim file or too few seeds; 5 nothing matched;
+    6 stale or missing evidence, or the baseline does not match the ledger. The most serious wins
+    (5 > 4 > 6 > 3 > 1 > 2 > 0). Nothing is recomputed: run `audit run` first.
+    """
+    from audit import gate as g
+    from audit.junit import to_junit
+    from audit.render import render_report
+
+    paths = paths or [Path("claims")]
+    result, records, _ = _evaluate_gate(paths, out, baseline, model)
+    if out.is_dir():
+        g.write_json(out / g.GATE_NAME, result.to_dict())
+        if records and not no_report:
+            render_report(out, result.to_dict())
+    if junit:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_text(to_junit(result), encoding="utf-8")
+    _print_gate(result, to_stderr=as_json)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def publish(
+    paths: List[Path] = typer.Argument(None, help="claim files, directories or globs (default: claims/)"),
+    out: Path = typer.Option(Path("reports"), "--out"),
+    model: Optional[str] = typer.Option(None, "--model", help="as for `audit gate --model`"),
+) -> None:
+    """Record the published baseline (OUT/published.json) — only when the gate passes.
+
+    The baseline holds each claim's published run and verdict and a lock on the ledger (its size and
+    hash); later gates fail when a published claim regresses or the ledger was rewritten.
+    """
+    from audit import gate as g
+    from audit.render import render_report
+
+    paths = paths or [Path("claims")]
+    result, records, claims = _evaluate_gate(paths, out, None, model)
+    if not result.passed:
+        _print_gate(result, to_stderr=False)
+        _say("not published: the gate fails", style="red")
+        raise typer.Exit(result.exit_code)
+    g.write_json(out / g.BASELINE_NAME, g.baseline_from(result, records, claims, g.ledger_lock(out), model))
+    result, _, _ = _evaluate_gate(paths, out, None, model)  # the gate box now shows the new baseline
+    g.write_json(out / g.GATE_NAME, result.to_dict())
+    html = render_report(out, result.to_dict())
+    _say(f"published {len(claims)} claim(s): {out / g.BASELINE_NAME}")
+    console.print(f"report: {html}")
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def history(
+    claim_id: str = typer.Argument(..., help="the claim's id"),
+    out: Path = typer.Option(Path("reports"), "--out"),
+    as_json: bool = typer.Option(False, "--json", help="print the history as JSON"),
+    diff: bool = typer.Option(True, "--diff/--no-diff", help="show claim-file diffs between runs"),
+) -> None:
+    """How a claim's verdict changed over time and why (claim-file diff, thresholds, model, suite, evidence)."""
+    from audit import ledger
+    from audit.errors import did_you_mean
+    from audit.history import history as claim_history
+
+    records, _ = ledger.read(out)
+    entries = claim_history(records, claim_id)
+    if not entries:
+        ids = list(dict.fromkeys(r.get("claim_id") for r in records))
+        hint = did_you_mean(claim_id, ids) or (f"known: {', '.join(ids)}" if ids else f"the ledger in {out} is empty")
+        _say(f"no ledger record of claim '{claim_id}' ({hint})", to_stderr=True)
+        raise typer.Exit(EXIT_NOTHING)
+    if as_json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
+        raise typer.Exit(EXIT_OK)
+    _say(f"{claim_id}: {len(entries)} run(s) in {ledger.ledger_path(out)}")
+    for e in entries:
+        style = VERDICT_STYLE.get(e.verdict)
+        head = f"#{e.n} {e.at[:19].replace('T', ' ')}  run {e.run_id[:8]}  {e.verdict}"
+        head += f" ({e.confidence})" if e.confidence not in ("", "none") else ""
+        _say(head + f"  expect {e.expect}", style=f"bold {style}" if style else "bold")
+        for ch in e.changes or []:
+            _say(f"    {ch.category}: {ch.text}")
+        if not e.changes:
+            _say("    first record")
+        _say(f"    why this verdict: {'; '.join(e.reasons)[:300]}", style="dim")
+        if diff and e.diff:
+            for line in e.diff:
+                colour = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
+                _say(f"      {line}", style=colour)
+    raise typer.Exit(EXIT_OK)
 
 
 def main() -> None:  # pragma: no cover - console script entry

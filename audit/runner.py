@@ -60,7 +60,7 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
         "summary": outcome.summary, "evidence": result.evidence, "provenance": prov,
         "evidence_kinds": sorted(result.kinds), "controls_run": sorted(result.controls_run),
         "started_at": started.isoformat(), "finished_at": datetime.now(timezone.utc).isoformat(),
-        "claim": claim.model_dump(mode="json"),
+        "claim": claim.model_dump(mode="json"), "claim_text": lc.doc.text,
     }
 
 

@@ -81,6 +81,11 @@ class Claim(StrictModel):
     falsifier: str = ""
     caveats: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    negative_result: bool = Field(False, description="the statement records something that does not work "
+                                  "(listed under Negative results in the report)")
+    retired: bool = Field(False, description="no longer gated or re-run from a directory; stays visible in the report")
+    superseded_by: str = Field("", pattern=r"^([a-z0-9][a-z0-9_.-]*)?$",
+                               description="id of the claim that replaces this one (implies retired)")
 
 
 class LoadedClaim:
