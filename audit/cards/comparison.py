@@ -23,7 +23,8 @@ def comparison_card(rec: dict, out_dir) -> dict:
     ax.set_xlabel("relative depth of the ablated component")
     ax.set_ylabel("effect / max effect")
     ax.set_title(rec["claim_id"], fontsize=9)
-    ax.legend(fontsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     plots.save(fig, path)
     rows = [[s["claim_id"], s.get("model_id") or "-", s.get("method") or "-", s["top"],
