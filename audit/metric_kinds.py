@@ -5,4 +5,8 @@ METRIC_KINDS: dict[str, str] = {
     "kl": "KL(base || intervened) of the next-token distribution at the answer position (nats)",
     "nll_increase": "increase of the answer's first-token negative log-likelihood (nats)",
     "recovery": "activation patching: normalized recovery of the clean-vs-corrupt logit difference",
+    "behavior_logprob": "steering: shift of log P(target behavior phrases) at the answer position, teacher forced (nats)",
+    "generation_length": "steering: shift of greedy answer length, as a fraction of behavior.max_new_tokens",
+    "generation_phrase": "steering: shift of the fraction of greedy answers containing a behavior.match phrase",
+    "generation_json": "steering: shift of the fraction of greedy answers that parse as JSON",
 }

@@ -69,3 +69,49 @@ def save(fig, path: Path) -> Path:
     fig.savefig(path, metadata=_PNG_META)
     plt.close(fig)
     return path
+
+
+def null_histogram(null: list[float], observed: float, quantile_value: float, quantile_level: float, p: float,
+                   title: str, xlabel: str, path: Path, per_seed_observed: list[float] | None = None) -> Path:
+    """A control's null distribution (pooled over seeds) with the observed value and the null quantile."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.0), dpi=110)
+    ax.hist(null, bins=min(24, max(6, len(null) // 2)), color="#9ab", edgecolor="white", label=f"null (n={len(null)})")
+    ax.axvline(quantile_value, color="dimgray", linestyle="--", linewidth=1.2,
+               label=f"{quantile_level * 100:g}th percentile {quantile_value:.3g}")
+    ax.axvline(observed, color="crimson", linewidth=2, label=f"observed {observed:.3g} (p={p:.3g})")
+    for x in per_seed_observed or []:
+        ax.axvline(x, color="crimson", linewidth=0.8, alpha=0.35)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("draws")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def steering_sweep(layers: list, alphas: list, effect: dict, collateral: dict, claimed: str | None, ylabel: str,
+                   title: str, path: Path, key=lambda layer, alpha: f"L{layer}@{alpha:g}") -> Path:
+    """Behavior effect (solid) and collateral KL (dotted) per steered layer, one colour per alpha."""
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    ax2 = ax.twinx()
+    for i, a in enumerate(alphas):
+        color = f"C{i}"
+        ys = [mean(effect[key(layer, a)]) for layer in layers]
+        cs = [mean(collateral[key(layer, a)]) for layer in layers]
+        ax.plot(layers, ys, marker="o", color=color, label=f"effect, alpha {a:g}")
+        ax2.plot(layers, cs, marker=".", linestyle=":", color=color, alpha=0.7, label=f"collateral, alpha {a:g}")
+    if claimed:
+        for layer in layers:
+            for a in alphas:
+                if key(layer, a) == claimed:
+                    ax.axvline(layer, color="crimson", linestyle="--", linewidth=1, label=f"judged {claimed}")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_xlabel("steered layer")
+    ax.set_ylabel(ylabel)
+    ax2.set_ylabel("collateral KL (nats)")
+    ax.set_title(title, fontsize=9)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=7, ncol=2)
+    fig.tight_layout()
+    return save(fig, path)

@@ -7,7 +7,7 @@ so adding an intervention is one new module in ``interventions/``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -54,9 +54,22 @@ class MetricSpec(StrictModel):
         return v
 
 
+class NullControl(StrictModel):
+    """A control that draws a null distribution (steering): N seeded draws per seed."""
+
+    n: int = Field(32, ge=1, le=4096, description="null draws per seed (p >= 1/(n+1))")
+
+
 class Controls(StrictModel):
     seeds: list[int] = Field(min_length=1, max_length=64,
                              description="each seed resamples the prompts: a real replication")
+    random_vector: Optional[NullControl] = Field(
+        None, description="steering: N random unit directions applied like the real one (controls/random_vector.py)")
+    shuffled_label: Optional[NullControl] = Field(
+        None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
+                          "(controls/shuffled_label.py)")
+    waive: dict[Literal["random_vector", "shuffled_label"], Annotated[str, Field(min_length=10)]] = Field(
+        default_factory=dict, description="control -> why it is waived (caps confidence at low; printed in the report)")
 
     @field_validator("seeds")
     @classmethod
@@ -137,8 +150,33 @@ def _cross_check(lc: LoadedClaim) -> None:
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
+    problems += _steering_controls(lc)
     if problems:
         raise ClaimFileError(problems)
+
+
+STEERING_CONTROLS = ("random_vector", "shuffled_label")
+
+
+def _steering_controls(lc: LoadedClaim) -> list:
+    """A steering claim needs both null controls, each run or waived with a reason; other claims take neither."""
+    problems, controls, iv = [], lc.claim.controls, lc.claim.intervention
+    steering = iv.kind == "steering"
+    for name in STEERING_CONTROLS:
+        ran, waived = getattr(controls, name) is not None, name in controls.waive
+        if steering and not ran and not waived:
+            problems.append(lc.problem(("controls",), f"a steering claim needs the {name} control",
+                                       hint=f"add `{name}: {{n: 32}}` under controls, or `waive: {{{name}: <reason>}}`"))
+        elif ran and waived:
+            problems.append(lc.problem(("controls", "waive", name), f"{name} is both configured and waived",
+                                       hint="keep one"))
+        elif not steering and (ran or waived):
+            loc = ("controls", name) if ran else ("controls", "waive", name)
+            problems.append(lc.problem(loc, f"the {name} control applies only to steering claims",
+                                       hint=f"intervention '{iv.kind}' draws no null directions"))
+    for loc, message, hint in getattr(iv, "claim_problems", lambda _: [])(lc):
+        problems.append(lc.problem(loc, message, hint=hint))
+    return problems
 
 
 def check_layers(lc: LoadedClaim, n_layers: int) -> None:
