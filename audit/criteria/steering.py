@@ -169,6 +169,13 @@ class NullThresholds(StrictModel):
                                       self._need(len(ev["seeds"])))
         return out, errors
 
+    def _judged_cell(self, ev: dict):
+        """(layer, alpha) named by the claim, or an errored Outcome saying why it is not in the sweep."""
+        try:
+            return self._resolve(ev, self.layer, self.alpha)
+        except KeyError as exc:
+            return Outcome(Verdict.ERRORED, [str(exc.args[0])])
+
     def _resolve(self, ev: dict, layer: Optional[int], alpha: Optional[float]) -> tuple[int, float]:
         if layer is None:
             if len(ev["layers"]) != 1:
@@ -235,10 +242,10 @@ class SteeringAcceptance(NullThresholds):
         return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
 
     def evaluate_steering(self, ev: dict) -> Outcome:
-        try:
-            layer, alpha = self._resolve(ev, self.layer, self.alpha)
-        except KeyError as exc:
-            return Outcome(Verdict.ERRORED, [str(exc.args[0])])
+        judged = self._judged_cell(ev)
+        if isinstance(judged, Outcome):
+            return judged
+        layer, alpha = judged
         cell, z = cell_key(layer, alpha), self.noise_z
         eff = self._effects(ev, cell)
         col = list(ev["collateral"][cell])
@@ -386,10 +393,10 @@ class SteeringRatio(NullThresholds):
         return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
 
     def evaluate_steering(self, ev: dict) -> Outcome:
-        try:
-            layer, alpha = self._resolve(ev, self.layer, self.alpha)
-        except KeyError as exc:
-            return Outcome(Verdict.ERRORED, [str(exc.args[0])])
+        judged = self._judged_cell(ev)
+        if isinstance(judged, Outcome):
+            return judged
+        layer, alpha = judged
         cell, z, sign = cell_key(layer, alpha), self.noise_z, self._sign()
         fams = ev["effect_by_family"][cell]
         missing = [f for f in self.numerator + self.denominator if f not in fams]
