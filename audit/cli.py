@@ -141,15 +141,17 @@ def run(
     options = RunOptions(model=model, dtype=dtype, allow_download=download, batch_size=batch_size,
                          trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache))
     journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
+    recorded: dict[str, dict] = {}
     if journal.resuming:
         console.print(f"resuming an interrupted run ({len(journal.done)} claim(s) already recorded)")
+        recorded = {r.get("run_id"): r for r in ledger.read(out)[0]}
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
             for f in files:
                 previous = journal.recorded_run(f)
                 if previous:
-                    rec = next((r for r in ledger.read(out)[0] if r.get("run_id") == previous), None)
+                    rec = recorded.get(previous)
                     if rec is not None:
                         records.append(rec)
                         codes.append(rec["exit_code"])

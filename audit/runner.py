@@ -90,7 +90,9 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
                  **{f"model_{k}": v for k, v in loaded.provenance.items()}})
     n_layers = adapter.n_layers(loaded.config)
     prov["n_layers"] = n_layers
-    check_layers(lc, n_layers)  # ClaimFileError: the claim is invalid for this model (exit 4)
+    text_config = getattr(loaded.config, "text_config", loaded.config)
+    # ClaimFileError: the claim is invalid for this model (exit 4)
+    check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None))
     builder = BUILDERS.get(lc.claim.intervention.kind)
     try:
         result = builder(RunContext(lc, loaded, adapter, n_layers, options, progress))

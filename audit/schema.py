@@ -179,16 +179,19 @@ def _steering_controls(lc: LoadedClaim) -> list:
     return problems
 
 
-def check_layers(lc: LoadedClaim, n_layers: int) -> None:
-    """Layer indices must exist in the model (known once it is loaded, or from its config)."""
+def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> None:
+    """Layer and head indices must exist in the model (known from its config)."""
     problems = []
     iv, acc = lc.claim.intervention, lc.claim.acceptance
-    if getattr(iv, "layers", "all") != "all":
-        for i, layer in enumerate(iv.layers):
-            if layer >= n_layers:
-                problems.append(lc.problem(("intervention", "layers", i), f"layer {layer} is out of range",
-                                           hint=f"the model has {n_layers} layers: 0..{n_layers - 1}"))
-    if hasattr(acc, "layer") and acc.layer >= n_layers:
+    for field, count, noun in (("layers", n_layers, "layers"), ("heads", n_heads, "attention heads per layer")):
+        listed = getattr(iv, field, "all")
+        if count is None or not isinstance(listed, list):
+            continue
+        for i, index in enumerate(listed):
+            if index >= count:
+                problems.append(lc.problem(("intervention", field, i), f"{field[:-1]} {index} is out of range",
+                                           hint=f"the model has {count} {noun}: 0..{count - 1}"))
+    if isinstance(getattr(acc, "layer", None), int) and acc.layer >= n_layers:
         problems.append(lc.problem(("acceptance", "layer"), f"layer {acc.layer} is out of range",
                                    hint=f"the model has {n_layers} layers: 0..{n_layers - 1}"))
     if problems:

@@ -43,16 +43,3 @@ def sweep_batches(model, adapter, spec, batches: list[EncodedBatch], layers: lis
                     out[pid]["metrics"].setdefault(name, []).append(v)
             progress(1)
         yield out
-
-
-def run_layer_sweep(model, adapter, spec, batches: list[EncodedBatch], layers: list[int],
-                    progress: Callable[[int], None] = lambda n: None) -> dict:
-    """All batches at once: ``{"metrics": {metric: {prompt_id: [per layer]}}, "base": {prompt_id: ...}}``."""
-    per_metric: dict[str, dict[str, list[float]]] = {}
-    base: dict[str, dict] = {}
-    for done in sweep_batches(model, adapter, spec, batches, layers, progress):
-        for pid, unit in done.items():
-            base[pid] = unit["base"]
-            for name, values in unit["metrics"].items():
-                per_metric.setdefault(name, {})[pid] = values
-    return {"metrics": per_metric, "base": base}

@@ -72,12 +72,13 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
         kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
         source, target = (cb, kb) if spec.direction == "denoise" else (kb, cb)
         store: dict = {}
-        full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
+        # one pass over the source run gives both its activations and its logit difference
+        source_lp = full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
         rows = torch.arange(len(cb.prompt_ids))
         ld = lambda lp: (lp[rows, cb.target_ids] - lp[rows, kb.target_ids]).tolist()  # noqa: E731
         trace = trace_base(model, ctx.adapter, target)
-        clean_ld = ld(full_forward(model, cb, [])) if spec.direction == "denoise" else ld(trace.logprobs)
-        corrupt_ld = ld(trace.logprobs) if spec.direction == "denoise" else ld(full_forward(model, kb, []))
+        source_ld, target_ld = ld(source_lp), ld(trace.logprobs)
+        clean_ld, corrupt_ld = (source_ld, target_ld) if spec.direction == "denoise" else (target_ld, source_ld)
         patched = []
         for comp in comps:
             hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, store[comp.label])

@@ -141,3 +141,15 @@ def test_check_accepts_shipped_claims():
 def test_schema_prints_json():
     result = run("schema")
     assert json.loads(result.stdout)["title"] == "Claim"
+
+
+def test_out_of_range_head_is_invalid_with_line(tmp_path, planted):
+    claim = write_claim(tmp_path / "c.yaml", model=planted["llama"], layer=2)
+    text = claim.read_text().replace("  kind: layer_ablation\n  method: skip\n  layers: all",
+                                     "  kind: ablation\n  target: head\n  method: zero\n  layers: [1]\n  heads: [0, 9]")
+    claim.write_text(text.replace("  kind: hub\n  layer: 2\n  min_family_fraction: 0.5",
+                                  "  kind: top_component\n  component: L1.H0"))
+    result = run("run", claim, "--out", tmp_path / "o")
+    assert result.exit_code == 4, result.output
+    assert "c.yaml:" in result.output and "head 9 is out of range" in result.output
+    assert "Traceback" not in result.output
