@@ -104,7 +104,7 @@ def run(
     paths: List[Path] = typer.Argument(..., help="claim files or directories of claim files"),
     model: Optional[str] = typer.Option(None, "--model", help="run on this checkpoint instead (alias, HF id or local dir)"),
     out: Path = typer.Option(Path("reports"), "--out", help="where the ledger and report are written"),
-    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16"),
+    dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16 | int8 | nf4 (bitsandbytes)"),
     download: bool = typer.Option(False, "--download", help="allow downloading weights from the Hugging Face Hub"),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
     no_cache: bool = typer.Option(False, "--no-cache", help="recompute every evidence unit (nothing read or written)"),

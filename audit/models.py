@@ -58,6 +58,12 @@ ALIASES: dict[str, GgufAlias] = {
 }
 
 DTYPES = ("float32", "bfloat16", "float16")
+QUANTIZED = ("int8", "nf4")  # bitsandbytes LLM.int8() and 4-bit NormalFloat
+MODES = DTYPES + QUANTIZED
+
+
+class ModeUnavailable(Exception):
+    """A precision mode (e.g. bitsandbytes int8 / nf4) cannot run on this machine."""
 
 
 @dataclass
@@ -79,10 +85,34 @@ class LoadedModel:
     @property
     def model(self):
         if self._model is None:
-            from transformers import AutoModelForCausalLM
-
-            self._model = AutoModelForCausalLM.from_pretrained(self.directory, dtype=_torch_dtype(self.dtype)).eval()
+            self._model = load_variant(self, self.dtype)
         return self._model
+
+
+def load_variant(loaded: "LoadedModel", mode: str, device: str = "cpu"):
+    """The same weights in another precision mode: a torch dtype, or bitsandbytes ``int8`` /
+    ``nf4`` (transformers' BitsAndBytesConfig; bitsandbytes >= 0.45 runs them on CPU as well)."""
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} must be one of {', '.join(MODES)}")
+    if mode in DTYPES:
+        kwargs = {"dtype": _torch_dtype(mode)}
+    elif mode == "int8":
+        kwargs = {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "dtype": torch.float32}
+    else:
+        kwargs = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                            bnb_4bit_compute_dtype=torch.bfloat16)}
+    try:
+        return AutoModelForCausalLM.from_pretrained(loaded.directory, device_map=device, **kwargs).eval()
+    except (ImportError, RuntimeError, ValueError, NotImplementedError) as exc:
+        if mode in DTYPES:
+            raise
+        raise ModeUnavailable(f"{mode} (bitsandbytes) is not available on this machine: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}. Install bitsandbytes>=0.45 "
+                              f"(CPU backend) or run on a CUDA machine, or drop '{mode}' from the claim's modes"
+                              ) from None
 
 
 def cache_root() -> Path:
@@ -103,8 +133,8 @@ def missing_message(name: str, detail: str) -> str:
 
 def load_model(name: str, dtype: str = "float32", allow_download: bool = False) -> LoadedModel:
     """Load ``name`` (alias, local directory or HF id) with its tokenizer."""
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
+    if dtype not in MODES:
+        raise ValueError(f"dtype={dtype!r} must be one of {', '.join(MODES)}")
     if name in ALIASES:
         return _load_alias(name, ALIASES[name], dtype)
     path = Path(name).expanduser()

@@ -132,6 +132,13 @@ def load_claim(path: str | Path) -> LoadedClaim:
     return loaded
 
 
+def criteria_with(method: str) -> list[str]:
+    """Acceptance kinds that can judge an intervention whose evidence goes to ``method``."""
+    from audit.criteria import CRITERIA
+
+    return [name for name, spec in CRITERIA.items() if hasattr(spec, method)]
+
+
 def _cross_check(lc: LoadedClaim) -> None:
     """Checks that need more than one field: families exist, the claimed layer is swept."""
     problems = []
@@ -145,8 +152,7 @@ def _cross_check(lc: LoadedClaim) -> None:
     method = getattr(iv, "acceptance_method", "evaluate")
     if not hasattr(acc, method):
         problems.append(lc.problem(("acceptance", "kind"), f"acceptance '{acc.kind}' does not apply to intervention "
-                                   f"'{iv.kind}'", hint="comparisons take tops_differ / tops_match; sweeps take "
-                                   "hub, top_component, effect_at_least, rank_top_k, exceeds"))
+                                   f"'{iv.kind}'", hint=f"'{iv.kind}' takes: {', '.join(criteria_with(method))}"))
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
@@ -191,6 +197,8 @@ def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> 
             if index >= count:
                 problems.append(lc.problem(("intervention", field, i), f"{field[:-1]} {index} is out of range",
                                            hint=f"the model has {count} {noun}: 0..{count - 1}"))
+    for loc, message, hint in getattr(iv, "layer_problems", lambda _: [])(n_layers):
+        problems.append(lc.problem(loc, message, hint=hint))
     if isinstance(getattr(acc, "layer", None), int) and acc.layer >= n_layers:
         problems.append(lc.problem(("acceptance", "layer"), f"layer {acc.layer} is out of range",
                                    hint=f"the model has {n_layers} layers: 0..{n_layers - 1}"))

@@ -71,7 +71,7 @@ def _budgeted_batches(ctx: RunContext, prompts: list) -> tuple[list, bool, dict]
 
     config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
     width = max((len(e.ids) for e in prompts), default=0)
-    per_prompt = trace_bytes(ctx.n_layers, config.hidden_size, width, 2 if ctx.loaded.dtype != "float32" else 4)
+    per_prompt = trace_bytes(ctx.n_layers, config.hidden_size, width, 4 if ctx.loaded.dtype in ("float32", "int8") else 2)
     budget = ctx.options.trace_budget_mb * 2**20
     fits = per_prompt <= budget
     size = max(1, min(ctx.options.batch_size, budget // per_prompt)) if fits and per_prompt else ctx.options.batch_size

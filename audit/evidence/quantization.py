@@ -1,0 +1,108 @@
+"""Evidence for ``quantization`` (speed, memory, quality per precision mode, side by side) and
+``quantization_drift`` (the layer-ablation sweep re-run under each mode, compared with the
+reference mode's)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.deployment import sample_pairs, seed_table, speedups, timing_protocol
+from audit.evidence.layer_sweep import cached_sweep, encode_samples, peak_rss_mb, seed_means
+from controls.seeds import sample_prompts
+
+
+def hardware() -> dict:
+    import torch
+
+    from audit.provenance import package_versions
+
+    return {"cuda": torch.cuda.is_available(), "torch_threads": torch.get_num_threads(),
+            "bitsandbytes": package_versions().get("bitsandbytes")}
+
+
+def model_in(ctx: RunContext, mode: str):
+    """The claim's model in ``mode`` (the loaded one when the mode matches the run's dtype)."""
+    from audit.models import load_variant
+
+    return ctx.loaded.model if mode == ctx.loaded.dtype else load_variant(ctx.loaded, mode)
+
+
+def quality(model, tok, pairs: dict, reference_first: dict | None, max_new_tokens: int, batch_size: int) -> tuple[dict, dict]:
+    """Per prompt: exact match of the greedy answer (it must start with the reference answer; the
+    ramble after it is not scored) and KL(reference || model) at the answer position."""
+    from interventions.generation import greedy, kl, score
+
+    ids = sorted(pairs)
+    first = {i: s.first_logprobs for i, s in zip(ids, score(model, tok, [pairs[i] for i in ids], batch_size))}
+    gens = greedy(model, tok, [pairs[i][0] for i in ids], max_new_tokens, batch_size)
+    out = {}
+    for i, g in zip(ids, gens):
+        answer = tok.decode(pairs[i][1], skip_special_tokens=True).strip()
+        text = tok.decode(g, skip_special_tokens=True).strip()
+        out[i] = {"exact_match": float(text.startswith(answer)),
+                  "kl": kl(reference_first[i], first[i]) if reference_first is not None else 0.0}
+    return out, first
+
+
+@evidence_for("quantization")
+def quantization(ctx: RunContext) -> EvidenceResult:
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    seeds, families = claim.controls.seeds, ctx.lc.families()
+    samples, pairs = sample_pairs(ctx)
+    tok, bs = ctx.loaded.tokenizer, ctx.options.batch_size
+    order = [spec.reference] + [m for m in spec.modes if m != spec.reference]
+    ctx.progress.start(len(order) + 1, f"{claim.id}: {len(pairs)} prompts x {len(order)} modes")
+    models, modes, reference_first = {}, {}, None
+    for mode in order:
+        models[mode] = model_in(ctx, mode)
+        per_prompt, first = quality(models[mode], tok, pairs, reference_first, spec.max_new_tokens, bs)
+        reference_first = reference_first or first
+        modes[mode] = {"memory_mb": models[mode].get_memory_footprint() / 2**20,
+                       "seeds": seed_table(per_prompt, samples, seeds, families)}
+        ctx.progress.advance()
+    times, protocol = timing_protocol(ctx, {m: (models[m], None) for m in order}, pairs, spec.speed.prompts,
+                                      spec.speed.new_tokens, spec.speed.repeats)
+    for m in order:
+        modes[m]["speed_ratios"] = {o: speedups(times, o, m) for o in order if o != m}
+        modes[m]["tokens_per_s"] = protocol["tokens_per_s"][m]
+    ctx.progress.advance()
+    outcome = claim.acceptance.evaluate_quant(modes, spec.reference)
+    evidence = {"kind": "quantization", "reference": spec.reference, "modes": modes, "order": order,
+                "families": families, "seeds": seeds, "n_prompts": len(pairs), "speed": protocol,
+                "max_new_tokens": spec.max_new_tokens, "hardware": hardware(), "peak_rss_mb": peak_rss_mb(),
+                "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}}
+    return EvidenceResult(outcome, evidence, kinds={"quantization"}, controls_run={"seeds"},
+                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+
+
+@evidence_for("quantization_drift")
+def quantization_drift(ctx: RunContext) -> EvidenceResult:
+    from audit.criteria.deployment import drift
+    from audit.criteria.hub import per_seed_pooled
+
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    seeds, families = claim.controls.seeds, ctx.lc.families()
+    samples = sample_prompts(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
+    encoded = encode_samples(ctx, samples)
+    sweep = spec.sweep_spec()
+    layers = sweep.layer_indices(ctx.n_layers)
+    pooled, computed = {}, {}
+    for mode in [spec.reference] + spec.modes:
+        loaded = ctx.loaded if mode == ctx.loaded.dtype else replace(ctx.loaded, dtype=mode, _model=None)
+        result = cached_sweep(replace(ctx, loaded=loaded), sweep, encoded, layers)
+        table = seed_means(result["metrics"][claim.metric.kind], samples, seeds, families, len(layers))
+        pooled[mode] = per_seed_pooled(table, len(layers))  # [seed][layer]
+        computed[mode] = {"computed": result["computed"], "from_cache": result["from_cache"]}
+    ref = pooled[spec.reference]
+    drifts = {m: [drift(ref[s], pooled[m][s]) for s in range(len(seeds))] for m in spec.modes}
+    for per_seed in drifts.values():  # layer indices, not positions in the sweep
+        for d in per_seed:
+            d["top"], d["top_reference"] = layers[d["top"]], layers[d["top_reference"]]
+    outcome = claim.acceptance.evaluate_drift(drifts)
+    evidence = {"kind": "quantization_drift", "reference": spec.reference, "modes": spec.modes, "method": spec.method,
+                "metric": claim.metric.kind, "layers": layers, "families": families, "seeds": seeds,
+                "per_seed_layer_effects": pooled, "drifts": drifts, "units": computed, "hardware": hardware(),
+                "peak_rss_mb": peak_rss_mb()}
+    return EvidenceResult(outcome, evidence, kinds={"quantization", "ablation"}, controls_run={"seeds"},
+                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))

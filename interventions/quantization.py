@@ -1,0 +1,90 @@
+"""``kind: quantization`` and ``kind: quantization_drift`` — the same weights in several precision
+modes (float32, bfloat16, float16, bitsandbytes int8 and NF4).
+
+``quantization`` measures what a deployment sees: generation tokens/s (batched, warm, median of
+interleaved repeats, as ratios between modes measured in one run), model memory, exact match of
+greedy answers and KL to the reference mode at the answer position.
+``quantization_drift`` re-runs a layer-ablation sweep under each mode and compares its per-layer
+effect vector with the reference mode's (Spearman correlation, top layer, magnitude ratio).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
+
+from audit.spec import StrictModel
+from interventions.layer_ablation import Method
+from interventions.registry import intervention
+
+Mode = Literal["float32", "bfloat16", "float16", "int8", "nf4"]
+
+
+def _distinct(v: list) -> list:
+    if len(set(v)) != len(v):
+        raise ValueError(f"modes must be distinct (got {v})")
+    return v
+
+
+class SpeedProtocol(StrictModel):
+    prompts: PositiveInt = Field(16, description="prompts in the timed batch")
+    new_tokens: PositiveInt = Field(32, le=512, description="tokens every prompt generates (forced length)")
+    repeats: PositiveInt = Field(5, description="timed repeats per mode, interleaved, after one warm-up")
+
+
+@intervention("quantization")
+class Quantization(StrictModel):
+    kind: Literal["quantization"]
+    modes: list[Mode] = Field(min_length=2)
+    reference: Mode = Field("float32", description="quality reference: exact match and KL are measured against it")
+    max_new_tokens: PositiveInt = Field(24, le=256, description="greedy tokens generated for exact match")
+    speed: SpeedProtocol = Field(default_factory=SpeedProtocol)
+    why: str = ""
+
+    acceptance_method: ClassVar[str] = "evaluate_quant"
+
+    @field_validator("modes")
+    @classmethod
+    def _modes_distinct(cls, v):
+        return _distinct(v)
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        out = []
+        if self.reference not in self.modes:
+            out.append((("intervention", "reference"), f"reference mode {self.reference} is not in modes",
+                        f"add it to modes: {self.modes}"))
+        acc = lc.claim.acceptance
+        for mode in sorted(getattr(acc, "modes_needed", lambda: set())() - set(self.modes)):
+            out.append((("acceptance",), f"acceptance compares mode {mode}, which is not measured",
+                        f"add it to intervention.modes: {self.modes}"))
+        return out
+
+
+@intervention("quantization_drift")
+class QuantizationDrift(StrictModel):
+    kind: Literal["quantization_drift"]
+    modes: list[Mode] = Field(min_length=1, description="modes compared with the reference")
+    reference: Mode = "float32"
+    method: Method = Field("skip", description="the layer-ablation method of the re-run sweep")
+    layers: Literal["all"] | list[NonNegativeInt] = "all"
+    why: str = ""
+
+    acceptance_method: ClassVar[str] = "evaluate_drift"
+
+    @field_validator("modes")
+    @classmethod
+    def _modes_distinct(cls, v):
+        return _distinct(v)
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        if self.reference in self.modes:
+            return [(("intervention", "modes"), f"the reference mode {self.reference} is also in modes",
+                     "modes are compared with the reference; list the others")]
+        return []
+
+    def sweep_spec(self):
+        """The layer-ablation sweep re-run under every mode."""
+        from interventions.layer_ablation import LayerAblation
+
+        return LayerAblation(kind="layer_ablation", method=self.method, layers=self.layers)
