@@ -34,12 +34,12 @@ def byte_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>")
 
 
-def tiny_model(arch: str = "llama", n_layers: int = 4, seed: int = 0, init: float = 0.2):
+def tiny_model(arch: str = "llama", n_layers: int = 4, seed: int = 0, init: float = 0.2, hidden: int = 32):
     from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, Lfm2Config,
                               Lfm2ForCausalLM, Qwen2Config, Qwen2ForCausalLM)
 
     tok = byte_tokenizer()
-    common = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=n_layers,
+    common = dict(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=n_layers,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
                   tie_word_embeddings=False, initializer_range=init, pad_token_id=tok.pad_token_id,
                   eos_token_id=tok.eos_token_id, bos_token_id=None)

@@ -1,0 +1,122 @@
+"""Deployment criteria (layer skipping, quantization, causal drift): pure, property-tested."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit.criteria.deployment import (FAIL, PASS, UNCERTAIN, CausalDrift, QuantPractical, SkipNotFree,
+                                       at_least_status, drift, seeds_status)
+from audit.verdict import STRENGTH, Verdict
+
+unit = st.floats(0.0, 1.0)
+ratio = st.floats(0.2, 3.0)
+
+
+def test_drift_is_perfect_for_identical_vectors_and_drops_for_a_perturbed_copy():
+    effects = [0.1, 0.5, 3.0, 0.7, 0.2]
+    same = drift(effects, list(effects))
+    assert same["spearman"] == 1.0 and same["same_top"] and same["magnitude_ratio"] == 1.0
+    perturbed = drift(effects, [0.7, 0.5, 3.0, 0.1, 0.2])
+    assert perturbed["spearman"] < 1.0 and perturbed["same_top"]
+    moved = drift(effects, [3.0, 0.5, 0.1, 0.7, 0.2])
+    assert not moved["same_top"] and moved["top"] == 0 and moved["top_reference"] == 2
+    assert drift([0.0] * 3, [1.0, 2.0, 3.0])["magnitude_ratio"] is None  # degenerate: no finding
+    assert drift(effects, [2 * x for x in effects])["magnitude_ratio"] == 2.0
+
+
+def test_statuses():
+    assert seeds_status([True, True]) == PASS and seeds_status([False]) == FAIL
+    assert seeds_status([True, False]) == UNCERTAIN and seeds_status([]) == FAIL
+    assert at_least_status([1.2, 1.3], 1.1) == PASS and at_least_status([1.0, 1.2], 1.1) == UNCERTAIN
+
+
+SKIP = SkipNotFree(kind="skip_not_free")
+
+
+def config(overlap, agreement, speedups, n_seeds=2):
+    return {"name": "c", "seeds": [{"top5_overlap": overlap, "greedy_agreement": agreement}] * n_seeds,
+            "speedups": speedups}
+
+
+def test_skip_verdicts():
+    assert SKIP.evaluate_skip([config(0.0, 0.0, [1.5, 1.6])]).verdict is Verdict.SUPPORTED
+    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.5, 1.6])]).verdict is Verdict.REFUTED
+    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.0, 1.01])]).verdict is Verdict.SUPPORTED  # faithful, not faster
+    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.0, 1.2])]).verdict is Verdict.INCONCLUSIVE  # timing noise
+    split = {"name": "c", "seeds": [{"top5_overlap": 1.0, "greedy_agreement": 1.0},
+                                    {"top5_overlap": 0.2, "greedy_agreement": 0.0}], "speedups": [1.5]}
+    assert SKIP.evaluate_skip([split]).verdict is Verdict.INCONCLUSIVE
+    assert SKIP.evaluate_skip([]).verdict is Verdict.INCONCLUSIVE
+
+
+@settings(max_examples=200, deadline=None)
+@given(unit, unit, st.lists(ratio, min_size=1, max_size=4), unit, st.floats(0.0, 1.0))
+def test_skip_claim_never_gains_when_skipping_looks_better(overlap, agreement, speeds, bump, speed_bump):
+    """The claim is negative: better-preserved outputs or more speed never move it towards supported."""
+    before = SKIP.evaluate_skip([config(overlap, agreement, speeds)]).verdict
+    after = SKIP.evaluate_skip([config(min(1.0, overlap + bump), min(1.0, agreement + bump),
+                                       [s + speed_bump for s in speeds])]).verdict
+    assert STRENGTH[after] <= STRENGTH[before]
+
+
+QUANT = QuantPractical(kind="quant_practical", candidate="nf4", baseline="bfloat16", min_speed_ratio=0.85,
+                       beats=["int8"], max_memory_ratio=0.75, max_exact_match_drop=0.05, max_kl=0.1)
+
+
+def modes(speed, vs_int8, mem, em, kl):
+    seeds = lambda e, k: [{"exact_match": e, "kl": k}] * 2  # noqa: E731
+    return {"float32": {"memory_mb": 500.0, "seeds": seeds(0.5, 0.0), "speed_ratios": {}},
+            "bfloat16": {"memory_mb": 250.0, "seeds": seeds(0.5, 0.001), "speed_ratios": {}},
+            "int8": {"memory_mb": 200.0, "seeds": seeds(0.5, 0.01), "speed_ratios": {}},
+            "nf4": {"memory_mb": mem, "seeds": seeds(em, kl), "speed_ratios": {"bfloat16": speed, "int8": vs_int8}}}
+
+
+def test_quant_verdicts_name_the_failing_check():
+    good = QUANT.evaluate_quant(modes([0.9, 0.95], [1.8, 1.9], 150.0, 0.5, 0.02), "float32")
+    assert good.verdict is Verdict.SUPPORTED
+    slow = QUANT.evaluate_quant(modes([0.4, 0.5], [1.8, 1.9], 150.0, 0.5, 0.02), "float32")
+    assert slow.verdict is Verdict.REFUTED and slow.reasons[0].startswith("speed vs bfloat16")
+    noisy = QUANT.evaluate_quant(modes([0.8, 0.9], [1.8, 1.9], 150.0, 0.5, 0.02), "float32")
+    assert noisy.verdict is Verdict.INCONCLUSIVE
+    drifted = QUANT.evaluate_quant(modes([0.9, 0.95], [1.8, 1.9], 150.0, 0.3, 0.5), "float32")
+    assert drifted.verdict is Verdict.REFUTED and len(drifted.reasons) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ratio, min_size=1, max_size=3), st.lists(ratio, min_size=1, max_size=3), st.floats(50, 400),
+       unit, st.floats(0, 1), st.floats(0, 1), st.floats(0, 100), unit)
+def test_quant_claim_never_loses_when_the_candidate_gets_better(speed, vs, mem, em, kl, up, mem_down, em_up):
+    before = QUANT.evaluate_quant(modes(speed, vs, mem, em, kl), "float32").verdict
+    after = QUANT.evaluate_quant(modes([s + up for s in speed], [v + up for v in vs], max(1.0, mem - mem_down),
+                                       min(1.0, em + em_up), max(0.0, kl - up)), "float32").verdict
+    assert STRENGTH[after] >= STRENGTH[before]
+
+
+DRIFT = CausalDrift(kind="causal_drift", min_spearman=0.9, magnitude_ratio=(0.8, 1.25))
+
+
+def test_drift_verdicts():
+    ref = [0.1, 0.2, 3.0, 0.4]
+    assert DRIFT.evaluate_drift({"nf4": [drift(ref, ref)] * 2}).verdict is Verdict.SUPPORTED
+    amplified = DRIFT.evaluate_drift({"nf4": [drift(ref, [2 * x for x in ref])] * 2})
+    assert amplified.verdict is Verdict.REFUTED and "nf4 effect magnitude" in amplified.reasons[0]
+    moved = DRIFT.evaluate_drift({"nf4": [drift(ref, ref), drift(ref, [3.0, 0.2, 0.1, 0.4])]})
+    assert moved.verdict is Verdict.INCONCLUSIVE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=1, max_size=3), st.floats(0, 2))
+def test_drift_claim_never_loses_when_correlation_rises(rhos, up):
+    def rec(r):
+        return {"spearman": r, "same_top": True, "top": 1, "top_reference": 1, "magnitude_ratio": 1.0}
+
+    before = DRIFT.evaluate_drift({"nf4": [rec(r) for r in rhos]}).verdict
+    after = DRIFT.evaluate_drift({"nf4": [rec(min(1.0, r + up)) for r in rhos]}).verdict
+    assert STRENGTH[after] >= STRENGTH[before]
+
+
+def test_magnitude_bounds_must_be_ordered():
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="low <= high"):
+        CausalDrift(kind="causal_drift", magnitude_ratio=(2.0, 1.0))
