@@ -28,7 +28,10 @@ def _quiet_libraries() -> None:
     """Library progress bars and warnings would drown the audit's own output."""
     import os
 
+    import logging
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # int8 warns on every matmul
     try:
         from transformers.utils import logging as hf_logging
 

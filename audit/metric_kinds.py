@@ -9,4 +9,8 @@ METRIC_KINDS: dict[str, str] = {
     "generation_length": "steering: shift of greedy answer length, as a fraction of behavior.max_new_tokens",
     "generation_phrase": "steering: shift of the fraction of greedy answers containing a behavior.match phrase",
     "generation_json": "steering: shift of the fraction of greedy answers that parse as JSON",
+    "skip_faithfulness": "layer skipping: top-5 next-token overlap and greedy agreement with the unmodified model, "
+                         "answer NLL increase, tokens/s ratio",
+    "quantization_tradeoff": "quantization: tokens/s ratios between modes, model memory, exact match and KL to the "
+                             "reference mode",
 }

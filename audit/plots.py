@@ -115,3 +115,51 @@ def steering_sweep(layers: list, alphas: list, effect: dict, collateral: dict, c
     ax.legend(h1 + h2, l1 + l2, fontsize=7, ncol=2)
     fig.tight_layout()
     return save(fig, path)
+
+
+def skip_tradeoff(configs: list[dict], faithful: float, min_speedup: float, title: str, path: Path) -> Path:
+    """Each skip config: median speedup (x, repeat range as bars) vs top-5 overlap (y, seed range);
+    the "free speedup" corner (faithful and faster) shaded."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
+    xmax = max([min_speedup * 1.2] + [max(c["speedups"]) * 1.1 for c in configs])
+    ax.fill_between([min_speedup, xmax], faithful, 1.02, color="tab:green", alpha=0.12, label="free speedup region")
+    for c in configs:
+        ov = [s["top5_overlap"] for s in c["seeds"]]
+        x, y = sorted(c["speedups"])[len(c["speedups"]) // 2], mean(ov)
+        ax.errorbar([x], [y], xerr=[[x - min(c["speedups"])], [max(c["speedups"]) - x]],
+                    yerr=[[y - min(ov)], [max(ov) - y]], fmt="o", capsize=3, label=f"{c['name']} ({c['n_skipped']} layers)")
+    ax.axhline(faithful, color="gray", linestyle="--", linewidth=1)
+    ax.axvline(min_speedup, color="gray", linestyle=":", linewidth=1)
+    ax.set_xlim(min(0.9, *(min(c["speedups"]) * 0.95 for c in configs)), xmax)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("tokens/s ratio to the unmodified model (median, repeat range)")
+    ax.set_ylabel("top-5 overlap (mean, seed range)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="center right")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def mode_bars(modes: list[str], panels: list[tuple[str, list[float]]], title: str, path: Path) -> Path:
+    """One bar panel per measure (speed ratio, memory, KL, exact match), modes side by side."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3), dpi=110)
+    for ax, (label, values) in zip(axes, panels):
+        ax.bar(modes, values, color=["tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red"][:len(modes)])
+        ax.set_title(label, fontsize=8)
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def mode_layer_effects(layers: list, per_mode: dict[str, list[float]], ylabel: str, title: str, path: Path) -> Path:
+    """Per-layer effect (mean over seeds) under each precision mode, one line each."""
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    for mode, values in per_mode.items():
+        ax.plot(layers, values, marker=".", linewidth=1.2, label=mode)
+    ax.set_xlabel("skipped layer")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)

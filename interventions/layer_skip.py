@@ -94,13 +94,21 @@ class LayerSkip(StrictModel):
         return out
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
-        out = []
+        out = metric_problem(lc, "skip_faithfulness")
         for i, c in enumerate(self.configs):
             if c.least_important is not None and not (lc.path.parent / c.least_important.claim).is_file():
                 out.append((("intervention", "configs", i, "least_important", "claim"),
                             f"claim file {c.least_important.claim} not found",
                             f"paths are relative to {lc.path.parent}"))
         return out
+
+
+def metric_problem(lc, metric: str) -> list[tuple[tuple, str, str]]:
+    """An intervention whose evidence defines its own metric accepts only that metric kind."""
+    if lc.claim.metric.kind == metric:
+        return []
+    return [(("metric", "kind"), f"intervention '{lc.claim.intervention.kind}' measures '{metric}', "
+             f"not '{lc.claim.metric.kind}'", f"use `metric: {{kind: {metric}}}`")]
 
 
 def least_important(pooled: list[float], layers: list[int], k: int) -> list[int]:

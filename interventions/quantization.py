@@ -50,7 +50,9 @@ class Quantization(StrictModel):
         return _distinct(v)
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
-        out = []
+        from interventions.layer_skip import metric_problem
+
+        out = metric_problem(lc, "quantization_tradeoff")
         if self.reference not in self.modes:
             out.append((("intervention", "reference"), f"reference mode {self.reference} is not in modes",
                         f"add it to modes: {self.modes}"))

@@ -30,7 +30,7 @@ def skip_claim(path, model, configs: str, extra_intervention: str = "", acceptan
           speed_repeats: 5
         """) + extra_intervention + textwrap.dedent(f"""\
         metric:
-          kind: kl
+          kind: skip_faithfulness
         controls:
           seeds: [1, 2]
         acceptance:
@@ -114,3 +114,17 @@ def test_missing_dependency_claim_is_reported_at_check_time(tmp_path, hub_model)
     with pytest.raises(ClaimFileError) as err:
         skip_claim(tmp_path / "dep.yaml", hub_model, "[{least_important: {claim: nowhere.yaml, k: 1}}]")
     assert "nowhere.yaml not found" in str(err.value)
+
+
+def test_the_card_renders_the_config_table_and_tradeoff_plot(tmp_path, hub_model):
+    from audit import ledger
+    from audit.render import render_report
+
+    lc = skip_claim(tmp_path / "card.yaml", hub_model, "[{layers: [2]}]")
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    out = tmp_path / "report"
+    ledger.append(out, rec)
+    render_report(out)
+    page = (out / "claims" / "card.md").read_text()
+    assert "Skip configs against the unmodified model" in page and "| L2 | 1 | 2 |" in page
+    assert (out / "plots" / "card-tradeoff.png").stat().st_size > 1000

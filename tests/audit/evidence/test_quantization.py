@@ -21,7 +21,7 @@ def hub_model(tmp_path_factory):
     return save(model, tok, tmp_path_factory.mktemp("qhub"))
 
 
-def claim(path, model, intervention: str, acceptance: str, seeds="[1, 2]"):
+def claim(path, model, intervention: str, acceptance: str, seeds="[1, 2]", metric="kl"):
     path.write_text(textwrap.dedent(f"""\
         id: {path.stem}
         statement: "Planted quantization test claim."
@@ -32,7 +32,7 @@ def claim(path, model, intervention: str, acceptance: str, seeds="[1, 2]"):
           prompts_per_family: 3
           chat_template: false
         metric:
-          kind: kl
+          kind: {metric}
         controls:
           seeds: {seeds}
         """) + textwrap.indent(textwrap.dedent(intervention), "  ").replace("  intervention:", "intervention:", 1)
@@ -70,7 +70,7 @@ def test_unavailable_bitsandbytes_is_a_clear_error(hub_model, monkeypatch):
 
 
 def test_quantization_evidence_is_side_by_side_and_a_zero_kl_claim_is_refuted(tmp_path, hub_model):
-    lc = claim(tmp_path / "q.yaml", hub_model, QUANT, """\
+    lc = claim(tmp_path / "q.yaml", hub_model, QUANT, metric="quantization_tradeoff", acceptance="""\
         acceptance:
           kind: quant_practical
           candidate: nf4
@@ -88,13 +88,16 @@ def test_quantization_evidence_is_side_by_side_and_a_zero_kl_claim_is_refuted(tm
     assert len(ev["modes"]["nf4"]["speed_ratios"]["bfloat16"]) == 2 and ev["speed"]["interleaved"]
     assert ev["modes"]["nf4"]["memory_mb"] < ev["modes"]["float32"]["memory_mb"]
     assert rec["verdict"] == "refuted" and any(r.startswith("KL to float32") for r in rec["reasons"])
+    page = rendered(tmp_path, rec)
+    assert "| nf4 |" in page and "Speed protocol: 4 prompts x 4 forced new tokens" in page
 
 
 def test_acceptance_naming_an_unmeasured_mode_is_invalid(tmp_path, hub_model):
     from audit.errors import ClaimFileError
 
     with pytest.raises(ClaimFileError, match="acceptance compares mode int8, which is not measured"):
-        claim(tmp_path / "bad.yaml", hub_model, QUANT.replace("int8, nf4", "nf4"), """\
+        claim(tmp_path / "bad.yaml", hub_model, QUANT.replace("int8, nf4", "nf4"), metric="quantization_tradeoff",
+              acceptance="""\
             acceptance:
               kind: quant_practical
               candidate: nf4
@@ -133,3 +136,30 @@ def test_planted_hub_survives_quantization_and_a_wrong_magnitude_claim_is_refute
     rec2 = run_claim(wrong, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
     assert rec2["verdict"] == "refuted" and "effect magnitude" in rec2["reasons"][0]
     assert rec2["evidence"]["units"]["nf4"]["from_cache"] > 0  # the sweeps of the first claim are reused
+    page = rendered(tmp_path, rec2)
+    assert "Drift against float32 per seed" in page and "| nf4 | 1 |" in page
+
+
+def rendered(tmp_path, rec) -> str:
+    """The claim page of ``rec`` in a freshly rendered report (its plots must exist)."""
+    from audit import ledger
+    from audit.render import render_report
+
+    out = tmp_path / "report"
+    ledger.append(out, rec)
+    render_report(out)
+    assert list((out / "plots").glob(f"{rec['claim_id']}-*.png"))
+    return (out / "claims" / f"{rec['claim_id']}.md").read_text()
+
+
+def test_a_metric_the_intervention_does_not_measure_is_invalid(tmp_path, hub_model):
+    from audit.errors import ClaimFileError
+
+    with pytest.raises(ClaimFileError, match="measures 'quantization_tradeoff', not 'kl'.*kind: quantization_tradeoff"):
+        claim(tmp_path / "metric.yaml", hub_model, QUANT, metric="kl", acceptance="""\
+            acceptance:
+              kind: quant_practical
+              candidate: nf4
+              baseline: bfloat16
+              min_speed_ratio: 0.8
+            """)

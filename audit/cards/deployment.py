@@ -1,0 +1,97 @@
+"""Report cards of the deployment claims: layer skipping (quality vs speed per config) and
+quantization (speed, memory and quality per mode; causal drift per layer)."""
+
+from __future__ import annotations
+
+from audit import plots
+from audit.cards import card_for
+from audit.stats import mean, median
+
+
+def _f(x) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _speed_note(speed: dict) -> str:
+    return (f"Speed protocol: {speed['prompts']} prompts x {speed['new_tokens']} forced new tokens, batched, "
+            f"{speed['warmup']} warm-up + {speed['repeats']} timed repeats, all variants interleaved in one process "
+            f"({speed['torch_threads']} torch threads). Thresholds are ratios, never absolute tokens/s.")
+
+
+def _seed_range(values: list[float]) -> str:
+    return f"{_f(mean(values))} ({_f(min(values))}–{_f(max(values))})"
+
+
+@card_for("layer_skip")
+def layer_skip_card(rec: dict, out_dir) -> dict:
+    ev, acc = rec["evidence"], (rec.get("claim") or {}).get("acceptance") or {}
+    path = f"plots/{rec['claim_id']}-tradeoff.png"
+    plots.skip_tradeoff(ev["configs"], acc.get("faithful_top5_overlap", 0.9), acc.get("min_speedup", 1.05),
+                        f"{rec['claim_id']}: quality vs speed per skip config", out_dir / path)
+    status = (rec.get("summary") or {}).get("config_status", {})
+    rows = [[c["name"], c["n_skipped"], ",".join(map(str, c["skipped"])),
+             _seed_range([s["top5_overlap"] for s in c["seeds"]]),
+             _seed_range([s["greedy_agreement"] for s in c["seeds"]]),
+             _seed_range([s["prefix_agreement"] for s in c["seeds"]]),
+             _seed_range([s["nll_increase"] for s in c["seeds"]]),
+             f"{_f(median(c['speedups']))} ({_f(min(c['speedups']))}–{_f(max(c['speedups']))})",
+             {"pass": "not free", "fail": "FREE", "uncertain": "uncertain"}.get(status.get(c["name"]), "?")]
+            for c in ev["configs"]]
+    notes = [_speed_note(ev["speed"]),
+             f"Top-5 overlap: share of the top-5 next tokens at each position of the unmodified model's greedy "
+             f"continuation ({ev['max_new_tokens']} tokens max, teacher forced). Greedy agreement: identical "
+             f"continuations. {ev['n_prompts']} distinct prompts; values are mean (seed range)."]
+    notes += [f"Layers of `{d['claim_id']}` ({d['verdict']}, claim sha256 {d['claim_sha256'][:12]}): "
+              f"least important = {d['skipped']}" for d in ev.get("dependencies", [])]
+    return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")],
+            "tables": [{"title": "Skip configs against the unmodified model",
+                        "columns": ["config", "layers skipped", "which", "top-5 overlap", "greedy agreement",
+                                    "agreeing prefix", "answer NLL increase", "speedup (median, range)", "verdict"],
+                        "rows": rows}],
+            "notes": notes}
+
+
+@card_for("quantization")
+def quantization_card(rec: dict, out_dir) -> dict:
+    ev = rec["evidence"]
+    order, modes, ref = ev["order"], ev["modes"], ev["reference"]
+    acc = (rec.get("claim") or {}).get("acceptance") or {}
+    base = acc.get("baseline", ref)
+    ratio = {m: median(modes[m]["speed_ratios"][base]) if m != base else 1.0 for m in order}
+    em = {m: mean(s["exact_match"] for s in modes[m]["seeds"]) for m in order}
+    kl = {m: mean(s["kl"] for s in modes[m]["seeds"]) for m in order}
+    path = f"plots/{rec['claim_id']}-modes.png"
+    plots.mode_bars(order, [(f"tokens/s ratio to {base}", [ratio[m] for m in order]),
+                            ("model memory (MB)", [modes[m]["memory_mb"] for m in order]),
+                            (f"KL to {ref} (nats)", [kl[m] for m in order]),
+                            ("exact match", [em[m] for m in order])],
+                    f"{rec['claim_id']}: precision modes side by side", out_dir / path)
+    rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _f(modes[m]["memory_mb"]), _f(em[m]), _f(kl[m])]
+            for m in order]
+    hw = ev.get("hardware", {})
+    return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")],
+            "tables": [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",
+                                                      "memory MB", "exact match", f"KL to {ref}"], "rows": rows}],
+            "notes": [_speed_note(ev["speed"]),
+                      f"Hardware: {'CUDA' if hw.get('cuda') else 'CPU'}, bitsandbytes {hw.get('bitsandbytes')}. "
+                      f"Exact match: the greedy answer ({ev['max_new_tokens']} tokens) starts with the reference answer. "
+                      f"{ev['n_prompts']} distinct prompts."]}
+
+
+@card_for("quantization_drift")
+def drift_card(rec: dict, out_dir) -> dict:
+    ev = rec["evidence"]
+    effects = ev["per_seed_layer_effects"]
+    per_mode = {m: [mean(seed[i] for seed in per_seed) for i in range(len(ev["layers"]))]
+                for m, per_seed in effects.items()}
+    path = f"plots/{rec['claim_id']}-layers.png"
+    plots.mode_layer_effects(ev["layers"], per_mode, ev["metric"], f"{rec['claim_id']}: per-layer {ev['method']} "
+                             f"effect under each mode (mean over seeds)", out_dir / path)
+    rows = [[m, seed, _f(d["spearman"]), f"L{d['top']}", f"L{d['top_reference']}", _f(d["magnitude_ratio"])]
+            for m, per_seed in ev["drifts"].items() for seed, d in zip(ev["seeds"], per_seed)]
+    return {"plots": [(path, f"per-layer effect under {ev['reference']} and each quantized mode")],
+            "tables": [{"title": f"Drift against {ev['reference']} per seed",
+                        "columns": ["mode", "seed", "Spearman", "top layer", f"top under {ev['reference']}",
+                                    "magnitude ratio"], "rows": rows}],
+            "notes": ["Each mode's effects are KL against that mode's own unablated model: the drift of the causal "
+                      "surface, not the quantization error itself."]}
