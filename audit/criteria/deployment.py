@@ -142,23 +142,41 @@ class QuantPractical(StrictModel):
 
 # --------------------------------------------------------------------------- causal drift
 
-def drift(reference: list[float], other: list[float]) -> dict:
+def drift(reference: list[float], other: list[float], tie_relative: float = 0.0) -> dict:
     """How far a per-layer effect vector moved: Spearman correlation, hub identity and the ratio
-    of mean effect magnitudes (None where the reference is ~0: a degenerate ratio is no finding)."""
+    of mean effect magnitudes (None where the reference is ~0: a degenerate ratio is no finding).
+
+    ``top_tied``: the tops differ, but each vector has the other's top within ``tie_relative`` of
+    its own maximum — a near-tie, so "the top layer moved" is not established either way."""
     ref_mag = mean(abs(x) for x in reference)
-    return {"spearman": spearman(reference, other), "top_reference": argmax(reference), "top": argmax(other),
-            "same_top": argmax(reference) == argmax(other),
+    top_ref, top = argmax(reference), argmax(other)
+    tied = top != top_ref and (reference[top] >= (1 - tie_relative) * reference[top_ref]
+                               and other[top_ref] >= (1 - tie_relative) * other[top])
+    return {"spearman": spearman(reference, other), "top_reference": top_ref, "top": top,
+            "same_top": top == top_ref, "top_tied": tied,
             "magnitude_ratio": mean(abs(x) for x in other) / ref_mag if ref_mag > 1e-12 else None}
+
+
+def tristate(statuses: list[str]) -> str:
+    """pass / fail when every seed says so, uncertain otherwise."""
+    if statuses and all(st == PASS for st in statuses):
+        return PASS
+    return FAIL if statuses and all(st == FAIL for st in statuses) else UNCERTAIN
 
 
 @criterion("causal_drift")
 class CausalDrift(StrictModel):
     """"The causal surface survives quantization": per seed, each mode's per-layer effect vector
-    correlates with the reference (Spearman), keeps its top layer, and keeps its magnitude."""
+    correlates with the reference (Spearman), keeps its top layer, and keeps its magnitude.
+
+    A top layer that differs only within ``top_tie_relative`` of both maxima (a near-tie in
+    either sweep) neither keeps nor moves the hub: that seed is uncertain."""
 
     kind: Literal["causal_drift"]
     min_spearman: float = Field(0.9, ge=-1.0, le=1.0)
     same_top: bool = Field(True, description="the top layer must be the reference's")
+    top_tie_relative: float = Field(0.1, ge=0.0, lt=1.0,
+                                    description="tops closer than this fraction of the maximum are a near-tie")
     magnitude_ratio: tuple[PositiveFloat, PositiveFloat] = Field(
         (0.8, 1.25), description="[low, high] bounds of mean |effect| under the mode / under the reference")
 
@@ -169,21 +187,28 @@ class CausalDrift(StrictModel):
                              "must be [low, high] with low <= high")
         return self
 
-    def evaluate_drift(self, drifts: dict[str, list[dict]]) -> Outcome:
-        """``drifts[mode]``: one :func:`drift` record per seed."""
+    def evaluate_drift(self, reference: list[list[float]], modes: dict[str, list[list[float]]],
+                       labels: list) -> Outcome:
+        """``reference[seed][layer]`` and ``modes[mode][seed][layer]``: per-seed layer effects."""
         lo, hi = self.magnitude_ratio
-        checks = []
-        for mode, per_seed in drifts.items():
+        checks, drifts = [], {}
+        for mode, per_seed_effects in modes.items():
+            per_seed = [drift(r, o, self.top_tie_relative) for r, o in zip(reference, per_seed_effects)]
+            for d in per_seed:
+                d["top"], d["top_reference"] = labels[d["top"]], labels[d["top_reference"]]
+            drifts[mode] = per_seed
             rhos = [d["spearman"] for d in per_seed]
             checks.append((f"{mode} rank correlation", seeds_status([r is not None and r >= self.min_spearman for r in rhos]),
                            f"Spearman per seed {', '.join(fmt(r) for r in rhos)} (need >= {self.min_spearman})"))
             if self.same_top:
-                checks.append((f"{mode} top layer", seeds_status([d["same_top"] for d in per_seed]),
-                               "top layer per seed " + ", ".join(f"L{d['top']} (reference L{d['top_reference']})"
-                                                                 for d in per_seed)))
+                tops = [PASS if d["same_top"] else UNCERTAIN if d["top_tied"] else FAIL for d in per_seed]
+                checks.append((f"{mode} top layer", tristate(tops),
+                               "top layer per seed " + ", ".join(
+                                   f"L{d['top']} (reference L{d['top_reference']}{', near-tie' if d['top_tied'] else ''})"
+                                   for d in per_seed)))
             ratios = [d["magnitude_ratio"] for d in per_seed]
             status = (UNCERTAIN if None in ratios
                       else seeds_status([lo <= r <= hi for r in ratios]))
             checks.append((f"{mode} effect magnitude", status,
                            f"ratio to reference per seed {', '.join(fmt(r) for r in ratios)} (need {lo}-{hi})"))
-        return judge(checks, {"modes": sorted(drifts)})
+        return judge(checks, {"modes": sorted(drifts), "drifts": drifts})

@@ -78,7 +78,6 @@ def quantization(ctx: RunContext) -> EvidenceResult:
 
 @evidence_for("quantization_drift")
 def quantization_drift(ctx: RunContext) -> EvidenceResult:
-    from audit.criteria.deployment import drift
     from audit.criteria.hub import per_seed_pooled
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
@@ -94,12 +93,8 @@ def quantization_drift(ctx: RunContext) -> EvidenceResult:
         table = seed_means(result["metrics"][claim.metric.kind], samples, seeds, families, len(layers))
         pooled[mode] = per_seed_pooled(table, len(layers))  # [seed][layer]
         computed[mode] = {"computed": result["computed"], "from_cache": result["from_cache"]}
-    ref = pooled[spec.reference]
-    drifts = {m: [drift(ref[s], pooled[m][s]) for s in range(len(seeds))] for m in spec.modes}
-    for per_seed in drifts.values():  # layer indices, not positions in the sweep
-        for d in per_seed:
-            d["top"], d["top_reference"] = layers[d["top"]], layers[d["top_reference"]]
-    outcome = claim.acceptance.evaluate_drift(drifts)
+    outcome = claim.acceptance.evaluate_drift(pooled[spec.reference], {m: pooled[m] for m in spec.modes}, layers)
+    drifts = outcome.summary["drifts"]
     evidence = {"kind": "quantization_drift", "reference": spec.reference, "modes": spec.modes, "method": spec.method,
                 "metric": claim.metric.kind, "layers": layers, "families": families, "seeds": seeds,
                 "per_seed_layer_effects": pooled, "drifts": drifts, "units": computed, "hardware": hardware(),
