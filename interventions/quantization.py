@@ -21,10 +21,15 @@ from interventions.registry import intervention
 Mode = Literal["float32", "bfloat16", "float16", "int8", "nf4"]
 
 
-def _distinct(v: list) -> list:
-    if len(set(v)) != len(v):
-        raise ValueError(f"modes must be distinct (got {v})")
-    return v
+class ModesSpec(StrictModel):
+    """Shared by both kinds: the listed precision modes must be distinct."""
+
+    @field_validator("modes", check_fields=False)
+    @classmethod
+    def _modes_distinct(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError(f"modes must be distinct (got {v})")
+        return v
 
 
 class SpeedProtocol(StrictModel):
@@ -34,7 +39,7 @@ class SpeedProtocol(StrictModel):
 
 
 @intervention("quantization")
-class Quantization(StrictModel):
+class Quantization(ModesSpec):
     kind: Literal["quantization"]
     modes: list[Mode] = Field(min_length=2)
     reference: Mode = Field("float32", description="quality reference: exact match and KL are measured against it")
@@ -43,11 +48,6 @@ class Quantization(StrictModel):
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_quant"
-
-    @field_validator("modes")
-    @classmethod
-    def _modes_distinct(cls, v):
-        return _distinct(v)
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         from interventions.layer_skip import metric_problem
@@ -64,7 +64,7 @@ class Quantization(StrictModel):
 
 
 @intervention("quantization_drift")
-class QuantizationDrift(StrictModel):
+class QuantizationDrift(ModesSpec):
     kind: Literal["quantization_drift"]
     modes: list[Mode] = Field(min_length=1, description="modes compared with the reference")
     reference: Mode = "float32"
@@ -73,11 +73,6 @@ class QuantizationDrift(StrictModel):
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_drift"
-
-    @field_validator("modes")
-    @classmethod
-    def _modes_distinct(cls, v):
-        return _distinct(v)
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         if self.reference in self.modes:
