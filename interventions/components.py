@@ -73,7 +73,7 @@ def position_mask(attention_mask: torch.Tensor, position: Position) -> torch.Ten
         if bool(((idx < start) | (idx >= width)).any()):
             raise IndexError(f"position {position} is outside a prompt of {int(lengths.min())} tokens")
     out = torch.zeros_like(mask)
-    out[torch.arange(batch), idx] = True
+    out[torch.arange(batch, device=mask.device), idx] = True
     return out
 
 

@@ -28,6 +28,18 @@ class EncodedBatch:
     def position_ids(self) -> torch.Tensor:
         return (self.attention_mask.cumsum(-1) - 1).clamp(min=0)
 
+    def to(self, device) -> "EncodedBatch":
+        """The same batch on ``device`` (itself when already there)."""
+        if self.input_ids.device == torch.device(device):
+            return self
+        return EncodedBatch(self.input_ids.to(device), self.attention_mask.to(device), self.target_ids.to(device),
+                            self.prompt_ids)
+
+
+def model_device(model) -> torch.device:
+    """Where the model's inputs go (its first parameter's device; the embedding's under a device_map)."""
+    return next(model.parameters()).device
+
 
 @dataclass
 class BaseTrace:
@@ -52,6 +64,7 @@ def trace_base(model, adapter, batch: EncodedBatch) -> BaseTrace:
         def grab(module, args, kwargs, i=i):
             records[i] = (args[0] if args else kwargs["hidden_states"], dict(kwargs))
         handles.append(layer.register_forward_pre_hook(grab, with_kwargs=True))
+    batch = batch.to(model_device(model))
     try:
         out = model.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                           position_ids=batch.position_ids, use_cache=False)
@@ -81,6 +94,7 @@ def replay(model, adapter, trace: BaseTrace, start: int, hooks: list[Hook]) -> t
 @torch.inference_mode()
 def full_forward(model, batch: EncodedBatch, hooks: list[Hook]) -> torch.Tensor:
     """A whole forward pass with hooks (no prefix reuse); logits at the answer position only."""
+    batch = batch.to(model_device(model))
     with hooked(hooks):
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                     position_ids=batch.position_ids, use_cache=False, logits_to_keep=1)

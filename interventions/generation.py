@@ -10,6 +10,7 @@ from typing import Callable, ContextManager
 
 import torch
 
+from interventions.engine import model_device
 from interventions.steering import left_pad, position_ids
 
 
@@ -21,10 +22,6 @@ class Scored:
     topk: list[list[int]]
     token_logprobs: list[float]
     first_logprobs: torch.Tensor  # [vocab], float32
-
-
-def _device(model):
-    return next(model.parameters()).device
 
 
 def cut_after_stop(ids: list[int], stop_ids: set[int]) -> list[int]:
@@ -51,7 +48,7 @@ def greedy(model, tokenizer, prompts: list[list[int]], max_new_tokens: int, batc
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         ids, mask = left_pad(tokenizer, [prompts[i] for i in rows])
-        device = _device(model)
+        device = model_device(model)
         gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                              max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens if exact_length else 0,
                              pad_token_id=pad, top_p=None, top_k=None, temperature=None)
@@ -70,7 +67,7 @@ def score(model, tokenizer, pairs: list[tuple[list[int], list[int]]], batch_size
         rows = order[start:start + batch_size]
         seqs = [pairs[i][0] + pairs[i][1] for i in rows]
         ids, mask = left_pad(tokenizer, seqs)
-        device = _device(model)
+        device = model_device(model)
         logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
                        position_ids=position_ids(mask).to(device)).logits.float()
         logprobs = logits.log_softmax(-1).cpu()

@@ -181,6 +181,12 @@ class Steering(StrictModel):
 
 # =========================================================================== torch below
 
+def model_device(model):
+    from interventions.engine import model_device as device_of
+
+    return device_of(model)
+
+
 def _torch():
     import torch
 
@@ -224,7 +230,7 @@ def steering_hook(adapter, model, layer: int, row_vectors, alpha: float, scale: 
 
     def add(module, args, kwargs, output):
         h = first_output(output)
-        v = row_vectors.to(h.dtype)[:, None, :]
+        v = row_vectors.to(h.device, h.dtype)[:, None, :]
         region = h[:, start_col:, :]
         delta = alpha * (region.norm(dim=-1, keepdim=True) * v if scale == "norm" else v.expand_as(region))
         h = torch_cat_cols(h[:, :start_col, :], region + delta) if start_col else h + delta
@@ -263,7 +269,8 @@ def continuation_ids(tokenizer, prompt: str, answer: str, use_chat: bool) -> tup
     return p, a
 
 
-def left_pad(tokenizer, seqs: list[list[int]]):
+def left_pad(tokenizer, seqs: list[list[int]], device=None):
+    """Left-padded ids and attention mask (moved to ``device`` when given)."""
     torch = _torch()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     width = max(len(s) for s in seqs)
@@ -272,7 +279,7 @@ def left_pad(tokenizer, seqs: list[list[int]]):
     for i, s in enumerate(seqs):
         ids[i, width - len(s):] = torch.tensor(s, dtype=torch.long)
         mask[i, width - len(s):] = 1
-    return ids, mask
+    return (ids.to(device), mask.to(device)) if device is not None else (ids, mask)
 
 
 def position_ids(mask):
@@ -296,7 +303,7 @@ def capture_activations(model, adapter, tokenizer, examples: list[tuple[list[int
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), i))
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        ids, mask = left_pad(tokenizer, [examples[i][0] for i in idx])
+        ids, mask = left_pad(tokenizer, [examples[i][0] for i in idx], device=model_device(model))
         store = {}
 
         def grab(layer):
@@ -399,7 +406,7 @@ class PromptEngine:
         if any(len(p) < 2 for p in prompts):
             raise ValueError("every steered prompt needs at least two tokens")
         self.model, self.adapter, self.tok, self.positions = model, adapter, tokenizer, positions
-        self.ids, self.mask = left_pad(tokenizer, prompts)
+        self.ids, self.mask = left_pad(tokenizer, prompts, device=model_device(model))
         self.n = len(prompts)
         self.kw = _cache_kwarg(model)
         self.fast = False
@@ -437,6 +444,7 @@ class PromptEngine:
         from interventions.hooks import first_output, hooked, require_fired
 
         R, C = chunk.shape
+        rows = rows.to(self.mask.device)
         pmask = self.mask.index_select(0, rows)
         with torch.inference_mode():
             if self.fast and steer is not None and steer.layer > 0:
@@ -458,7 +466,7 @@ class PromptEngine:
             else:
                 pids = self.ids.index_select(0, rows)
                 full = torch.cat([pids, chunk[:, 1:]], dim=1)
-                amask = torch.cat([pmask, torch.ones(R, C - 1, dtype=pmask.dtype)], dim=1)
+                amask = torch.cat([pmask, pmask.new_ones(R, C - 1)], dim=1)
                 start = pids.shape[1] - 1 if self.positions == "last" else 0
                 hooks = self._hooks(steer, row_vecs, start)
                 with hooked(hooks):
@@ -471,8 +479,8 @@ class PromptEngine:
 
     def _chunk_inputs(self, pmask, C: int) -> dict:
         torch = _torch()
-        pos = pmask.sum(-1, keepdim=True) - 1 + torch.arange(C)[None]
-        amask = torch.cat([pmask, torch.ones(pmask.shape[0], C - 1, dtype=pmask.dtype)], dim=1)
+        pos = pmask.sum(-1, keepdim=True) - 1 + torch.arange(C, device=pmask.device)[None]
+        amask = torch.cat([pmask, pmask.new_ones(pmask.shape[0], C - 1)], dim=1)
         return {"attention_mask": amask, "position_ids": pos}
 
     def _recorded(self, layer: int, rows, chunk):
@@ -515,7 +523,7 @@ class PromptEngine:
         size = (ROWS_PER_CALL // units) * units if units <= ROWS_PER_CALL else ROWS_PER_CALL
         for s in range(0, V * units, size):
             rv, ru = pairs_v[s:s + size], pairs_u[s:s + size]
-            yield rv, ru, (None if steer is None else steer.vectors.index_select(0, rv))
+            yield rv, ru, (None if steer is None else steer.vectors.index_select(0, rv.to(steer.vectors.device)))
 
     # scores -----------------------------------------------------------------------------------
     @_inference
@@ -525,11 +533,11 @@ class PromptEngine:
         V = 1 if steer is None else steer.vectors.shape[0]
         out = None
         for rv, ru, vecs in self._chunks(steer, self.n):
-            h = self.hidden(ru, self.ids.index_select(0, ru)[:, -1:], steer, vecs)[:, -1]
+            h = self.hidden(ru, self.ids.index_select(0, ru.to(self.ids.device))[:, -1:], steer, vecs)[:, -1]
             lp = torch.log_softmax(self.adapter.unembed(self.model, h).float(), dim=-1)
             if out is None:
                 out = torch.empty(V, self.n, lp.shape[-1])
-            out[rv, ru] = lp
+            out[rv, ru] = lp.cpu()
         return out
 
     @_inference
@@ -555,8 +563,8 @@ class PromptEngine:
         out = torch.full((V, self.n, J), float("-inf"))
         for rv, ru, vecs in self._chunks(steer, len(units)):
             rows, target = u_prompt.index_select(0, ru), u_target.index_select(0, ru)
-            h = self.hidden(rows, u_chunk.index_select(0, ru), steer, vecs)
-            lp = torch.log_softmax(self.adapter.unembed(self.model, h).float(), dim=-1)
+            h = self.hidden(rows, u_chunk.index_select(0, ru).to(self.ids.device), steer, vecs)
+            lp = torch.log_softmax(self.adapter.unembed(self.model, h).float(), dim=-1).cpu()
             picked = lp.gather(-1, target.clamp(min=0)[..., None])[..., 0]
             out[rv, rows, u_j.index_select(0, ru)] = (picked * (target >= 0)).sum(-1)
         return out
@@ -571,9 +579,10 @@ class PromptEngine:
             R = len(ru)
             tokens = [[] for _ in range(R)]
             done = [False] * R
-            chunk = self.ids.index_select(0, ru)[:, -1:]
+            rows = ru.to(self.ids.device)
+            chunk = self.ids.index_select(0, rows)[:, -1:]
             gen = self._generate_fast if self.fast else self._generate_full
-            gen(ru, chunk, steer, vecs, max_new_tokens, stop_ids, tokens, done)
+            gen(rows, chunk, steer, vecs, max_new_tokens, stop_ids, tokens, done)
             for r, (v, u) in enumerate(zip(rv.tolist(), ru.tolist())):
                 results[v][u] = tokens[r]
         return results

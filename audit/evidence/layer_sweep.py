@@ -39,9 +39,6 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
     token ids; finished batches are written at once, so a killed run resumes where it stopped.
     """
     from audit.cache import unit_key
-    from audit.encoding import batches
-    from interventions.sweep import sweep_batches
-
     cache = ctx.options.evidence_cache
     spec_json = spec.model_dump(mode="json", exclude={"why"})
     keys = {e.id: unit_key(kind="layer_sweep_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
@@ -51,8 +48,8 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
     todo, reuse, budget_note = _budgeted_batches(ctx, missing)
     ctx.progress.start(max(1, len(todo) * (len(layers) + 1)),
                        f"{ctx.lc.claim.id}: {len(missing)}/{len(encoded)} prompts x {len(layers)} layers to compute")
-    model = ctx.loaded.model if todo else None  # a fully cached run never loads the weights
-    for done in sweep_batches(model, ctx.adapter, spec, todo, layers, ctx.progress.advance, reuse_prefix=reuse):
+    # the executor computes the missing units (here or on workers); only this process writes them
+    for done in ctx.options.executor.layer_sweep(ctx, spec, todo, layers, reuse):
         for pid, unit in done.items():
             cache.put(keys[pid], unit)
             units[pid] = unit
@@ -89,7 +86,8 @@ def dtype_deviation(ctx: RunContext, encoded: list, n: int = 32) -> dict | None:
     from audit.models import load_model
     from interventions.engine import trace_base
 
-    reference = load_model(ctx.options.model or ctx.lc.claim.model, "float32", ctx.options.allow_download)
+    reference = load_model(ctx.options.model or ctx.lc.claim.model, "float32", ctx.options.allow_download,
+                           ctx.loaded.device)
     subset = sorted(encoded, key=lambda e: e.id)[:n]
     kls = []
     for batch in batches(ctx.loaded.tokenizer, subset, ctx.options.batch_size):

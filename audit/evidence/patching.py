@@ -75,7 +75,7 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
         # one pass over the source run gives both its activations and its logit difference
         source_lp = full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
         rows = torch.arange(len(cb.prompt_ids))
-        ld = lambda lp: (lp[rows, cb.target_ids] - lp[rows, kb.target_ids]).tolist()  # noqa: E731
+        ld = lambda lp: (lp.cpu()[rows, cb.target_ids] - lp.cpu()[rows, kb.target_ids]).tolist()  # noqa: E731
         trace = trace_base(model, ctx.adapter, target)
         source_ld, target_ld = ld(source_lp), ld(trace.logprobs)
         clean_ld, corrupt_ld = (source_ld, target_ld) if spec.direction == "denoise" else (target_ld, source_ld)

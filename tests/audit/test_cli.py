@@ -153,3 +153,32 @@ def test_out_of_range_head_is_invalid_with_line(tmp_path, planted):
     assert result.exit_code == 4, result.output
     assert "c.yaml:" in result.output and "head 9 is out of range" in result.output
     assert "Traceback" not in result.output
+
+
+def test_unknown_device_and_executor_are_invalid_without_traceback(tmp_path, tiny_dir):
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+    from tests.conftest import write_claim
+
+    claim = write_claim(tmp_path / "c.yaml", model=str(tiny_dir("cli_dev", "llama", hub=2)), prompts=1)
+    for flags, message in ((["--device", "gpu"], "expected one of cpu, cuda, auto"),
+                           (["--executor", "dask"], "unknown executor 'dask'")):
+        result = CliRunner().invoke(app, ["run", str(claim), "--out", str(tmp_path / "out"), *flags])
+        assert result.exit_code == 4 and message in result.output and "Traceback" not in result.output
+
+
+def test_cuda_requested_without_a_gpu_ends_errored_with_the_fix(tmp_path, tiny_dir, monkeypatch):
+    import torch
+
+    from audit.cache import EvidenceCache
+    from audit.runner import RunOptions, run_claim
+    from audit.schema import load_claim
+    from tests.conftest import write_claim
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    lc = load_claim(write_claim(tmp_path / "c.yaml", model=str(tiny_dir("cli_dev", "llama", hub=2)), prompts=1))
+    rec = run_claim(lc, RunOptions(device="cuda", evidence_cache=EvidenceCache(tmp_path / "c")))
+    assert rec["verdict"] == "errored" and "--device cpu or --device auto" in rec["reasons"][0]
+    auto = run_claim(lc, RunOptions(device="auto", evidence_cache=EvidenceCache(tmp_path / "c")))
+    assert auto["verdict"] == "supported" and auto["provenance"]["device"] == "cpu"

@@ -1,0 +1,99 @@
+"""Executors: a local Ray instance gives the same verdicts and ledger as the local executor; a
+worker killed mid-unit is restarted and the unit retried; exhausted retries make the claim errored."""
+
+import importlib.util
+
+import pytest
+
+from audit.cache import EvidenceCache
+from audit.executors import LocalExecutor, make_executor
+from audit.runner import RunOptions, run_claim
+from audit.schema import load_claim
+from tests.conftest import write_claim
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                                reason="needs the optional extra mi-audit[ray] (make test installs it)")
+
+VOLATILE = {"run_id", "started_at", "finished_at"}
+VOLATILE_PROV = {"wall_time_s", "evidence_cache", "executor", "weights_loaded"}  # Ray: the driver never loads them
+
+
+def comparable(rec: dict) -> dict:
+    """A record without what legitimately differs between two runs (ids, times, memory, executor)."""
+    out = {k: v for k, v in rec.items() if k not in VOLATILE}
+    out["provenance"] = {k: v for k, v in rec["provenance"].items() if k not in VOLATILE_PROV}
+    out["evidence"] = {k: v for k, v in rec["evidence"].items() if k != "resources"}
+    return out
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def claims(tmp_path_factory, tiny_dir):
+    d = tmp_path_factory.mktemp("claims")
+    llama, qwen = tiny_dir("ray_llama", "llama", hub=2), tiny_dir("ray_qwen", "qwen2", hub=1)
+    return [load_claim(write_claim(d / "llama_hub.yaml", model=str(llama), layer=2, seeds=(1, 2), prompts=2)),
+            load_claim(write_claim(d / "qwen_hub.yaml", model=str(qwen), layer=1, seeds=(1, 2), prompts=2)),
+            load_claim(write_claim(d / "llama_wrong.yaml", model=str(llama), layer=0, seeds=(1, 2), prompts=2,
+                                   expect="refuted"))]
+
+
+def run_all(claims, executor, cache_dir):
+    options = RunOptions(evidence_cache=EvidenceCache(cache_dir), executor=executor, batch_size=2)
+    return [run_claim(lc, options) for lc in claims]
+
+
+def test_ray_gives_the_local_executors_verdicts_and_evidence(ray_local, claims, tmp_path):
+    local = run_all(claims, LocalExecutor(), tmp_path / "local")
+    executor = make_executor("ray", max_retries=1)
+    try:
+        remote = run_all(claims, executor, tmp_path / "ray")
+        stats = executor.worker_stats()
+    finally:
+        executor.close()
+    assert [r["verdict"] for r in local] == ["supported", "supported", "refuted"]
+    assert [comparable(r) for r in remote] == [comparable(r) for r in local]
+    assert remote[0]["provenance"]["executor"]["executor"] == "ray"
+    assert len(stats) == 2 and sum(s["units"] for s in stats) > 0  # three claims, two models: two workers
+    # the driver wrote the cache: a second run computes nothing
+    again = run_all(claims[:1], LocalExecutor(), tmp_path / "ray")[0]
+    assert again["evidence"]["n_prompts"]["computed"] == 0
+    assert again["evidence"]["effects"] == local[0]["evidence"]["effects"] and again["verdict"] == local[0]["verdict"]
+
+
+def test_a_worker_killed_mid_unit_is_restarted_and_the_unit_retried(ray_local, claims, tmp_path):
+    marker = tmp_path / "crashed-once"
+    executor = make_executor("ray", max_retries=2, fault={"marker": str(marker), "mode": "once"})
+    try:
+        rec = run_all(claims[:1], executor, tmp_path / "c")[0]
+    finally:
+        executor.close()
+    assert marker.exists()  # the worker did die mid-unit
+    assert rec["verdict"] == "supported"
+    local = run_all(claims[:1], LocalExecutor(), tmp_path / "l")[0]
+    assert comparable(rec) == comparable(local)
+
+
+def test_exhausted_retries_end_the_claim_errored_with_the_units_error(ray_local, claims, tmp_path):
+    executor = make_executor("ray", max_retries=1, fault={"marker": str(tmp_path / "m"), "mode": "always"})
+    try:
+        rec = run_all(claims[1:2], executor, tmp_path / "c")[0]
+    finally:
+        executor.close()
+    assert rec["verdict"] == "errored" and rec["exit_code"] == 3
+    assert "failed after 1 retries on Ray" in rec["reasons"][0] and "batch of 2 prompts" in rec["reasons"][0]
+    assert not list((tmp_path / "c").rglob("*.json"))  # nothing half-computed was cached
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA GPU on this machine")
+def test_cuda_run_matches_cpu_verdict(claims, tmp_path):  # pragma: no cover - runs where a GPU exists
+    cpu = run_claim(claims[0], RunOptions(evidence_cache=EvidenceCache(tmp_path / "a")))
+    gpu = run_claim(claims[0], RunOptions(device="cuda", evidence_cache=EvidenceCache(tmp_path / "b")))
+    assert gpu["provenance"]["device"] == "cuda" and gpu["verdict"] == cpu["verdict"]
