@@ -11,6 +11,12 @@ METRIC_KINDS: dict[str, str] = {
     "generation_json": "steering: shift of the fraction of greedy answers that parse as JSON",
     "skip_faithfulness": "layer skipping: top-5 next-token overlap and greedy agreement with the unmodified model, "
                          "answer NLL increase, tokens/s ratio",
+    "lora_exact_match": "LoRA: held-out exact match of greedy answers (JSON: parsed and compared), trainable "
+                        "parameters, KL drift on unrelated families",
+    "lora_training_loss": "LoRA sweep: final training loss (answer tokens), KL drift and trainable parameters per "
+                          "grid point (loss is not quality)",
+    "lora_adapter_effect": "LoRA adapter ablation: increase of held-out answer NLL when one layer's adapter is off, "
+                           "against that layer's adapter weight norm",
     "quantization_tradeoff": "quantization: tokens/s ratios between modes, model memory, exact match and KL to the "
                              "reference mode",
 }

@@ -64,3 +64,20 @@ def pearson(xs, ys) -> float | None:
 def spearman(xs, ys) -> float | None:
     """Spearman rank correlation (Pearson of the ranks); None when either side is constant."""
     return pearson(ranks(xs), ranks(ys))
+
+
+def permutation_p(xs, ys, n: int, seed: int = 0) -> float:
+    """Two-sided permutation p-value of Pearson's r: (1 + #{|r(perm)| >= |r|}) / (n + 1), with ``ys``
+    shuffled by a seeded generator. 1.0 when r is undefined (a constant side)."""
+    import random
+
+    observed = pearson(xs, ys)
+    if observed is None:
+        return 1.0
+    rng, ys = random.Random(seed), list(ys)
+    hits = 0
+    for _ in range(n):
+        rng.shuffle(ys)
+        r = pearson(xs, ys)
+        hits += r is not None and abs(r) >= abs(observed) - 1e-12
+    return (1 + hits) / (n + 1)

@@ -2,6 +2,6 @@
 
 from interventions.registry import INTERVENTIONS, intervention
 from interventions import ablation, comparison, layer_ablation, patching  # noqa: F401  (registers)
-from interventions import layer_skip, quantization, steering  # noqa: F401  (registers)
+from interventions import layer_skip, lora, quantization, steering  # noqa: F401  (registers)
 
 __all__ = ["INTERVENTIONS", "intervention"]

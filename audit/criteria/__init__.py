@@ -11,4 +11,4 @@ def criterion(kind: str):
 
 
 from audit.criteria import comparison, effects, hub  # noqa: E402,F401  (registers)
-from audit.criteria import deployment, steering  # noqa: E402,F401  (registers)
+from audit.criteria import deployment, lora, steering  # noqa: E402,F401  (registers)

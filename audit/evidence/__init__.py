@@ -45,4 +45,4 @@ class EvidenceResult:
 
 
 from audit.evidence import ablation, comparison, layer_sweep, patching  # noqa: E402,F401  (registers)
-from audit.evidence import layer_skip, quantization, steering  # noqa: E402,F401  (registers)
+from audit.evidence import layer_skip, lora, quantization, steering  # noqa: E402,F401  (registers)

@@ -1,0 +1,184 @@
+"""``kind: lora`` — train LoRA adapters (peft) on a suite family under several placements and
+compare them; ``kind: lora_sweep`` — a grid over training choices (rank, modules, optimizer,
+learning rate, data format); ``kind: lora_adapter_ablation`` — where a trained adapter's effect
+sits, layer by layer.
+
+Placements name the adapted modules:
+- ``atlas``: the ``top_k`` highest-effect layers of another claim's layer sweep (run or read from
+  the evidence cache; recorded as a dependency), with the listed module names;
+- ``all_linear``: every linear module of every decoder layer;
+- ``modules``: an explicit list (``layers.8.self_attn.o_proj``);
+- ``random_matched``: for each module of a ``reference`` placement, a random module of the same
+  shape elsewhere (chosen by the seed): the trainable parameter count is equal by construction.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Optional, Union
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from audit.spec import StrictModel
+from interventions.registry import intervention
+
+Format = Literal["plain", "chat", "chat_multiturn_verbose", "bad"]
+
+
+class Task(StrictModel):
+    family: str = Field(description="suite family trained on, e.g. json_schema")
+    train_prompts: PositiveInt = Field(24, description="training examples (drawn by the seed)")
+    eval_prompts: PositiveInt = Field(12, description="held-out evaluation prompts, disjoint from training")
+    drift_families: list[str] = Field(default_factory=list, description="unrelated families for KL drift")
+    drift_prompts: PositiveInt = Field(8, description="prompts per drift family")
+    max_new_tokens: PositiveInt = Field(40, le=256, description="greedy tokens generated per eval prompt")
+
+
+class Training(StrictModel):
+    rank: PositiveInt = 8
+    alpha: PositiveFloat = 16.0
+    learning_rate: PositiveFloat = 1e-3
+    steps: PositiveInt = Field(60, le=2000)
+    batch_size: PositiveInt = 8
+    optimizer: Literal["adamw", "adafactor"] = "adamw"
+    max_length: PositiveInt = Field(128, description="examples are truncated to this many tokens")
+    format: Format = Field("chat", description="how examples are rendered for training")
+    qlora: bool = Field(False, description="train on an NF4-quantized base (bitsandbytes)")
+
+
+class Atlas(StrictModel):
+    placement: Literal["atlas"]
+    claim: str = Field(description="a layer_ablation claim file, relative to this claim file")
+    top_k: PositiveInt = 2
+    modules: list[str] = Field(min_length=1, description="module names within a layer, e.g. [o_proj, down_proj]")
+
+
+class AllLinear(StrictModel):
+    placement: Literal["all_linear"]
+
+
+class Modules(StrictModel):
+    placement: Literal["modules"]
+    modules: list[str] = Field(min_length=1, description="paths below the decoder, e.g. layers.8.self_attn.o_proj")
+
+
+class RandomMatched(StrictModel):
+    placement: Literal["random_matched"]
+    reference: str = Field(description="name of the placement whose parameter count is matched")
+
+
+Placement = Union[Atlas, AllLinear, Modules, RandomMatched]
+
+
+class _TrainsAdapters(StrictModel):
+    task: Task
+    training: Training = Field(default_factory=Training)
+    why: str = ""
+
+    def families_used(self) -> list[str]:
+        return [self.task.family, *self.task.drift_families]
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        from interventions.layer_skip import metric_problem
+
+        out = metric_problem(lc, self.metric_kind)
+        known = lc.suite.family_names()
+        for loc, fam in [(("intervention", "task", "family"), self.task.family)] + [
+                (("intervention", "task", "drift_families", i), f) for i, f in enumerate(self.task.drift_families)]:
+            if fam not in known:
+                out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'", f"known: {', '.join(known)}"))
+        for name, p in self.named_placements().items():
+            if isinstance(p, Atlas) and not (lc.path.parent / p.claim).is_file():
+                out.append((("intervention", "placements", name, "claim"), f"claim file {p.claim} not found",
+                            f"paths are relative to {lc.path.parent}"))
+        return out
+
+    def named_placements(self) -> dict:
+        return {}
+
+
+@intervention("lora")
+class Lora(_TrainsAdapters):
+    """Train one adapter per placement and seed; compare exact match, parameters and drift."""
+
+    kind: Literal["lora"]
+    placements: dict[str, Placement] = Field(min_length=1)
+
+    acceptance_method: ClassVar[str] = "evaluate_lora"
+    metric_kind: ClassVar[str] = "lora_exact_match"
+
+    @model_validator(mode="after")
+    def _references(self):
+        for name, p in self.placements.items():
+            if isinstance(p, RandomMatched):
+                if p.reference not in self.placements or p.reference == name:
+                    raise ValueError(f"placement '{name}' matches '{p.reference}', which is not another placement "
+                                     f"(placements: {', '.join(self.placements)})")
+                if isinstance(self.placements[p.reference], RandomMatched):
+                    raise ValueError(f"placement '{name}' must match a non-random placement")
+        return self
+
+    def named_placements(self) -> dict:
+        return self.placements
+
+
+class SweepPoint(StrictModel):
+    """One grid point: a placement and any training fields that differ from the base training."""
+
+    label: str
+    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"))
+    rank: Optional[PositiveInt] = None
+    learning_rate: Optional[PositiveFloat] = None
+    optimizer: Optional[Literal["adamw", "adafactor"]] = None
+    format: Optional[Format] = None
+
+    def training(self, base: Training) -> Training:
+        changes = {k: v for k, v in self.model_dump().items() if k in Training.model_fields and v is not None}
+        return base.model_copy(update=changes)
+
+
+@intervention("lora_sweep")
+class LoraSweep(_TrainsAdapters):
+    """A grid of training runs: final loss, KL drift and trainable parameters per point (loss only:
+    the report says loss is not quality)."""
+
+    kind: Literal["lora_sweep"]
+    points: list[SweepPoint] = Field(min_length=2)
+
+    acceptance_method: ClassVar[str] = "evaluate_sweep_points"
+    metric_kind: ClassVar[str] = "lora_training_loss"
+
+    @model_validator(mode="after")
+    def _labels(self):
+        labels = [p.label for p in self.points]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"sweep point labels must be distinct (got {labels})")
+        return self
+
+    def named_placements(self) -> dict:
+        return {p.label: p.placement for p in self.points}
+
+
+@intervention("lora_adapter_ablation")
+class LoraAdapterAblation(_TrainsAdapters):
+    """Train one adapter, then disable it layer by layer: the effect per layer on the held-out
+    answers' NLL, next to the adapter's per-layer weight norm."""
+
+    kind: Literal["lora_adapter_ablation"]
+    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"))
+    permutations: PositiveInt = Field(2000, description="label permutations for the correlation p-value")
+
+    acceptance_method: ClassVar[str] = "evaluate_adapter_ablation"
+    metric_kind: ClassVar[str] = "lora_adapter_effect"
+
+    def named_placements(self) -> dict:
+        return {"adapter": self.placement}
+
+
+def layer_index(name: str) -> Optional[int]:
+    """The decoder layer a module path belongs to (``...layers.8.self_attn.o_proj`` -> 8)."""
+    parts = name.split(".")
+    for i, p in enumerate(parts[:-1]):
+        if p == "layers" and parts[i + 1].isdigit():
+            return int(parts[i + 1])
+    return None
+

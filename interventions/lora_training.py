@@ -1,0 +1,256 @@
+"""LoRA training on suite examples with peft: placements resolved to module names, deterministic
+training per seed, held-out exact match, KL drift against the adapter-free model, and adapters
+cached by content hash (a re-run loads them instead of retraining)."""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from interventions.generation import greedy, kl, score
+from interventions.lora import AllLinear, Atlas, Modules, RandomMatched, layer_index
+from interventions.steering import left_pad, position_ids, render_ids
+
+TRAININGS = {"count": 0}  # adapters actually trained in this process (tests assert cache hits on it)
+
+
+# --------------------------------------------------------------------------- placements
+
+def linear_modules(model) -> dict[str, tuple[int, int]]:
+    """Every linear module inside a decoder layer: name -> (in_features, out_features)."""
+    return {n: (m.in_features, m.out_features) for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and layer_index(n) is not None}
+
+
+def resolve(placements: dict, model, seed: int, atlas_layers) -> dict[str, list[str]]:
+    """Module names per placement; ``atlas_layers(claim, k)`` gives an atlas' top layers."""
+    pool = linear_modules(model)
+    out: dict[str, list[str]] = {}
+    for name, p in sorted(placements.items(), key=lambda kv: isinstance(kv[1], RandomMatched)):
+        if isinstance(p, AllLinear):
+            out[name] = sorted(pool)
+        elif isinstance(p, Atlas):
+            layers = set(atlas_layers(p.claim, p.top_k))
+            out[name] = _pick(pool, [n for n in pool if layer_index(n) in layers], p.modules, name)
+        elif isinstance(p, Modules):
+            out[name] = _pick(pool, list(pool), p.modules, name)
+        else:
+            out[name] = random_matched(pool, out[p.reference], random.Random(f"{seed}:{name}"))
+    return out
+
+
+def _pick(pool: dict, candidates: list[str], wanted: list[str], placement: str) -> list[str]:
+    chosen = []
+    for w in wanted:
+        hits = [n for n in candidates if n == w or n.endswith("." + w)]
+        if not hits:
+            raise ValueError(f"placement '{placement}': no linear module matches '{w}' "
+                             f"(e.g. {', '.join(sorted(pool)[:3])})")
+        chosen += hits
+    return sorted(set(chosen))
+
+
+def random_matched(pool: dict, reference: list[str], rng: random.Random) -> list[str]:
+    """For each reference module a random other module of the same shape (so a LoRA of any rank
+    has exactly the same parameter count), preferring modules outside the reference."""
+    taken, out = set(reference), []
+    for ref in sorted(reference):
+        same = sorted(n for n, shape in pool.items() if shape == pool[ref] and n not in taken)
+        if not same:
+            same = sorted(n for n, shape in pool.items() if shape == pool[ref] and n not in out)
+        choice = rng.choice(same)
+        taken.add(choice)
+        out.append(choice)
+    return sorted(out)
+
+
+# --------------------------------------------------------------------------- data
+
+VERBOSE_SYSTEM = ("You are a careful assistant. Read the request, think about the exact format it asks for, "
+                  "and reply with that and nothing else.")
+
+
+def render(tok, prompt: str, answer: str, fmt: str, previous: tuple[str, str] | None) -> tuple[list[int], int]:
+    """(token ids of prompt + answer + end, number of prompt tokens) in one of the data formats."""
+    eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    if fmt == "bad":  # deliberately bad control: the answer leaks into a garbled prompt, so copying it
+        p = tok(f"### {answer} ### {prompt.lower()} ###\n", add_special_tokens=True)["input_ids"]  # is easy:
+        return p + tok(answer, add_special_tokens=False)["input_ids"] + eos, len(p)  # low loss, nothing learned
+    if fmt == "plain" or not getattr(tok, "chat_template", None):
+        p = tok(f"{prompt}\nAnswer:", add_special_tokens=True)["input_ids"]
+        return p + tok(" " + answer, add_special_tokens=False)["input_ids"] + eos, len(p)
+    messages = [{"role": "user", "content": prompt}]
+    if fmt == "chat_multiturn_verbose":
+        history = [] if previous is None else [{"role": "user", "content": previous[0]},
+                                               {"role": "assistant", "content": previous[1]}]
+        messages = [{"role": "system", "content": VERBOSE_SYSTEM}, *history, *messages]
+    p = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+    p = list(p["input_ids"] if isinstance(p, dict) or hasattr(p, "keys") else p)
+    return p + tok(answer, add_special_tokens=False)["input_ids"] + eos, len(p)
+
+
+def examples(tok, prompts: list, fmt: str, max_length: int) -> list[tuple[list[int], int]]:
+    """Training examples; the multi-turn format shows the previous example as a worked turn."""
+    out = []
+    for i, p in enumerate(prompts):
+        prev = (prompts[i - 1].prompt, prompts[i - 1].answer) if i else None
+        ids, n = render(tok, p.prompt, p.answer, fmt, prev)
+        if len(ids) > max_length:  # keep the answer: cut the prompt's start
+            cut = len(ids) - max_length
+            ids, n = ids[cut:], max(0, n - cut)
+        out.append((ids, n))
+    return out
+
+
+# --------------------------------------------------------------------------- training
+
+def train(model, tok, data: list[tuple[list[int], int]], training, seed: int) -> list[float]:
+    """Deterministic training: the seed fixes the LoRA init (set by the caller) and batch order."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if training.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=training.learning_rate, weight_decay=0.0)
+    else:
+        from transformers.optimization import Adafactor
+
+        opt = Adafactor(params, lr=training.learning_rate, relative_step=False, scale_parameter=False,
+                        warmup_init=False)
+    rng = random.Random(seed)
+    device = next(model.parameters()).device
+    losses = []
+    model.train()
+    for _ in range(training.steps):
+        batch = rng.sample(data, min(training.batch_size, len(data)))
+        ids, mask = left_pad(tok, [b[0] for b in batch], device=device)
+        labels = ids.clone()
+        width = ids.shape[1]
+        for row, (seq, n_prompt) in enumerate(batch):
+            labels[row, : width - len(seq) + n_prompt] = -100  # loss on the answer only
+        loss = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask), labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+def exact_match(text: str, answer: str) -> bool:
+    """JSON answers: the first JSON value in the output equals the reference (parse + keys + values);
+    others: the output starts with the reference answer. The ramble after it is not scored."""
+    text = text.strip()
+    try:
+        expected = json.loads(answer)
+    except ValueError:
+        return text.startswith(answer.strip())
+    start = text.find("{") if isinstance(expected, dict) else 0
+    if start < 0:
+        return False
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return False
+    return value == expected
+
+
+def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, max_new_tokens: int,
+             batch_size: int) -> dict:
+    """Held-out exact match and answer NLL, and KL(adapter-free || adapted) on drift prompts."""
+    from interventions.steering import continuation_ids
+
+    pairs = [continuation_ids(tok, p.prompt, p.answer, use_chat) for p in eval_prompts]
+    gens = greedy(model, tok, [p for p, _ in pairs], max_new_tokens, batch_size)
+    em = [float(exact_match(tok.decode(g, skip_special_tokens=True), p.answer)) for g, p in zip(gens, eval_prompts)]
+    nll = [-sum(s.token_logprobs) / len(s.token_logprobs) for s in score(model, tok, pairs, batch_size)]
+    drift = []
+    if drift_pairs:
+        adapted = score(model, tok, drift_pairs, batch_size)
+        with model.disable_adapter():
+            base = score(model, tok, drift_pairs, batch_size)
+        drift = [kl(b.first_logprobs, a.first_logprobs) for b, a in zip(base, adapted)]
+    return {"exact_match": sum(em) / len(em), "per_prompt_exact": em, "answer_nll": sum(nll) / len(nll),
+            "kl_drift": sum(drift) / len(drift) if drift else None,
+            "examples": [tok.decode(g, skip_special_tokens=True) for g in gens[:3]]}
+
+
+def adapter_norms(model) -> dict[int, float]:
+    """Per decoder layer: sum over its LoRA modules of ||scaling * B A||_F."""
+    from peft.tuners.lora import LoraLayer
+
+    norms: dict[int, float] = {}
+    for name, m in model.named_modules():
+        if isinstance(m, LoraLayer) and layer_index(name) is not None:
+            for key in m.lora_A:
+                delta = (m.lora_B[key].weight @ m.lora_A[key].weight) * m.scaling[key]
+                norms[layer_index(name)] = norms.get(layer_index(name), 0.0) + float(delta.norm())
+    return norms
+
+
+def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int, float]:
+    """Per adapted layer: increase of the held-out answers' NLL when only that layer's adapter is off."""
+    from peft.tuners.lora import LoraLayer
+
+    def mean_nll():
+        return sum(-sum(s.token_logprobs) / len(s.token_logprobs) for s in score(model, tok, pairs, batch_size)) / len(pairs)
+
+    full = mean_nll()
+    by_layer: dict[int, list] = {}
+    for name, m in model.named_modules():
+        if isinstance(m, LoraLayer) and layer_index(name) is not None:
+            by_layer.setdefault(layer_index(name), []).append(m)
+    effects = {}
+    for layer, mods in sorted(by_layer.items()):
+        for m in mods:
+            m.enable_adapters(False)
+        try:
+            effects[layer] = mean_nll() - full
+        finally:
+            for m in mods:
+                m.enable_adapters(True)
+    return effects
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, evaluate_fn, cache_dir: Path | None,
+                analyze=None) -> dict:
+    """Train (or load from ``cache_dir``) one adapter on ``base`` and measure it; the base model is
+    restored afterwards. ``evaluate_fn(model)`` and ``analyze(model)`` run with the adapter on."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    metrics_file = cache_dir / "metrics.json" if cache_dir else None
+    cached = metrics_file is not None and metrics_file.is_file()
+    if cached and (analyze is None or "analysis" in json.loads(metrics_file.read_text())):
+        return {**json.loads(metrics_file.read_text()), "from_cache": True}
+    torch.manual_seed(seed)
+    config = LoraConfig(r=training.rank, lora_alpha=training.alpha, target_modules=modules, lora_dropout=0.0,
+                        bias="none")
+    if cached:  # the adapter exists; only the analysis is new
+        model = PeftModel.from_pretrained(base, str(cache_dir))
+        result = json.loads(metrics_file.read_text())
+    else:
+        model = get_peft_model(base, config)
+        trainable, total = model.get_nb_trainable_parameters()
+        t0 = time.perf_counter()
+        losses = train(model, tok, data, training, seed)
+        TRAININGS["count"] += 1
+        result = {"modules": modules, "trainable_params": trainable, "total_params": total, "losses": losses,
+                  "final_loss": sum(losses[-5:]) / len(losses[-5:]), "train_seconds": round(time.perf_counter() - t0, 2),
+                  "peak_rss_mb": peak_rss_mb()}
+    with torch.inference_mode():
+        result.update(evaluate_fn(model))
+        if analyze is not None:
+            result["analysis"] = analyze(model)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if not cached:
+            model.save_pretrained(str(cache_dir))
+        metrics_file.write_text(json.dumps(result))
+    model.unload()  # the base model without any LoRA module, as before
+    return {**result, "from_cache": False}

@@ -1,0 +1,177 @@
+"""LoRA training claims on tiny models with planted truths.
+
+The planted model: every decoder layer but one (``LIVE``) has its value projection and MLP input
+projections zeroed, so those layers write nothing and a LoRA on their ``o_proj`` / ``down_proj``
+sees a zero input and cannot learn. Only adapters at the live layer (or on the zeroed
+projections themselves, which all-linear includes) can learn the task "always answer zz".
+"""
+
+import textwrap
+
+import pytest
+import torch
+import yaml
+
+from audit.cache import EvidenceCache
+from audit.runner import RunOptions, run_claim
+from audit.schema import load_claim
+from tests.conftest import save, tiny_model
+
+LIVE = 3
+LAYERS = 4
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("lora")
+    model, tok = tiny_model("llama", n_layers=LAYERS, seed=1)
+    with torch.no_grad():
+        for i, block in enumerate(model.model.layers):
+            if i != LIVE:
+                block.self_attn.v_proj.weight.zero_()
+                block.mlp.gate_proj.weight.zero_()
+                block.mlp.up_proj.weight.zero_()
+    suite = {"name": "planted", "version": 1, "families": {
+        "zz": {"description": "always answer zz", "prompts": [
+            {"id": f"zz-{i:03d}", "prompt": f"item {i} of {7 * i % 13}", "answer": "zz"} for i in range(30)]},
+        "other": {"description": "unrelated", "prompts": [
+            {"id": f"o-{i:03d}", "prompt": f"count {i}", "answer": str(i + 1)} for i in range(10)]}}}
+    (d / "planted.yaml").write_text(yaml.safe_dump(suite))
+    (d / "atlas.yaml").write_text(textwrap.dedent(f"""\
+        id: atlas
+        statement: "Planted: the live layer is the hub of the layer sweep."
+        model: {save(model, tok, d / "model")}
+        suite: {{name: {d / "planted.yaml"}, families: [zz], prompts_per_family: 4, chat_template: false}}
+        intervention: {{kind: layer_ablation, method: skip}}
+        metric: {{kind: kl}}
+        controls: {{seeds: [1, 2]}}
+        acceptance: {{kind: hub, layer: {LIVE}}}
+        """))
+    return d
+
+
+TRAINING = "{rank: 4, alpha: 8, steps: 40, batch_size: 8, learning_rate: 0.02}"
+TASK = "{family: zz, train_prompts: 16, eval_prompts: 6, drift_families: [other], drift_prompts: 3, max_new_tokens: 3}"
+
+
+def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora", metric: str = "lora_exact_match",
+               extra: str = "", seeds: str = "[1, 2]"):
+    path = d / f"{name}.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        id: {name}
+        statement: "Planted LoRA claim {name} on the tiny model."
+        model: {d / "model"}
+        suite: {{name: {d / "planted.yaml"}, families: [zz], prompts_per_family: 4, chat_template: false}}
+        intervention:
+          kind: {kind}
+          task: {TASK}
+          training: {TRAINING}
+        """) + textwrap.indent(textwrap.dedent(placements), "  ") + extra + textwrap.dedent(f"""\
+        metric: {{kind: {metric}}}
+        controls: {{seeds: {seeds}}}
+        acceptance: {acceptance}
+        """))
+    return load_claim(path)
+
+
+PLACEMENTS = """\
+placements:
+  atlas: {placement: atlas, claim: atlas.yaml, top_k: 1, modules: [o_proj, down_proj]}
+  all: {placement: all_linear}
+  random: {placement: random_matched, reference: atlas}
+"""
+
+
+def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_path):
+    from interventions.lora_training import TRAININGS
+
+    lc = lora_claim(planted, "efficiency", PLACEMENTS, "{kind: lora_efficiency, candidate: atlas, reference: all, "
+                    "control: random, min_param_ratio: 5, max_exact_match_gap: 0.2, min_margin_over_control: 0.5}")
+    options = RunOptions(evidence_cache=EvidenceCache(tmp_path / "c"))
+    before = TRAININGS["count"]
+    rec = run_claim(lc, options)
+    ev = rec["evidence"]
+    assert rec["verdict"] == "supported", rec["reasons"]
+    assert ev["dependencies"][0]["layers"] == [LIVE]
+    assert all(m.startswith(f"model.layers.{LIVE}.") for m in ev["modules"]["atlas"]["1"])
+    assert all(r["exact_match"] == 1.0 for r in ev["results"]["atlas"])
+    assert all(r["exact_match"] == 0.0 for r in ev["results"]["random"])  # zero inputs: nothing learned
+    assert ev["results"]["random"][0]["trainable_params"] == ev["results"]["atlas"][0]["trainable_params"]
+    assert all(r["losses"][-1] < r["losses"][0] for r in ev["results"]["atlas"])
+    assert TRAININGS["count"] - before == 6  # 3 placements x 2 seeds
+    again = run_claim(lc, options)  # adapters come from the cache: nothing is retrained
+    assert TRAININGS["count"] - before == 6
+    assert again["evidence"]["results"] == {k: [{**r, "from_cache": True} for r in v] for k, v in ev["results"].items()}
+
+
+def test_a_placement_at_a_dead_layer_is_refuted(planted, tmp_path):
+    lc = lora_claim(planted, "dead", """\
+        placements:
+          dead: {placement: modules, modules: [layers.0.self_attn.o_proj, layers.0.mlp.down_proj]}
+          all: {placement: all_linear}
+        """, "{kind: lora_efficiency, candidate: dead, reference: all, min_param_ratio: 5, max_exact_match_gap: 0.2}")
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    assert rec["verdict"] == "refuted" and rec["reasons"][0].startswith("exact match vs all")
+
+
+def test_random_matched_has_exactly_the_reference_parameter_count():
+    from interventions.lora import Atlas, Modules, RandomMatched
+    from interventions.lora_training import resolve
+
+    model, _ = tiny_model("qwen2", n_layers=4)
+    placements = {"ref": Modules(placement="modules", modules=["layers.2.mlp.down_proj", "layers.1.self_attn.q_proj"]),
+                  "rnd": RandomMatched(placement="random_matched", reference="ref")}
+    shapes = {n: (m.in_features, m.out_features) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    for seed in range(5):
+        got = resolve(placements, model, seed, lambda claim, k: [])
+        assert sorted(shapes[n] for n in got["rnd"]) == sorted(shapes[n] for n in got["ref"])
+        assert not set(got["rnd"]) & set(got["ref"])
+    assert resolve(placements, model, 1, None) == resolve(placements, model, 1, None)  # the seed decides
+    with pytest.raises(ValueError, match="no linear module matches 'nope'"):
+        resolve({"a": Atlas(placement="atlas", claim="x", top_k=1, modules=["nope"])}, model, 0, lambda c, k: [1])
+
+
+def test_adapter_ablation_finds_the_live_layer(planted, tmp_path):
+    every = ", ".join(f"layers.{i}.self_attn.o_proj, layers.{i}.mlp.down_proj" for i in range(LAYERS))
+    lc = lora_claim(planted, "ablate", f"placement: {{placement: modules, modules: [{every}]}}\n",
+                    "{kind: adapter_concentration, min_correlation: 0.9, max_p: 0.5, min_late_share: 0.5}",
+                    kind="lora_adapter_ablation", metric="lora_adapter_effect", extra="  permutations: 200\n")
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    assert rec["verdict"] == "supported", rec["reasons"]
+    for s in rec["evidence"]["per_seed"]:
+        assert max(s["effects"], key=lambda k: s["effects"][k]) == str(LIVE)
+        assert all(s["norms"][k] == 0.0 for k in s["norms"] if k != str(LIVE))  # zero input: B stays at its zero init
+
+
+def test_sweep_finds_the_learning_rate_that_learns_and_refutes_the_one_that_cannot(planted, tmp_path):
+    points = """\
+        points:
+          - {label: learns, learning_rate: 0.02}
+          - {label: frozen, learning_rate: 1.0e-7}
+        """
+    options = RunOptions(evidence_cache=EvidenceCache(tmp_path / "c"))
+    good = run_claim(lora_claim(planted, "lr_good", points, "{kind: sweep_best, metric: final_loss, best: learns, "
+                                "margin_relative: 0.5}", kind="lora_sweep", metric="lora_training_loss", seeds="[1]"), options)
+    assert good["verdict"] == "supported", good["reasons"]
+    bad = run_claim(lora_claim(planted, "lr_bad", points, "{kind: sweep_best, metric: final_loss, best: frozen}",
+                               kind="lora_sweep", metric="lora_training_loss", seeds="[1]"), options)
+    assert bad["verdict"] == "refuted"
+    assert bad["evidence"]["results"] == good["evidence"]["results"] | {
+        k: [{**r, "from_cache": True} for r in v] for k, v in good["evidence"]["results"].items()}
+
+
+def test_data_formats_render_the_same_example_four_ways():
+    from types import SimpleNamespace
+
+    from interventions.lora_training import examples
+    from tests.conftest import byte_tokenizer
+
+    tok = byte_tokenizer()
+    prompts = [SimpleNamespace(prompt="first question", answer="A1"), SimpleNamespace(prompt="second question", answer="B2")]
+    rendered = {f: examples(tok, prompts, f, 512) for f in ("plain", "chat", "chat_multiturn_verbose", "bad")}
+    for fmt, exs in rendered.items():
+        ids, n_prompt = exs[1]
+        answer = tok.decode(ids[n_prompt:], skip_special_tokens=True)
+        assert answer.strip() == "B2", fmt  # the loss is always on the same answer tokens
+    assert "B2" in tok.decode(rendered["bad"][1][0][:rendered["bad"][1][1]])  # the bad control leaks the answer
+    assert "second question" in tok.decode(rendered["plain"][1][0][:rendered["plain"][1][1]])
