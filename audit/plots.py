@@ -163,3 +163,45 @@ def mode_layer_effects(layers: list, per_mode: dict[str, list[float]], ylabel: s
     ax.legend(fontsize=7)
     fig.tight_layout()
     return save(fig, path)
+
+
+def loss_curves(curves: dict[str, list[float]], title: str, path: Path) -> Path:
+    """Training loss per step, one line per run (mean over seeds)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=110)
+    for label, losses in curves.items():
+        ax.plot(range(1, len(losses) + 1), losses, linewidth=1.2, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (answer tokens)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def params_scatter(points: dict[str, tuple[float, float]], ylabel: str, title: str, path: Path) -> Path:
+    """Trainable parameters (log x) against one outcome, a labelled point per run."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=110)
+    for label, (x, y) in points.items():
+        ax.scatter([x], [y], s=30)
+        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters (peft)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def effect_and_norm(layers: list[int], effects: list[float], norms: list[float], title: str, path: Path) -> Path:
+    """Per layer: the adapter-ablation effect (bars) and the adapter weight norm (line, right axis)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    ax.bar(layers, effects, color="tab:blue", alpha=0.7, label="effect of disabling the layer's adapter")
+    ax.set_xlabel("layer")
+    ax.set_ylabel("held-out answer NLL increase (nats)")
+    twin = ax.twinx()
+    twin.plot(layers, norms, color="tab:red", marker=".", label="adapter norm ||scaling BA||")
+    twin.set_ylabel("adapter norm")
+    ax.set_title(title, fontsize=9)
+    fig.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return save(fig, path)

@@ -142,3 +142,15 @@ def write_claim(path: Path, *, model: str, layer: int = 2, method: str = "skip",
           min_family_fraction: 0.5
         """) + extra)
     return path
+
+
+def rendered(tmp_path, rec) -> str:
+    """The claim page of ``rec`` in a freshly rendered report (its plots must exist)."""
+    from audit import ledger
+    from audit.render import render_report
+
+    out = tmp_path / "report"
+    ledger.append(out, rec)
+    render_report(out)
+    assert list((out / "plots").glob(f"{rec['claim_id']}-*.png"))
+    return (out / "claims" / f"{rec['claim_id']}.md").read_text()

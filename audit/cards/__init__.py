@@ -25,4 +25,4 @@ def build_card(rec: dict, out_dir) -> dict:
 
 
 from audit.cards import comparison, component_sweep, layer_sweep  # noqa: E402,F401  (registers)
-from audit.cards import deployment, steering  # noqa: E402,F401  (registers)
+from audit.cards import deployment, steering, training  # noqa: E402,F401  (registers)

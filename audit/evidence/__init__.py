@@ -44,5 +44,10 @@ class EvidenceResult:
     waived: bool = False
 
 
+def checks_decided(outcome: Outcome) -> bool:
+    """Strong evidence for check-list criteria: no check was left uncertain."""
+    return not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", []))
+
+
 from audit.evidence import ablation, comparison, layer_sweep, patching  # noqa: E402,F401  (registers)
 from audit.evidence import layer_skip, lora, quantization, steering  # noqa: E402,F401  (registers)

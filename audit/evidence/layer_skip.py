@@ -8,7 +8,7 @@ runs against the unmodified model in this process (never absolute tokens/s thres
 
 from __future__ import annotations
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
 from audit.evidence.deployment import dependency, sample_pairs, seed_table, speedups, timing_protocol
 from audit.stats import mean, median
 
@@ -92,4 +92,4 @@ def layer_skip(ctx: RunContext) -> EvidenceResult:
                 "base": {"mean_answer_nll": mean(b["answer_nll"] for b in base.values()),
                          "mean_continuation_tokens": mean(len(b["continuation"]) for b in base.values())}}
     return EvidenceResult(outcome, evidence, kinds={"layer_skip"}, controls_run={"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))

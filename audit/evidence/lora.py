@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
 from audit.evidence.deployment import dependency
 from audit.stats import mean
 
@@ -105,7 +105,7 @@ def lora(ctx: RunContext) -> EvidenceResult:
                 "modules": modules, "seeds": seeds, "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds", "random_placement"}
                           if any(p.placement == "random_matched" for p in spec.placements.values()) else {"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))
 
 
 @evidence_for("lora_sweep")
@@ -129,7 +129,7 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
                 "points": [p.model_dump() for p in spec.points], "results": results, "seeds": seeds,
                 "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))
 
 
 @evidence_for("lora_adapter_ablation")
@@ -158,4 +158,4 @@ def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
                 "placement": spec.placement.model_dump(), "per_seed": per_seed, "seeds": seeds, "n_layers": ctx.n_layers,
                 "mean_exact_match": mean(s["exact_match"] for s in per_seed), "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training", "ablation"}, controls_run={"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
 from audit.evidence.deployment import sample_pairs, seed_table, speedups, timing_protocol
 from audit.evidence.layer_sweep import cached_sweep, encode_samples, peak_rss_mb, seed_means
 from controls.seeds import sample_prompts
@@ -73,7 +73,7 @@ def quantization(ctx: RunContext) -> EvidenceResult:
                 "max_new_tokens": spec.max_new_tokens, "hardware": hardware(), "peak_rss_mb": peak_rss_mb(),
                 "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}}
     return EvidenceResult(outcome, evidence, kinds={"quantization"}, controls_run={"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))
 
 
 @evidence_for("quantization_drift")
@@ -100,4 +100,4 @@ def quantization_drift(ctx: RunContext) -> EvidenceResult:
                 "per_seed_layer_effects": pooled, "drifts": drifts, "units": computed, "hardware": hardware(),
                 "peak_rss_mb": peak_rss_mb()}
     return EvidenceResult(outcome, evidence, kinds={"quantization", "ablation"}, controls_run={"seeds"},
-                          strong=not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", [])))
+                          strong=checks_decided(outcome))

@@ -15,7 +15,7 @@ import yaml
 from audit.cache import EvidenceCache
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
-from tests.conftest import save, tiny_model
+from tests.conftest import rendered, save, tiny_model
 
 LIVE = 3
 LAYERS = 4
@@ -102,6 +102,8 @@ def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_p
     again = run_claim(lc, options)  # adapters come from the cache: nothing is retrained
     assert TRAININGS["count"] - before == 6
     assert again["evidence"]["results"] == {k: [{**r, "from_cache": True} for r in v] for k, v in ev["results"].items()}
+    page = rendered(tmp_path, rec)
+    assert "Placements (mean, seed range)" in page and "Declared budget per run: 40 steps" in page
 
 
 def test_a_placement_at_a_dead_layer_is_refuted(planted, tmp_path):
@@ -141,6 +143,7 @@ def test_adapter_ablation_finds_the_live_layer(planted, tmp_path):
     for s in rec["evidence"]["per_seed"]:
         assert max(s["effects"], key=lambda k: s["effects"][k]) == str(LIVE)
         assert all(s["norms"][k] == 0.0 for k in s["norms"] if k != str(LIVE))  # zero input: B stays at its zero init
+    assert "Pearson r (norm, effect)" in rendered(tmp_path, rec)
 
 
 def test_sweep_finds_the_learning_rate_that_learns_and_refutes_the_one_that_cannot(planted, tmp_path):
@@ -156,6 +159,7 @@ def test_sweep_finds_the_learning_rate_that_learns_and_refutes_the_one_that_cann
     bad = run_claim(lora_claim(planted, "lr_bad", points, "{kind: sweep_best, metric: final_loss, best: frozen}",
                                kind="lora_sweep", metric="lora_training_loss", seeds="[1]"), options)
     assert bad["verdict"] == "refuted"
+    assert "Loss is not quality" in rendered(tmp_path, bad)
     assert bad["evidence"]["results"] == good["evidence"]["results"] | {
         k: [{**r, "from_cache": True} for r in v] for k, v in good["evidence"]["results"].items()}
 
@@ -168,10 +172,10 @@ def test_data_formats_render_the_same_example_four_ways():
 
     tok = byte_tokenizer()
     prompts = [SimpleNamespace(prompt="first question", answer="A1"), SimpleNamespace(prompt="second question", answer="B2")]
-    rendered = {f: examples(tok, prompts, f, 512) for f in ("plain", "chat", "chat_multiturn_verbose", "bad")}
-    for fmt, exs in rendered.items():
+    formats = {f: examples(tok, prompts, f, 512) for f in ("plain", "chat", "chat_multiturn_verbose", "bad")}
+    for fmt, exs in formats.items():
         ids, n_prompt = exs[1]
         answer = tok.decode(ids[n_prompt:], skip_special_tokens=True)
         assert answer.strip() == "B2", fmt  # the loss is always on the same answer tokens
-    assert "B2" in tok.decode(rendered["bad"][1][0][:rendered["bad"][1][1]])  # the bad control leaks the answer
-    assert "second question" in tok.decode(rendered["plain"][1][0][:rendered["plain"][1][1]])
+    assert "B2" in tok.decode(formats["bad"][1][0][:formats["bad"][1][1]])  # the bad control leaks the answer
+    assert "second question" in tok.decode(formats["plain"][1][0][:formats["plain"][1][1]])

@@ -9,7 +9,7 @@ from audit.cache import EvidenceCache
 from audit.models import ModeUnavailable, load_model, load_variant
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
-from tests.conftest import MAIN_SUITE, plant_hub, save, tiny_model
+from tests.conftest import MAIN_SUITE, plant_hub, rendered, save, tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -139,17 +139,6 @@ def test_planted_hub_survives_quantization_and_a_wrong_magnitude_claim_is_refute
     page = rendered(tmp_path, rec2)
     assert "Drift against float32 per seed" in page and "| nf4 | 1 |" in page
 
-
-def rendered(tmp_path, rec) -> str:
-    """The claim page of ``rec`` in a freshly rendered report (its plots must exist)."""
-    from audit import ledger
-    from audit.render import render_report
-
-    out = tmp_path / "report"
-    ledger.append(out, rec)
-    render_report(out)
-    assert list((out / "plots").glob(f"{rec['claim_id']}-*.png"))
-    return (out / "claims" / f"{rec['claim_id']}.md").read_text()
 
 
 def test_a_metric_the_intervention_does_not_measure_is_invalid(tmp_path, hub_model):
