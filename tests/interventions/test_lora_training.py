@@ -1,0 +1,30 @@
+"""LoRA training pieces: exact-match scoring, QLoRA on an NF4 base, the base model restored."""
+
+import torch
+
+from audit.models import load_model, load_variant
+from interventions.lora import Training
+from interventions.lora_training import exact_match, linear_modules, run_adapter
+from tests.conftest import save, tiny_model
+
+
+def test_exact_match_scores_the_answer_not_the_ramble():
+    answer = '{"name": "Jack", "age": 48, "city": "Tokyo"}'
+    assert exact_match('Sure! {"age": 48, "name": "Jack", "city": "Tokyo"} Hope that helps', answer)
+    assert not exact_match('{"name": "Jack", "age": "48", "city": "Tokyo"}', answer)  # a string is not 48
+    assert not exact_match('{"name": "Jack", "age": 48', answer)  # unparseable
+    assert exact_match("25\nbecause the loop adds five", "25") and not exact_match("It prints 25", "25")
+
+
+def test_qlora_trains_adapters_on_an_nf4_base_and_the_base_is_restored(tmp_path):
+    model, tok = tiny_model("llama", n_layers=2, hidden=64)  # NF4 on CPU packs blocks of 64 inputs
+    base = load_variant(load_model(str(save(model, tok, tmp_path / "m"))), "nf4")
+    modules = sorted(linear_modules(base))[:2]
+    assert type(base.get_submodule(modules[0])).__name__ == "Linear4bit"
+    data = [(tok("hello world zz")["input_ids"], 5)] * 4
+    training = Training(rank=2, alpha=4, steps=4, batch_size=2, learning_rate=0.01, qlora=True)
+    result = run_adapter(base, tok, modules, training, 1, data, lambda m: {"exact_match": 0.0}, None)
+    shapes = linear_modules(base)
+    assert result["trainable_params"] == sum(2 * (shapes[m][0] + shapes[m][1]) for m in modules)  # rank 2: peft's count
+    assert result["losses"][-1] < result["losses"][0]
+    assert not any("lora" in n for n, _ in base.named_modules())  # unload() removed every adapter module
