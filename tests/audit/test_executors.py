@@ -2,6 +2,7 @@
 worker killed mid-unit is restarted and the unit retried; exhausted retries make the claim errored."""
 
 import importlib.util
+import re
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_exhausted_retries_end_the_claim_errored_with_the_units_error(ray_local,
     finally:
         executor.close()
     assert rec["verdict"] == "errored" and rec["exit_code"] == 3
-    assert "failed after 1 retries on Ray" in rec["reasons"][0] and "batch of 2 prompts" in rec["reasons"][0]
+    assert re.search(r"evidence unit \(batch of \d+ prompts: \S+.*\) failed after 1 retries on Ray", rec["reasons"][0])
     assert not list((tmp_path / "c").rglob("*.json"))  # nothing half-computed was cached
 
 
