@@ -146,7 +146,7 @@ class SweepKnee(_SweepCriterion):
     def evaluate_sweep_points(self, points: dict[str, list[dict]]) -> Outcome:
         i = self.order.index(self.at)
         before, after = self.order[i - 1], self.order[i + 1]
-        ratios, holds = [], []
+        ratios, holds, gains = [], [], []
         for s in range(len(points[self.at])):
             def per_param(a: str, b: str) -> float | None:
                 dp = points[b][s]["trainable_params"] - points[a][s]["trainable_params"]
@@ -154,10 +154,12 @@ class SweepKnee(_SweepCriterion):
             gain_in, gain_out = per_param(before, self.at), per_param(self.at, after)
             ratio = None if gain_in is None or gain_out is None or gain_out <= 0 else gain_in / gain_out
             ratios.append(ratio)
+            gains.append(f"{fmt(gain_in)} then {fmt(gain_out)}")
             holds.append(gain_in is not None and gain_in > 0 and (gain_out is not None and gain_out <= 0
                                                                   or ratio is not None and ratio >= self.min_gain_ratio))
         checks = [(f"diminishing returns after {self.at}", seeds_status(holds),
-                   f"{self.metric} gain per parameter {before}->{self.at} / {self.at}->{after} per seed: "
-                   f"{', '.join('no gain after' if r is None else fmt(r) for r in ratios)} (need >= {self.min_gain_ratio})")]
+                   f"{self.metric} decrease per added parameter {before}->{self.at} then {self.at}->{after}, per seed: "
+                   f"{'; '.join(gains)} (need a positive gain up to {self.at}, at least {self.min_gain_ratio}x the gain "
+                   f"after it)")]
         return judge(checks, {"gain_ratios": ratios})
 

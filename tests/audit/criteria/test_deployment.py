@@ -133,3 +133,4 @@ def test_magnitude_bounds_must_be_ordered():
 
     with pytest.raises(ValidationError, match="low <= high"):
         CausalDrift(kind="causal_drift", magnitude_ratio=(2.0, 1.0))
+
