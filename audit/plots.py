@@ -181,9 +181,10 @@ def loss_curves(curves: dict[str, list[float]], title: str, path: Path) -> Path:
 def params_scatter(points: dict[str, tuple[float, float]], ylabel: str, title: str, path: Path) -> Path:
     """Trainable parameters (log x) against one outcome, a labelled point per run."""
     fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=110)
-    for label, (x, y) in points.items():
+    for i, (label, (x, y)) in enumerate(points.items()):
         ax.scatter([x], [y], s=30)
-        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        # staggered labels: runs with the same parameter count and outcome would print on top of each other
+        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 4 + 9 * (i % 4)), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters (peft)")
     ax.set_ylabel(ylabel)
