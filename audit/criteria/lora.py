@@ -133,6 +133,7 @@ class SweepKnee(_SweepCriterion):
     order: list[str] = Field(min_length=3)
     at: str
     min_gain_ratio: PositiveFloat = 2.0
+    min_gain: NonNegativeFloat = Field(1e-4, description="metric changes smaller than this are no gain (noise)")
 
     @model_validator(mode="after")
     def _inner(self):
@@ -150,7 +151,8 @@ class SweepKnee(_SweepCriterion):
         for s in range(len(points[self.at])):
             def per_param(a: str, b: str) -> float | None:
                 dp = points[b][s]["trainable_params"] - points[a][s]["trainable_params"]
-                return (points[a][s][self.metric] - points[b][s][self.metric]) / dp if dp > 0 else None
+                gain = points[a][s][self.metric] - points[b][s][self.metric]
+                return (gain if abs(gain) >= self.min_gain else 0.0) / dp if dp > 0 else None
             gain_in, gain_out = per_param(before, self.at), per_param(self.at, after)
             ratio = None if gain_in is None or gain_out is None or gain_out <= 0 else gain_in / gain_out
             ratios.append(ratio)

@@ -24,6 +24,7 @@ def test_lora_criteria_verdicts():
     assert knee.evaluate_sweep_points(pts([2.0, 1.0, 0.9])).verdict is Verdict.SUPPORTED
     assert knee.evaluate_sweep_points(pts([2.0, 1.5, 0.0])).verdict is Verdict.REFUTED  # more per parameter after r8
     assert knee.evaluate_sweep_points(pts([0.0, 0.0, 0.0])).verdict is Verdict.REFUTED  # saturated: no knee at r8
+    assert knee.evaluate_sweep_points(pts([3e-12, 1e-12, 5e-13])).verdict is Verdict.REFUTED  # float noise is no gain
     best = SweepBest(kind="sweep_best", best="r16")
     assert best.evaluate_sweep_points(pts([2.0, 1.0, 0.9])).verdict is Verdict.SUPPORTED
     assert best.evaluate_sweep_points(pts([2.0, 0.5, 0.9])).verdict is Verdict.REFUTED
