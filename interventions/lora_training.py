@@ -78,9 +78,11 @@ VERBOSE_SYSTEM = ("You are a careful assistant. Read the request, think about th
 def render(tok, prompt: str, answer: str, fmt: str, previous: tuple[str, str] | None) -> tuple[list[int], int]:
     """(token ids of prompt + answer + end, number of prompt tokens) in one of the data formats."""
     eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
-    if fmt == "bad":  # deliberately bad control: the answer leaks into a garbled prompt, so copying it
-        p = tok(f"### {answer} ### {prompt.lower()} ###\n", add_special_tokens=True)["input_ids"]  # is easy:
-        return p + tok(answer, add_special_tokens=False)["input_ids"] + eos, len(p)  # low loss, nothing learned
+    if fmt == "bad":
+        # the deliberately bad control: the answer leaks into a garbled prompt, so copying it gives a
+        # low loss while nothing about the task is learned
+        p = tok(f"### {answer} ### {prompt.lower()} ###\n", add_special_tokens=True)["input_ids"]
+        return p + tok(answer, add_special_tokens=False)["input_ids"] + eos, len(p)
     if fmt == "plain" or not getattr(tok, "chat_template", None):
         p = tok(f"{prompt}\nAnswer:", add_special_tokens=True)["input_ids"]
         return p + tok(" " + answer, add_special_tokens=False)["input_ids"] + eos, len(p)
