@@ -78,6 +78,7 @@ class _TrainsAdapters(StrictModel):
         return [self.task.family, *self.task.drift_families]
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        from audit.errors import did_you_mean
         from interventions.layer_skip import metric_problem
 
         out = metric_problem(lc, self.metric_kind)
@@ -85,7 +86,14 @@ class _TrainsAdapters(StrictModel):
         for loc, fam in [(("intervention", "task", "family"), self.task.family)] + [
                 (("intervention", "task", "drift_families", i), f) for i, f in enumerate(self.task.drift_families)]:
             if fam not in known:
-                out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'", f"known: {', '.join(known)}"))
+                out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'",
+                            did_you_mean(fam, known) or f"known: {', '.join(known)}"))
+        named = self.named_placements()
+        acc = lc.claim.acceptance
+        for field in ("names", "labels"):  # runs the acceptance compares must exist
+            for name in sorted(getattr(acc, field, lambda: set())() - set(named)):
+                out.append((("acceptance",), f"acceptance names '{name}', which this claim does not train",
+                            did_you_mean(name, list(named)) or f"trained: {', '.join(named)}"))
         for name, p in self.named_placements().items():
             if isinstance(p, Atlas) and not (lc.path.parent / p.claim).is_file():
                 out.append((("intervention", "placements", name, "claim"), f"claim file {p.claim} not found",

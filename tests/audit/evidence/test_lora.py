@@ -179,3 +179,11 @@ def test_data_formats_render_the_same_example_four_ways():
         assert answer.strip() == "B2", fmt  # the loss is always on the same answer tokens
     assert "B2" in tok.decode(formats["bad"][1][0][:formats["bad"][1][1]])  # the bad control leaks the answer
     assert "second question" in tok.decode(formats["plain"][1][0][:formats["plain"][1][1]])
+
+
+def test_an_acceptance_naming_an_untrained_placement_is_invalid_with_a_hint(planted):
+    from audit.errors import ClaimFileError
+
+    with pytest.raises(ClaimFileError, match="acceptance names 'atlaz', which this claim does not train.*'atlas'"):
+        lora_claim(planted, "typo", PLACEMENTS, "{kind: lora_efficiency, candidate: atlaz, reference: all, "
+                   "min_param_ratio: 5}")
