@@ -18,7 +18,7 @@ from audit.verdict import EXIT_INVALID, EXIT_OK, combine_exit_codes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative audits of mechanistic-interpretability claims.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # messages keep whole lines (paths, file:line) in logs
 out_console = Console()
 
 VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "errored": "magenta"}
