@@ -44,30 +44,57 @@ class EvidenceCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str):
-        if not self.enabled:
+        value = self._lookup(key) if self.enabled else None
+        if value is None:
             self.misses += 1
-            return None
-        try:
-            value = json.loads(self._path(key).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
-            self.misses += 1
-            return None
-        self.hits += 1
+        else:
+            self.hits += 1
         return value
+
+    def _lookup(self, key: str):
+        return read_json(self._path(key))
+
+    def adapter_dir(self, key: str) -> Path:
+        """Where a trained adapter (a directory of files, not one JSON value) lives."""
+        return self.root / "adapters" / key
 
     def put(self, key: str, value) -> None:
         if not self.enabled:
             return
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "w") as f:
-            json.dump(value, f)
-        os.replace(tmp, path)
+        write_atomic(self._path(key), json.dumps(value).encode())
         self.writes += 1
+
+    def absorb(self, returned: dict) -> None:
+        """Write what a worker computed (see :class:`audit.worker_cache.WorkerCache`): this
+        process stays the cache's only writer. An adapter's ``metrics.json`` is written last,
+        since its presence marks the adapter complete."""
+        for key, value in returned["units"].items():
+            self.put(key, value)
+        if self.enabled:
+            for rel, blob in sorted(returned["files"].items(), key=lambda kv: kv[0].endswith("metrics.json")):
+                write_atomic(self.root / rel, blob)
+        self.hits += returned["stats"]["hits"]
+        self.misses += returned["stats"]["misses"]
 
     def stats(self) -> dict:
         return {"enabled": self.enabled, "hits": self.hits, "misses": self.misses, "writes": self.writes}
+
+
+def read_json(path: Path):
+    """The JSON value at ``path``, or None if it is missing or torn."""
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_atomic(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` via a temp file and rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "wb") as f:
+        f.write(blob)
+    os.replace(tmp, path)
 
 
 def clear(root: Path | None = None) -> int:

@@ -115,12 +115,14 @@ def run(
                                         help="memory for recorded layer inputs per batch; beyond it batches shrink, then ablations recompute"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | auto (cuda when available; models larger "
                                "than one GPU are spread by accelerate)"),
-    executor: str = typer.Option("local", "--executor", help="local | ray: where sweep units are computed"),
+    executor: str = typer.Option("local", "--executor", help="local | ray: where evidence units are computed"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)"),
     ray_gpus: float = typer.Option(0.0, "--ray-gpus", min=0, help="GPUs declared per Ray model worker"),
     ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0, help="CPUs declared per Ray model worker"),
     ray_memory_mb: Optional[int] = typer.Option(None, "--ray-memory-mb", min=1, help="memory declared per Ray model worker"),
     retries: int = typer.Option(2, "--retries", min=0, help="retries of a failed evidence unit (Ray) before the claim errors"),
+    ray_workers: int = typer.Option(1, "--ray-workers", min=1, help="Ray workers per model (each loads the weights once); "
+                                    "a sweep's units are spread over them"),
 ) -> None:
     """Run claims on their models, append verdicts to the ledger and render the report.
 
@@ -157,7 +159,7 @@ def run(
         raise typer.Exit(EXIT_INVALID)
     try:
         runner = make_executor(executor, address=address, num_cpus=ray_cpus, num_gpus=ray_gpus,
-                               memory_mb=ray_memory_mb, max_retries=retries)
+                               memory_mb=ray_memory_mb, max_retries=retries, workers_per_model=ray_workers)
     except (KeyError, UnitFailed) as exc:
         lock.release()
         console.print(f"[red]error[/red] --executor {executor}: {str(exc).strip(chr(34))}", highlight=False)

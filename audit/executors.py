@@ -24,6 +24,12 @@ class LocalExecutor:
 
     name = "local"
 
+    def evidence(self, ctx):
+        """The claim's evidence, from the builder registered for its intervention kind."""
+        from audit.evidence import BUILDERS
+
+        return BUILDERS.get(ctx.lc.claim.intervention.kind)(ctx)
+
     def layer_sweep(self, ctx, spec, batches: list, layers: list[int], reuse_prefix: bool) -> Iterator[dict]:
         from interventions.sweep import sweep_batches
 

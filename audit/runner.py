@@ -26,7 +26,7 @@ class RunOptions:
     batch_size: int = 16
     trace_budget_mb: int = 1024  # recorded layer inputs per batch; beyond it: smaller batches, then recompute
     evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
-    executor: object = field(default_factory=LocalExecutor)  # where sweep units are computed (local | ray)
+    executor: object = field(default_factory=LocalExecutor)  # where evidence units are computed (local | ray)
 
 
 class Progress:
@@ -96,9 +96,8 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
     text_config = getattr(loaded.config, "text_config", loaded.config)
     # ClaimFileError: the claim is invalid for this model (exit 4)
     check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None))
-    builder = BUILDERS.get(lc.claim.intervention.kind)
     try:
-        result = builder(RunContext(lc, loaded, adapter, n_layers, options, progress))
+        result = options.executor.evidence(RunContext(lc, loaded, adapter, n_layers, options, progress))
         prov["weights_loaded"] = loaded._model is not None
         prov["evidence_cache"] = options.evidence_cache.stats()
         prov["executor"] = options.executor.describe()

@@ -226,6 +226,8 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
     restored afterwards. ``evaluate_fn(model)`` and ``analyze(model)`` run with the adapter on."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
+    from audit.cache import write_atomic
+
     metrics_file = cache_dir / "metrics.json" if cache_dir else None
     cached = metrics_file is not None and metrics_file.is_file()
     if cached and (analyze is None or "analysis" in json.loads(metrics_file.read_text())):
@@ -253,6 +255,6 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
         cache_dir.mkdir(parents=True, exist_ok=True)
         if not cached:
             model.save_pretrained(str(cache_dir))
-        metrics_file.write_text(json.dumps(result))
+        write_atomic(metrics_file, json.dumps(result).encode())  # last: it marks the adapter complete
     model.unload()  # the base model without any LoRA module, as before
     return {**result, "from_cache": False}

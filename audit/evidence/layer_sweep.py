@@ -98,7 +98,7 @@ def dtype_deviation(ctx: RunContext, encoded: list, n: int = 32) -> dict | None:
             "mean_kl": mean(kls), "max_kl": max(kls)}
 
 
-@evidence_for("layer_ablation")
+@evidence_for("layer_ablation", unit_aware=True)
 def layer_sweep(ctx: RunContext) -> EvidenceResult:
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
     families, seeds = ctx.lc.families(), claim.controls.seeds

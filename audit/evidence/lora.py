@@ -60,7 +60,7 @@ def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prom
                    training=training.model_dump(mode="json"), seed=seed, data=[d[0] for d in data],
                    eval=[p.id for p in eval_prompts], drift=drifts, chat=claim.suite.chat_template,
                    max_new_tokens=task.max_new_tokens)
-    directory = cache.root / "adapters" / key if cache.enabled else None
+    directory = cache.adapter_dir(key) if cache.enabled else None
     base = ctx.loaded.model
     if training.qlora:
         from audit.models import load_variant

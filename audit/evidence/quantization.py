@@ -76,7 +76,7 @@ def quantization(ctx: RunContext) -> EvidenceResult:
                           strong=checks_decided(outcome))
 
 
-@evidence_for("quantization_drift")
+@evidence_for("quantization_drift", unit_aware=True)
 def quantization_drift(ctx: RunContext) -> EvidenceResult:
     from audit.criteria.hub import per_seed_pooled
 

@@ -1,5 +1,6 @@
-"""Executors: a local Ray instance gives the same verdicts and ledger as the local executor; a
-worker killed mid-unit is restarted and the unit retried; exhausted retries make the claim errored."""
+"""Executors: a local Ray instance gives the same verdicts and ledger as the local executor (sweep
+units and whole-claim units); a worker killed mid-unit is restarted and the unit retried;
+exhausted retries make the claim errored; the driver alone writes the cache, adapters included."""
 
 import importlib.util
 import re
@@ -11,6 +12,7 @@ from audit.executors import LocalExecutor, make_executor
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
 from tests.conftest import write_claim
+from tests.lora_planted import PLACEMENTS, build_planted, lora_claim
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                 reason="needs the optional extra mi-audit[ray] (make test installs it)")
@@ -91,6 +93,77 @@ def test_exhausted_retries_end_the_claim_errored_with_the_units_error(ray_local,
     assert rec["verdict"] == "errored" and rec["exit_code"] == 3
     assert re.search(r"evidence unit \(batch of \d+ prompts: \S+.*\) failed after 1 retries on Ray", rec["reasons"][0])
     assert not list((tmp_path / "c").rglob("*.json"))  # nothing half-computed was cached
+
+
+def test_a_sweep_spreads_over_the_workers_of_one_model(ray_local, claims, tmp_path):
+    local = run_all(claims[:1], LocalExecutor(), tmp_path / "local")[0]
+    executor = make_executor("ray", max_retries=1, workers_per_model=2)
+    try:
+        remote = run_all(claims[:1], executor, tmp_path / "ray")[0]
+        stats = executor.worker_stats()
+    finally:
+        executor.close()
+    assert len(stats) == 2 and len({s["pid"] for s in stats}) == 2 and all(s["units"] > 0 for s in stats)
+    assert comparable(remote) == comparable(local)
+
+
+@pytest.fixture(scope="module")
+def lora_claim_file(tmp_path_factory):
+    d = build_planted(tmp_path_factory.mktemp("lora"))
+    return lora_claim(d, "ray_lora", PLACEMENTS, "{kind: lora_efficiency, candidate: atlas, reference: all, "
+                      "control: random, min_param_ratio: 5, max_exact_match_gap: 0.2, min_margin_over_control: 0.5}",
+                      seeds="[1]")
+
+
+def trained_rows(rec: dict) -> dict:
+    """What training determines (not its wall time, memory or cache status)."""
+    keep = ("trainable_params", "losses", "exact_match", "answer_nll", "kl_drift", "examples")
+    return {name: [{k: r[k] for k in keep} for r in rows] for name, rows in rec["evidence"]["results"].items()}
+
+
+def test_a_training_claim_is_one_unit_on_a_worker_and_the_driver_writes_its_adapters(ray_local, lora_claim_file,
+                                                                                      tmp_path):
+    from interventions.lora_training import TRAININGS
+
+    local = run_all([lora_claim_file], LocalExecutor(), tmp_path / "local")[0]
+    before = TRAININGS["count"]
+    executor = make_executor("ray", max_retries=1)
+    try:
+        remote = run_all([lora_claim_file], executor, tmp_path / "ray")[0]
+        stats = executor.worker_stats()
+    finally:
+        executor.close()
+    assert TRAININGS["count"] == before and stats[0]["units"] == 1  # trained on the worker, not here
+    assert remote["verdict"] == local["verdict"] == "supported", remote["reasons"]
+    assert trained_rows(remote) == trained_rows(local)
+    assert remote["evidence"]["dependencies"] == local["evidence"]["dependencies"]
+    assert remote["provenance"]["evidence_cache"]["writes"] > 0  # the worker's units, written by the driver
+    assert list((tmp_path / "ray" / "adapters").glob("*/adapter_model.safetensors"))
+    again = run_all([lora_claim_file], LocalExecutor(), tmp_path / "ray")[0]  # the Ray run's cache, read here
+    assert TRAININGS["count"] == before  # nothing retrained: adapters and metrics came back complete
+    assert all(r["from_cache"] for rows in again["evidence"]["results"].values() for r in rows)
+    assert trained_rows(again) == trained_rows(local)
+
+
+def test_a_worker_killed_inside_a_claim_unit_is_retried(ray_local, lora_claim_file, tmp_path):
+    marker = tmp_path / "crashed-once"
+    executor = make_executor("ray", max_retries=2, fault={"marker": str(marker), "mode": "once"})
+    try:
+        rec = run_all([lora_claim_file], executor, tmp_path / "c")[0]
+    finally:
+        executor.close()
+    assert marker.exists() and rec["verdict"] == "supported", rec["reasons"]
+
+
+def test_a_claim_unit_that_keeps_failing_is_errored_and_writes_nothing(ray_local, lora_claim_file, tmp_path):
+    executor = make_executor("ray", max_retries=1, fault={"marker": str(tmp_path / "m"), "mode": "always"})
+    try:
+        rec = run_all([lora_claim_file], executor, tmp_path / "c")[0]
+    finally:
+        executor.close()
+    assert rec["verdict"] == "errored"
+    assert re.search(r"evidence unit \(claim ray_lora: lora\) failed after 1 retries on Ray", rec["reasons"][0])
+    assert not (tmp_path / "c").exists() or not any(p.is_file() for p in (tmp_path / "c").rglob("*"))
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA GPU on this machine")

@@ -1,85 +1,17 @@
-"""LoRA training claims on tiny models with planted truths.
-
-The planted model: every decoder layer but one (``LIVE``) has its value projection and MLP input
-projections zeroed, so those layers write nothing and a LoRA on their ``o_proj`` / ``down_proj``
-sees a zero input and cannot learn. Only adapters at the live layer (or on the zeroed
-projections themselves, which all-linear includes) can learn the task "always answer zz".
-"""
-
-import textwrap
+"""LoRA training claims on tiny models with planted truths (the planted model: tests/lora_planted.py)."""
 
 import pytest
 import torch
-import yaml
 
 from audit.cache import EvidenceCache
 from audit.runner import RunOptions, run_claim
-from audit.schema import load_claim
-from tests.conftest import rendered, save, tiny_model
-
-LIVE = 3
-LAYERS = 4
+from tests.conftest import rendered, tiny_model
+from tests.lora_planted import LAYERS, LIVE, PLACEMENTS, build_planted, lora_claim
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    d = tmp_path_factory.mktemp("lora")
-    model, tok = tiny_model("llama", n_layers=LAYERS, seed=1)
-    with torch.no_grad():
-        for i, block in enumerate(model.model.layers):
-            if i != LIVE:
-                block.self_attn.v_proj.weight.zero_()
-                block.mlp.gate_proj.weight.zero_()
-                block.mlp.up_proj.weight.zero_()
-    suite = {"name": "planted", "version": 1, "families": {
-        "zz": {"description": "always answer zz", "prompts": [
-            {"id": f"zz-{i:03d}", "prompt": f"item {i} of {7 * i % 13}", "answer": "zz"} for i in range(30)]},
-        "other": {"description": "unrelated", "prompts": [
-            {"id": f"o-{i:03d}", "prompt": f"count {i}", "answer": str(i + 1)} for i in range(10)]}}}
-    (d / "planted.yaml").write_text(yaml.safe_dump(suite))
-    (d / "atlas.yaml").write_text(textwrap.dedent(f"""\
-        id: atlas
-        statement: "Planted: the live layer is the hub of the layer sweep."
-        model: {save(model, tok, d / "model")}
-        suite: {{name: {d / "planted.yaml"}, families: [zz], prompts_per_family: 4, chat_template: false}}
-        intervention: {{kind: layer_ablation, method: skip}}
-        metric: {{kind: kl}}
-        controls: {{seeds: [1, 2]}}
-        acceptance: {{kind: hub, layer: {LIVE}}}
-        """))
-    return d
-
-
-TRAINING = "{rank: 4, alpha: 8, steps: 40, batch_size: 8, learning_rate: 0.02}"
-TASK = "{family: zz, train_prompts: 16, eval_prompts: 6, drift_families: [other], drift_prompts: 3, max_new_tokens: 3}"
-
-
-def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora", metric: str = "lora_exact_match",
-               extra: str = "", seeds: str = "[1, 2]"):
-    path = d / f"{name}.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        id: {name}
-        statement: "Planted LoRA claim {name} on the tiny model."
-        model: {d / "model"}
-        suite: {{name: {d / "planted.yaml"}, families: [zz], prompts_per_family: 4, chat_template: false}}
-        intervention:
-          kind: {kind}
-          task: {TASK}
-          training: {TRAINING}
-        """) + textwrap.indent(textwrap.dedent(placements), "  ") + extra + textwrap.dedent(f"""\
-        metric: {{kind: {metric}}}
-        controls: {{seeds: {seeds}}}
-        acceptance: {acceptance}
-        """))
-    return load_claim(path)
-
-
-PLACEMENTS = """\
-placements:
-  atlas: {placement: atlas, claim: atlas.yaml, top_k: 1, modules: [o_proj, down_proj]}
-  all: {placement: all_linear}
-  random: {placement: random_matched, reference: atlas}
-"""
+    return build_planted(tmp_path_factory.mktemp("lora"))
 
 
 def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_path):
