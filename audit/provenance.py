@@ -45,13 +45,30 @@ def package_versions() -> dict[str, str]:
 
 def machine() -> dict:
     facts = {"python": platform.python_version(), "platform": platform.platform(),
-             "processor": platform.machine(), "cpu_count": os.cpu_count()}
+             "processor": platform.machine(), "cpu_count": os.cpu_count(), **_cpu_and_ram()}
     try:
         import torch
 
         facts["torch_threads"] = torch.get_num_threads()
         facts["cuda"] = torch.cuda.is_available()
     except ImportError:  # provenance must never be what fails a run
+        pass
+    return facts
+
+
+def _cpu_and_ram() -> dict:
+    """CPU model name and total RAM (Linux /proc; empty elsewhere)."""
+    facts = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                facts["ram_gb"] = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except (OSError, ValueError, IndexError):
         pass
     return facts
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import time
 from pathlib import Path
 
@@ -141,22 +140,49 @@ def train(model, tok, data: list[tuple[list[int], int]], training, seed: int) ->
     return losses
 
 
-def exact_match(text: str, answer: str) -> bool:
-    """JSON answers: the first JSON value in the output equals the reference (parse + keys + values);
-    others: the output starts with the reference answer. The ramble after it is not scored."""
-    text = text.strip()
-    try:
-        expected = json.loads(answer)
-    except ValueError:
-        return text.startswith(answer.strip())
+def _json_type(value) -> str:
+    return "bool" if isinstance(value, bool) else "number" if isinstance(value, (int, float)) else type(value).__name__
+
+
+def json_answer(text: str, expected) -> tuple[bool, bool, bool]:
+    """(parses, schema_valid, exact) of the first JSON value in ``text`` against ``expected``:
+    schema-valid means an object with exactly the reference's keys, each value of the reference's
+    JSON type (number, string, bool, ...); exact means equal to the reference."""
     start = text.find("{") if isinstance(expected, dict) else 0
     if start < 0:
-        return False
+        return False, False, False
     try:
         value, _ = json.JSONDecoder().raw_decode(text[start:])
     except ValueError:
-        return False
-    return value == expected
+        return False, False, False
+    if isinstance(expected, dict):
+        schema = isinstance(value, dict) and value.keys() == expected.keys() and all(
+            _json_type(value[k]) == _json_type(v) for k, v in expected.items())
+    else:
+        schema = _json_type(value) == _json_type(expected)
+    return True, schema, value == expected
+
+
+def reference_json(answer: str):
+    """The reference answer as JSON, or None when it is not a JSON object or array."""
+    try:
+        value = json.loads(answer)
+    except ValueError:
+        return None
+    return value if isinstance(value, (dict, list)) else None
+
+
+def exact_match(text: str, answer: str) -> bool:
+    """JSON answers: the first JSON value in the output equals the reference (parse + keys + values);
+    others: the output starts with the reference answer. The ramble after it is not scored."""
+    text, expected = text.strip(), reference_json(answer)
+    if expected is None:
+        return text.startswith(answer.strip())
+    return json_answer(text, expected)[2]
+
+
+def _rate(flags: list) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, max_new_tokens: int,
@@ -166,7 +192,10 @@ def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, 
 
     pairs = [continuation_ids(tok, p.prompt, p.answer, use_chat) for p in eval_prompts]
     gens = greedy(model, tok, [p for p, _ in pairs], max_new_tokens, batch_size)
-    em = [float(exact_match(tok.decode(g, skip_special_tokens=True), p.answer)) for g, p in zip(gens, eval_prompts)]
+    texts = [tok.decode(g, skip_special_tokens=True) for g in gens]
+    em = [float(exact_match(t, p.answer)) for t, p in zip(texts, eval_prompts)]
+    checked = [json_answer(t.strip(), reference_json(p.answer)) for t, p in zip(texts, eval_prompts)
+               if reference_json(p.answer) is not None]
     nll = [-sum(s.token_logprobs) / len(s.token_logprobs) for s in score(model, tok, pairs, batch_size)]
     drift = []
     if drift_pairs:
@@ -175,8 +204,8 @@ def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, 
             base = score(model, tok, drift_pairs, batch_size)
         drift = [kl(b.first_logprobs, a.first_logprobs) for b, a in zip(base, adapted)]
     return {"exact_match": sum(em) / len(em), "per_prompt_exact": em, "answer_nll": sum(nll) / len(nll),
-            "kl_drift": sum(drift) / len(drift) if drift else None,
-            "examples": [tok.decode(g, skip_special_tokens=True) for g in gens[:3]]}
+            "json_parse_rate": _rate([c[0] for c in checked]), "schema_valid_rate": _rate([c[1] for c in checked]),
+            "kl_drift": sum(drift) / len(drift) if drift else None, "examples": texts[:3]}
 
 
 def adapter_norms(model) -> dict[int, float]:
@@ -216,10 +245,6 @@ def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int
     return effects
 
 
-def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, evaluate_fn, cache_dir: Path | None,
                 analyze=None) -> dict:
     """Train (or load from ``cache_dir``) one adapter on ``base`` and measure it; the base model is
@@ -227,10 +252,13 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
     from peft import LoraConfig, PeftModel, get_peft_model
 
     from audit.cache import write_atomic
+    from audit.memory import PeakDuring
 
     metrics_file = cache_dir / "metrics.json" if cache_dir else None
     cached = metrics_file is not None and metrics_file.is_file()
-    if cached and (analyze is None or "analysis" in json.loads(metrics_file.read_text())):
+    # adapters measured before a metric existed (the JSON schema rates) are re-evaluated, not retrained
+    if cached and (analyze is None or "analysis" in json.loads(metrics_file.read_text())) \
+            and "schema_valid_rate" in json.loads(metrics_file.read_text()):
         return {**json.loads(metrics_file.read_text()), "from_cache": True}
     torch.manual_seed(seed)
     config = LoraConfig(r=training.rank, lora_alpha=training.alpha, target_modules=modules, lora_dropout=0.0,
@@ -242,11 +270,12 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
         model = get_peft_model(base, config)
         trainable, total = model.get_nb_trainable_parameters()
         t0 = time.perf_counter()
-        losses = train(model, tok, data, training, seed)
+        with PeakDuring() as memory:
+            losses = train(model, tok, data, training, seed)
         TRAININGS["count"] += 1
         result = {"modules": modules, "trainable_params": trainable, "total_params": total, "losses": losses,
                   "final_loss": sum(losses[-5:]) / len(losses[-5:]), "train_seconds": round(time.perf_counter() - t0, 2),
-                  "peak_rss_mb": peak_rss_mb()}
+                  "train_memory": memory.result()}
     with torch.inference_mode():
         result.update(evaluate_fn(model))
         if analyze is not None:

@@ -18,9 +18,10 @@ LIVE = 3
 LAYERS = 4
 
 
-def build_planted(d):
+def build_planted(d, hidden: int = 32):
     """Write the planted model, its suite and the atlas claim into ``d``; returns ``d``."""
-    model, tok = tiny_model("llama", n_layers=LAYERS, seed=1)
+    d.mkdir(parents=True, exist_ok=True)
+    model, tok = tiny_model("llama", n_layers=LAYERS, seed=1, hidden=hidden)
     with torch.no_grad():
         for i, block in enumerate(model.model.layers):
             if i != LIVE:
@@ -51,7 +52,7 @@ TASK = "{family: zz, train_prompts: 16, eval_prompts: 6, drift_families: [other]
 
 
 def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora", metric: str = "lora_exact_match",
-               extra: str = "", seeds: str = "[1, 2]"):
+               extra: str = "", seeds: str = "[1, 2]", training: str = TRAINING):
     path = d / f"{name}.yaml"
     path.write_text(textwrap.dedent(f"""\
         id: {name}
@@ -61,7 +62,7 @@ def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora
         intervention:
           kind: {kind}
           task: {TASK}
-          training: {TRAINING}
+          training: {training}
         """) + textwrap.indent(textwrap.dedent(placements), "  ") + extra + textwrap.dedent(f"""\
         metric: {{kind: {metric}}}
         controls: {{seeds: {seeds}}}

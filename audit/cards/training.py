@@ -18,25 +18,60 @@ def _range(values: list) -> str:
 
 def _budget(ev: dict) -> str:
     t, task = ev["training"], ev["task"]
-    return (f"Declared budget per run: {t['steps']} steps x batch {t['batch_size']} (max {t['max_length']} tokens), "
+    return (f"Declared budget per run{' (the base of every grid point)' if 'points' in ev else ''}: {t['steps']} steps x batch {t['batch_size']} (max {t['max_length']} tokens), "
             f"rank {t['rank']}, alpha {t['alpha']}, lr {t['learning_rate']}, {t['optimizer']}, format {t['format']}"
             f"{', QLoRA (NF4 base)' if t.get('qlora') else ''}; {task['train_prompts']} training / "
             f"{task['eval_prompts']} held-out prompts of `{task['family']}` per seed (disjoint, drawn by the seed); "
             f"KL drift on {', '.join(task['drift_families']) or 'no'} families.")
 
 
+def _point_budgets(ev: dict) -> str:
+    """What each sweep point changes from the declared base training."""
+    parts = []
+    for point in ev["points"]:
+        changed = [f"{k} {point[k]}" for k in ("rank", "learning_rate", "optimizer", "format") if point.get(k) is not None]
+        where = point["placement"]["placement"]
+        parts.append(f"`{point['label']}`: {', '.join(changed) or 'base training'}"
+                     f"{'' if where == 'all_linear' else f' ({where} placement)'}")
+    return "Grid points (changes from the base run): " + "; ".join(parts) + "."
+
+
+def _run_note(rec: dict, results: dict) -> str:
+    rows = [r for rs in results.values() for r in rs]
+    trained = sum(not r["from_cache"] for r in rows)
+    return (f"This run: {rec['provenance'].get('wall_time_s', 0):.0f} s wall time; {trained} of {len(rows)} adapters "
+            f"trained now, {len(rows) - trained} read from the evidence cache (their train seconds are from when "
+            f"they were trained).")
+
+
 def _mean_curve(rows: list[dict]) -> list[float]:
     return [mean(r["losses"][i] for r in rows) for i in range(min(len(r["losses"]) for r in rows))]
 
 
-def _rows(results: dict) -> list[list]:
-    return [[name, f"{rows[0]['trainable_params']:,}", _range([r["exact_match"] for r in rows]),
-             _range([r["final_loss"] for r in rows]), _range([r["kl_drift"] for r in rows]),
-             _range([r["train_seconds"] for r in rows]), "yes" if all(r["from_cache"] for r in rows) else "no"]
-            for name, rows in results.items()]
+def _memory(rows: list[dict]) -> str:
+    peaks = [(r.get("train_memory") or {}).get("peak_mb") for r in rows]
+    return _range(peaks) if any(p is not None for p in peaks) else "— (not measured: trained before this metric)"
 
 
-COLUMNS = ["run", "trainable params", "held-out exact match", "final loss", "KL drift", "train s", "from cache"]
+def _json(rows: list[dict]) -> str:
+    if all(r.get("json_parse_rate") is None for r in rows):
+        return "—"
+    return f"{_f(mean(r['json_parse_rate'] for r in rows))} / {_f(mean(r['schema_valid_rate'] for r in rows))}"
+
+
+def _rows(results: dict, baseline: list | None) -> list[list]:
+    out = [[name, f"{rows[0]['trainable_params']:,}", _range([r["exact_match"] for r in rows]), _json(rows),
+            _range([r["final_loss"] for r in rows]), _range([r["kl_drift"] for r in rows]),
+            _range([r["train_seconds"] for r in rows]), _memory(rows),
+            "yes" if all(r["from_cache"] for r in rows) else "no"] for name, rows in results.items()]
+    if baseline:
+        out.append(["no adapter (base model)", "0", _range([b["exact_match"] for b in baseline]), _json(baseline),
+                    "—", "0 (reference)", "—", "—", "—"])
+    return out
+
+
+COLUMNS = ["run", "trainable params", "held-out exact match", "JSON parses / schema valid", "final loss",
+           "KL drift", "train s", "train peak RSS MB", "from cache"]
 
 
 def _deps(ev: dict) -> list[str]:
@@ -44,37 +79,48 @@ def _deps(ev: dict) -> list[str]:
             f"{d['layers']}" for d in ev.get("dependencies", [])]
 
 
+def _params_plot(res: dict, key: str, ylabel: str, title: str, path) -> None:
+    points = {n: (r[0]["trainable_params"], mean(x[key] for x in r)) for n, r in res.items()
+              if all(x.get(key) is not None for x in r)}
+    plots.params_scatter(points, ylabel, title, path)
+
+
 @card_for("lora")
 def lora_card(rec: dict, out_dir) -> dict:
-    ev, stem = rec["evidence"], f"plots/{rec['claim_id']}"
+    ev, stem, cid = rec["evidence"], f"plots/{rec['claim_id']}", rec["claim_id"]
     res = ev["results"]
-    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{rec['claim_id']}: training loss", out_dir / f"{stem}-loss.png")
-    plots.params_scatter({n: (r[0]["trainable_params"], mean(x["exact_match"] for x in r)) for n, r in res.items()},
-                         "held-out exact match (mean over seeds)", f"{rec['claim_id']}: exact match vs parameters",
-                         out_dir / f"{stem}-params.png")
+    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss", out_dir / f"{stem}-loss.png")
+    _params_plot(res, "exact_match", "held-out exact match (mean over seeds)", f"{cid}: exact match vs parameters",
+                 out_dir / f"{stem}-params.png")
     examples = [f"`{n}` seed {r[0]['seed']} first answers: " + " | ".join(repr(e)[:80] for e in r[0]["examples"])
                 for n, r in res.items() if r[0].get("examples")]
     return {"plots": [(f"{stem}-loss.png", "training loss per placement (mean over seeds)"),
                       (f"{stem}-params.png", "held-out exact match against trainable parameters")],
-            "tables": [{"title": "Placements (mean, seed range)", "columns": COLUMNS, "rows": _rows(res)}],
-            "notes": [_budget(ev), *_deps(ev), *examples]}
+            "tables": [{"title": "Placements (mean, seed range)", "columns": COLUMNS,
+                        "rows": _rows(res, ev.get("baseline"))}],
+            "notes": [_budget(ev), _run_note(rec, res), *_deps(ev), *examples]}
 
 
 @card_for("lora_sweep")
 def sweep_card(rec: dict, out_dir) -> dict:
-    ev, stem = rec["evidence"], f"plots/{rec['claim_id']}"
+    ev, stem, cid = rec["evidence"], f"plots/{rec['claim_id']}", rec["claim_id"]
     res = ev["results"]
-    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{rec['claim_id']}: training loss per point",
+    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss per point",
                       out_dir / f"{stem}-loss.png")
-    plots.params_scatter({n: (r[0]["trainable_params"], mean(x["final_loss"] for x in r)) for n, r in res.items()},
-                         "final training loss", f"{rec['claim_id']}: loss vs parameters", out_dir / f"{stem}-params.png")
+    _params_plot(res, "final_loss", "final training loss", f"{cid}: loss vs parameters", out_dir / f"{stem}-params.png")
+    _params_plot(res, "kl_drift", "KL drift on unrelated families (nats)", f"{cid}: KL drift vs parameters",
+                 out_dir / f"{stem}-drift.png")
+    loss_note = ("**Loss is not quality.** Training loss compares how easily each setup fits its own rendering of "
+                 "the examples, not what it learned; held-out exact match is reported beside it.")
+    if any(p.get("format") == "bad" for p in ev["points"]):
+        loss_note += (" The deliberately bad format leaks the answer into the prompt, so a low loss there shows "
+                      "copying, not learning.")
     return {"plots": [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)"),
-                      (f"{stem}-params.png", "final loss against trainable parameters")],
-            "tables": [{"title": "Grid points (mean, seed range)", "columns": COLUMNS, "rows": _rows(res)}],
-            "notes": ["**Loss is not quality.** Training loss compares how easily each setup fits its own rendering "
-                      "of the examples; the deliberately bad format leaks the answer into the prompt, so a low loss "
-                      "there shows copying, not learning. Held-out exact match is reported beside it.",
-                      _budget(ev), *_deps(ev)]}
+                      (f"{stem}-params.png", "final loss against trainable parameters"),
+                      (f"{stem}-drift.png", "KL drift on unrelated families against trainable parameters")],
+            "tables": [{"title": "Grid points (mean, seed range)", "columns": COLUMNS,
+                        "rows": _rows(res, ev.get("baseline"))}],
+            "notes": [loss_note, _budget(ev), _point_budgets(ev), _run_note(rec, res), *_deps(ev)]}
 
 
 @card_for("lora_adapter_ablation")

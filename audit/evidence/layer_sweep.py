@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.memory import peak_rss_mb
 from audit.stats import mean
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (Linux reports KiB)."""
-    import resource
-
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 from controls.seeds import replication_summary, sample_prompts
 
 

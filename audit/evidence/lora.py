@@ -74,9 +74,30 @@ def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prom
     return run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze)
 
 
+def baseline(ctx: RunContext, eval_prompts: list) -> dict:
+    """The model without any adapter on the same held-out prompts: what training has to beat.
+    A cached unit like the adapters (keyed by model, prompts and generation settings)."""
+    from audit.cache import unit_key
+    from interventions.lora_training import evaluate
+
+    claim = ctx.lc.claim
+    task, cache = claim.intervention.task, ctx.options.evidence_cache
+    key = unit_key(kind="lora_baseline", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
+                   eval=[p.id for p in eval_prompts], chat=claim.suite.chat_template, max_new_tokens=task.max_new_tokens)
+    got = cache.get(key)
+    if got is None:
+        import torch
+
+        with torch.inference_mode():
+            got = evaluate(ctx.loaded.model, ctx.loaded.tokenizer, eval_prompts, [], claim.suite.chat_template,
+                           task.max_new_tokens, ctx.options.batch_size)
+        cache.put(key, got)
+    return {k: got[k] for k in ("exact_match", "answer_nll", "json_parse_rate", "schema_valid_rate", "examples")}
+
+
 def _row(result: dict, seed: int) -> dict:
-    keep = ("trainable_params", "final_loss", "exact_match", "answer_nll", "kl_drift", "train_seconds",
-            "peak_rss_mb", "from_cache", "examples")
+    keep = ("trainable_params", "final_loss", "exact_match", "answer_nll", "json_parse_rate", "schema_valid_rate",
+            "kl_drift", "train_seconds", "train_memory", "from_cache", "examples")
     return {"seed": seed, **{k: result.get(k) for k in keep}, "losses": result["losses"],
             "n_modules": len(result["modules"])}
 
@@ -91,9 +112,11 @@ def lora(ctx: RunContext) -> EvidenceResult:
                        f"{len(seeds)} seeds x {spec.training.steps} steps")
     results: dict[str, list[dict]] = {name: [] for name in spec.placements}
     modules: dict[str, dict] = {}
+    base_rows = []
     for seed in seeds:
         train_p, eval_p = split(ctx, spec.task, seed)
         drifts = drift_pairs(ctx, spec.task, seed)
+        base_rows.append({"seed": seed, **baseline(ctx, eval_p)})
         resolved = resolve(spec.placements, ctx.loaded.model, seed, atlas_layers(ctx, deps))
         for name, mods in resolved.items():
             results[name].append(_row(trained(ctx, mods, spec.training, seed, train_p, eval_p, drifts), seed))
@@ -102,7 +125,7 @@ def lora(ctx: RunContext) -> EvidenceResult:
     outcome = claim.acceptance.evaluate_lora(results)
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
-                "modules": modules, "seeds": seeds, "dependencies": deps}
+                "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds", "random_placement"}
                           if any(p.placement == "random_matched" for p in spec.placements.values()) else {"seeds"},
                           strong=checks_decided(outcome))
@@ -116,9 +139,11 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
     seeds, deps = claim.controls.seeds, []
     ctx.progress.start(len(seeds) * len(spec.points), f"{claim.id}: {len(spec.points)} points x {len(seeds)} seeds")
     results: dict[str, list[dict]] = {p.label: [] for p in spec.points}
+    base_rows = []
     for seed in seeds:
         train_p, eval_p = split(ctx, spec.task, seed)
         drifts = drift_pairs(ctx, spec.task, seed)
+        base_rows.append({"seed": seed, **baseline(ctx, eval_p)})
         resolved = resolve(spec.named_placements(), ctx.loaded.model, seed, atlas_layers(ctx, deps))
         for point in spec.points:
             res = trained(ctx, resolved[point.label], point.training(spec.training), seed, train_p, eval_p, drifts)
@@ -126,8 +151,8 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
             ctx.progress.advance()
     outcome = claim.acceptance.evaluate_sweep_points(results)
     evidence = {"kind": "lora_sweep", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
-                "points": [p.model_dump() for p in spec.points], "results": results, "seeds": seeds,
-                "dependencies": deps}
+                "points": [p.model_dump() for p in spec.points], "results": results, "baseline": base_rows,
+                "seeds": seeds, "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds"},
                           strong=checks_decided(outcome))
 

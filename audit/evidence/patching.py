@@ -11,7 +11,7 @@ import random
 
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
-from audit.evidence.layer_sweep import peak_rss_mb
+from audit.memory import peak_rss_mb
 from audit.stats import mean
 from audit.verdict import Outcome, Verdict
 from controls.seeds import replication_summary

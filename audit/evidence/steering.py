@@ -20,7 +20,7 @@ import time
 
 from audit.criteria.steering import CONTROL_NAMES, cell_key
 from audit.evidence import EvidenceResult, RunContext, evidence_for
-from audit.evidence.layer_sweep import peak_rss_mb
+from audit.memory import peak_rss_mb
 from audit.stats import mean, std
 
 STEERING_VERSION = 2  # bump when the numbers this builder produces change

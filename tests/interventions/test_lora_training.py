@@ -1,10 +1,10 @@
-"""LoRA training pieces: exact-match scoring, QLoRA on an NF4 base, the base model restored."""
+"""LoRA training pieces: exact-match and JSON schema scoring, QLoRA on an NF4 base, the base model restored."""
 
 import torch
 
 from audit.models import load_model, load_variant
 from interventions.lora import Training
-from interventions.lora_training import exact_match, linear_modules, run_adapter
+from interventions.lora_training import exact_match, json_answer, linear_modules, run_adapter
 from tests.conftest import save, tiny_model
 
 
@@ -14,6 +14,18 @@ def test_exact_match_scores_the_answer_not_the_ramble():
     assert not exact_match('{"name": "Jack", "age": "48", "city": "Tokyo"}', answer)  # a string is not 48
     assert not exact_match('{"name": "Jack", "age": 48', answer)  # unparseable
     assert exact_match("25\nbecause the loop adds five", "25") and not exact_match("It prints 25", "25")
+
+
+def test_json_answers_are_parsed_then_checked_against_the_reference_schema_then_compared():
+    ref = {"name": "Jack", "age": 48, "city": "Tokyo"}
+    assert json_answer('ok {"name": "Jack", "age": 48, "city": "Tokyo"}', ref) == (True, True, True)
+    assert json_answer('{"name": "Ann", "age": 3, "city": "Rome"}', ref) == (True, True, False)  # right shape, wrong values
+    assert json_answer('{"name": "Jack", "age": "48", "city": "Tokyo"}', ref) == (True, False, False)  # age a string
+    assert json_answer('{"name": "Jack", "age": 48}', ref) == (True, False, False)  # a key missing
+    assert json_answer('{"name": "Jack", "age": 48, "city": "Tokyo", "x": 1}', ref) == (True, False, False)  # extra key
+    assert json_answer('{"name": "Jack", "age": true, "city": "Tokyo"}', ref) == (True, False, False)  # bool is no number
+    assert json_answer('{"name": "Jack", "age": 48', ref) == (False, False, False)
+    assert json_answer("no json here", ref) == (False, False, False)
 
 
 def test_qlora_trains_adapters_on_an_nf4_base_and_the_base_is_restored(tmp_path):

@@ -31,11 +31,31 @@ def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_p
     assert ev["results"]["random"][0]["trainable_params"] == ev["results"]["atlas"][0]["trainable_params"]
     assert all(r["losses"][-1] < r["losses"][0] for r in ev["results"]["atlas"])
     assert TRAININGS["count"] - before == 6  # 3 placements x 2 seeds
+    assert [b["exact_match"] for b in ev["baseline"]] == [0.0, 0.0]  # untrained, the model never says zz
+    assert all(r["train_memory"]["peak_mb"] > 0 for rows in ev["results"].values() for r in rows)
+    assert all(r["json_parse_rate"] is None for r in ev["results"]["atlas"])  # zz is no JSON answer
     again = run_claim(lc, options)  # adapters come from the cache: nothing is retrained
     assert TRAININGS["count"] - before == 6
     assert again["evidence"]["results"] == {k: [{**r, "from_cache": True} for r in v] for k, v in ev["results"].items()}
     page = rendered(tmp_path, rec)
     assert "Placements (mean, seed range)" in page and "Declared budget per run: 40 steps" in page
+    assert "no adapter (base model)" in page and "6 of 6 adapters trained now" in page
+
+
+def test_qlora_claim_trains_on_an_nf4_base_end_to_end(tmp_path):
+    from tests.lora_planted import build_planted
+
+    d = build_planted(tmp_path / "q", hidden=64)  # NF4 on CPU packs blocks of 64 inputs
+    lc = lora_claim(d, "qlora", PLACEMENTS.replace("  random: {placement: random_matched, reference: atlas}\n", ""),
+                    "{kind: lora_efficiency, candidate: atlas, reference: all, min_param_ratio: 2, "
+                    "max_exact_match_gap: 0.5}", seeds="[1]", training="{rank: 4, alpha: 8, steps: 40, batch_size: 8, "
+                    "learning_rate: 0.02, qlora: true}")
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    ev = rec["evidence"]
+    assert rec["verdict"] in {"supported", "refuted"}, rec["reasons"]  # computed, not errored
+    assert ev["training"]["qlora"] is True
+    assert all(r["losses"][-1] < r["losses"][0] for r in ev["results"]["atlas"])  # the live layer learns on NF4
+    assert "QLoRA (NF4 base)" in rendered(tmp_path, rec)
 
 
 def test_a_placement_at_a_dead_layer_is_refuted(planted, tmp_path):
