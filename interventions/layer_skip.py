@@ -73,7 +73,8 @@ class LayerSkip(StrictModel):
     configs: list[SkipConfig] = Field(min_length=1)
     max_new_tokens: PositiveInt = Field(16, le=256, description="greedy tokens generated per prompt")
     speed_prompts: PositiveInt = Field(16, description="prompts in the timed generation batch")
-    speed_repeats: PositiveInt = Field(5, description="timed repeats per config (after one warm-up)")
+    speed_repeats: PositiveInt = Field(5, description="timed repeats per config, after the warm-ups")
+    speed_warmup: NonNegativeInt = Field(1, description="untimed warm-up rounds of every variant")
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_skip"

@@ -35,7 +35,8 @@ class ModesSpec(StrictModel):
 class SpeedProtocol(StrictModel):
     prompts: PositiveInt = Field(16, description="prompts in the timed batch")
     new_tokens: PositiveInt = Field(32, le=512, description="tokens every prompt generates (forced length)")
-    repeats: PositiveInt = Field(5, description="timed repeats per mode, interleaved, after one warm-up")
+    repeats: PositiveInt = Field(5, description="timed repeats per mode, interleaved, after the warm-ups")
+    warmup: NonNegativeInt = Field(1, description="untimed warm-up rounds of every mode")
 
 
 @intervention("quantization")

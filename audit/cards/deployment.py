@@ -18,6 +18,16 @@ def _speed_note(speed: dict) -> str:
             f"({speed['torch_threads']} torch threads). Thresholds are ratios, never absolute tokens/s.")
 
 
+def _hardware_note(hw: dict) -> str:
+    """One line: the device, CPU, cores, RAM and threads the timings come from."""
+    device = f"CUDA {hw.get('cuda_device', '')}".strip() if hw.get("cuda") else "CPU"
+    facts = [hw.get("cpu_model"), hw.get("cpu_count") and f"{hw['cpu_count']} cores",
+             hw.get("ram_gb") and f"{hw['ram_gb']} GB RAM",
+             hw.get("torch_threads") and f"{hw['torch_threads']} torch threads",
+             hw.get("bitsandbytes") and f"bitsandbytes {hw['bitsandbytes']}"]
+    return f"Hardware: {device}; " + ", ".join(f for f in facts if f) + "."
+
+
 def _seed_range(values: list[float]) -> str:
     return f"{_f(mean(values))} ({_f(min(values))}–{_f(max(values))})"
 
@@ -28,16 +38,21 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
     path = f"plots/{rec['claim_id']}-tradeoff.png"
     plots.skip_tradeoff(ev["configs"], acc.get("faithful_top5_overlap", 0.9), acc.get("min_speedup", 1.05),
                         f"{rec['claim_id']}: quality vs speed per skip config", out_dir / path)
-    status = (rec.get("summary") or {}).get("config_status", {})
+    summary = rec.get("summary") or {}
+    status, noisy = summary.get("config_status", {}), summary.get("implausible_timing", {})
     rows = [[c["name"], c["n_skipped"], ",".join(map(str, c["skipped"])),
              _seed_range([s["top5_overlap"] for s in c["seeds"]]),
              _seed_range([s["greedy_agreement"] for s in c["seeds"]]),
              _seed_range([s["prefix_agreement"] for s in c["seeds"]]),
              _seed_range([s["nll_increase"] for s in c["seeds"]]),
              f"{_f(median(c['speedups']))} ({_f(min(c['speedups']))}–{_f(max(c['speedups']))})",
-             {"pass": "not free", "fail": "FREE", "uncertain": "uncertain"}.get(status.get(c["name"]), "?")]
+             _f(c.get("compute_ratio")),
+             {"pass": "not free", "fail": "FREE", "uncertain": "uncertain"}.get(status.get(c["name"]), "?")
+             + (" (implausible timing)" if c["name"] in noisy else "")]
             for c in ev["configs"]]
-    notes = [_speed_note(ev["speed"]),
+    notes = [_speed_note(ev["speed"])] + [f"{name}: {why}." for name, why in noisy.items()]
+    notes += [_hardware_note(ev["hardware"])] if "hardware" in ev else []
+    notes += [
              f"Top-5 overlap: share of the top-5 next tokens at each position of the unmodified model's greedy "
              f"continuation ({ev['max_new_tokens']} tokens max, teacher forced). Greedy agreement: identical "
              f"continuations. {ev['n_prompts']} distinct prompts; values are mean (seed range)."]
@@ -46,7 +61,8 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
     return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")],
             "tables": [{"title": "Skip configs against the unmodified model",
                         "columns": ["config", "layers skipped", "which", "top-5 overlap", "greedy agreement",
-                                    "agreeing prefix", "answer NLL increase", "speedup (median, range)", "verdict"],
+                                    "agreeing prefix", "answer NLL increase", "speedup (median, range)",
+                                    "compute ratio", "verdict"],
                         "rows": rows}],
             "notes": notes}
 
@@ -62,18 +78,22 @@ def quantization_card(rec: dict, out_dir) -> dict:
     kl = {m: mean(s["kl"] for s in modes[m]["seeds"]) for m in order}
     path = f"plots/{rec['claim_id']}-modes.png"
     plots.mode_bars(order, [(f"tokens/s ratio to {base}", [ratio[m] for m in order]),
-                            ("model memory (MB)", [modes[m]["memory_mb"] for m in order]),
+                            ("weights footprint (MB)", [modes[m]["memory_mb"] for m in order]),
                             (f"KL to {ref} (nats)", [kl[m] for m in order]),
                             ("exact match", [em[m] for m in order])],
                     f"{rec['claim_id']}: precision modes side by side", out_dir / path)
-    rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _f(modes[m]["memory_mb"]), _f(em[m]), _f(kl[m])]
-            for m in order]
-    hw = ev.get("hardware", {})
+    peak = {m: modes[m].get("peak_memory") or {} for m in order}
+    rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _f(modes[m]["memory_mb"]), _f(peak[m].get("peak_mb")),
+             _f(peak[m].get("growth_mb")), _f(em[m]), _f(kl[m])] for m in order]
     return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")],
             "tables": [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",
-                                                      "memory MB", "exact match", f"KL to {ref}"], "rows": rows}],
-            "notes": [_speed_note(ev["speed"]),
-                      f"Hardware: {'CUDA' if hw.get('cuda') else 'CPU'}, bitsandbytes {hw.get('bitsandbytes')}. "
+                                                      "weights footprint (MB)", "peak RSS during run (MB)",
+                                                      "RSS growth during run (MB)", "exact match", f"KL to {ref}"],
+                        "rows": rows}],
+            "notes": [_speed_note(ev["speed"]), _hardware_note(ev.get("hardware", {})),
+                      "Memory: the weights' footprint (the memory check), and the process RSS during each mode's "
+                      "untimed exact-match/KL pass — its peak counts the models of earlier modes, still loaded; "
+                      "its growth is the mode's working memory.",
                       f"Exact match: the greedy answer ({ev['max_new_tokens']} tokens) starts with the reference answer. "
                       f"{ev['n_prompts']} distinct prompts."]}
 

@@ -3,7 +3,8 @@
 Each claim is a list of *checks*; a check is ``pass``, ``fail`` or ``uncertain``:
 - a quality check holds per seed; all seeds agree -> pass / fail, seeds disagree -> uncertain;
 - a speed check compares a threshold with the ratio of every timed repeat; all repeats on one
-  side -> pass / fail, repeats straddling it -> uncertain (timing noise decides nothing).
+  side -> pass / fail, repeats straddling it -> uncertain (timing noise decides nothing); a layer
+  skip's repeat faster than its compute ratio allows (:func:`implausible`) -> uncertain.
 Any failed check refutes the claim, any uncertain one makes it inconclusive, else supported.
 """
 
@@ -33,6 +34,24 @@ def at_least_status(values: list[float], threshold: float) -> str:
     return seeds_status([v >= threshold for v in values])
 
 
+def compute_ratio(n_layers: int, n_skipped: int) -> float:
+    """The speedup a skip config could reach if decoder layers were all the compute: n / kept."""
+    return n_layers / (n_layers - n_skipped)
+
+
+def implausible(speedups: list[float], ratio: float, tolerance: float) -> str | None:
+    """Why the timing cannot be trusted (a repeat above ``tolerance`` x the compute ratio), or None."""
+    if speedups and max(speedups) > tolerance * ratio:
+        return (f"implausible timing ({fmt(max(speedups))}x exceeds compute ratio {fmt(ratio)}x by more than "
+                f"{tolerance:g}x): noisy machine")
+    return None
+
+
+def speed_status(speedups: list[float], threshold: float, why_implausible: str | None) -> str:
+    """:func:`at_least_status`, but never pass (nor fail) on implausible timing."""
+    return UNCERTAIN if why_implausible else at_least_status(speedups, threshold)
+
+
 def fmt(x) -> str:
     return "n/a" if x is None else f"{x:.3g}"
 
@@ -59,7 +78,7 @@ class SkipNotFree(StrictModel):
     unmodified model reach the thresholds, and *faster* when every timed repeat's tokens/s ratio
     reaches ``min_speedup``. One config that is faithful on every seed and faster refutes the
     claim; a config whose faithfulness differs across seeds, or that is faithful with a speedup
-    inside the timing noise, leaves it inconclusive.
+    inside the timing noise or above what its compute ratio allows, leaves it inconclusive.
     """
 
     kind: Literal["skip_not_free"]
@@ -68,18 +87,22 @@ class SkipNotFree(StrictModel):
     faithful_greedy_agreement: float = Field(0.9, gt=0.0, le=1.0,
                                              description="greedy-continuation agreement at or above which outputs count as preserved")
     min_speedup: PositiveFloat = Field(1.05, description="tokens/s ratio (skip / unmodified) that counts as a speedup")
+    timing_tolerance: float = Field(1.25, ge=1.0, description="a repeat faster than this x the compute ratio "
+                                    "(layers / kept layers) is implausible: that config's speed is uncertain")
 
-    def evaluate_skip(self, configs: list[dict]) -> Outcome:
-        """``configs``: [{name, seeds: [{top5_overlap, greedy_agreement}], speedups: [per repeat]}]."""
-        checks, statuses = [], {}
+    def evaluate_skip(self, configs: list[dict], n_layers: int) -> Outcome:
+        """``configs``: [{name, n_skipped, seeds: [{top5_overlap, greedy_agreement}], speedups: [per
+        repeat]}] of a model with ``n_layers`` decoder layers."""
+        checks, statuses, noisy = [], {}, {}
         for c in configs:
             faithful = seeds_status([s["top5_overlap"] >= self.faithful_top5_overlap
                                      and s["greedy_agreement"] >= self.faithful_greedy_agreement for s in c["seeds"]])
-            faster = at_least_status(c["speedups"], self.min_speedup)
+            why = implausible(c["speedups"], compute_ratio(n_layers, c["n_skipped"]), self.timing_tolerance)
+            faster = speed_status(c["speedups"], self.min_speedup, why)
             overlap = mean(s["top5_overlap"] for s in c["seeds"])
             agree = mean(s["greedy_agreement"] for s in c["seeds"])
             detail = (f"top-5 overlap {fmt(overlap)}, greedy agreement {fmt(agree)}, speedup "
-                      f"{fmt(min(c['speedups']))}-{fmt(max(c['speedups']))}x")
+                      f"{fmt(min(c['speedups']))}-{fmt(max(c['speedups']))}x" + (f"; {why}" if why else ""))
             if faithful == PASS and faster == PASS:
                 status, detail = FAIL, "a free speedup: outputs preserved and faster; " + detail
             elif faithful == FAIL or faster == FAIL:
@@ -88,13 +111,16 @@ class SkipNotFree(StrictModel):
             else:
                 status = UNCERTAIN
                 detail = ("faithfulness differs across seeds; " if faithful == UNCERTAIN
-                          else "speedup within timing noise; ") + detail
+                          else "speed not established; " if why else "speedup within timing noise; ") + detail
             statuses[c["name"]] = status
+            if why:
+                noisy[c["name"]] = why
             checks.append((f"skip {c['name']}", status, detail))
         if not configs:
             checks.append(("configs", UNCERTAIN, "no skip config was measured"))
         overlaps = [mean(s["top5_overlap"] for s in c["seeds"]) for c in configs]
-        return judge(checks, {"config_status": statuses, "max_top5_overlap": max(overlaps, default=None),
+        return judge(checks, {"config_status": statuses, "implausible_timing": noisy,
+                              "max_top5_overlap": max(overlaps, default=None),
                               "min_top5_overlap": min(overlaps, default=None)})
 
 

@@ -169,6 +169,10 @@ class NullThresholds(StrictModel):
                                       self._need(len(ev["seeds"])))
         return out, errors
 
+    def control_cells(self, ev: dict) -> list[str]:
+        """The sweep cells the controls are drawn for: the judged (layer, alpha)."""
+        return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
+
     def _judged_cell(self, ev: dict):
         """(layer, alpha) named by the claim, or an errored Outcome saying why it is not in the sweep."""
         try:
@@ -237,9 +241,6 @@ class SteeringAcceptance(NullThresholds):
     min_effect: float = Field(0.05, ge=0.0, description="minimum behavior effect (metric units)")
     max_collateral: float = Field(0.1, ge=0.0, description="maximum KL on unrelated families (nats)")
     min_selectivity: float = Field(2.0, ge=0.0, description="minimum effect / collateral")
-
-    def control_cells(self, ev: dict) -> list[str]:
-        return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
 
     def evaluate_steering(self, ev: dict) -> Outcome:
         judged = self._judged_cell(ev)
@@ -388,9 +389,6 @@ class SteeringRatio(NullThresholds):
     min_ratio: float = Field(0.5, ge=0.0, description="numerator effect >= this x denominator effect")
     min_effect: float = Field(0.05, ge=0.0, description="the denominator group's effect must reach this for the "
                               "comparison to be informative")
-
-    def control_cells(self, ev: dict) -> list[str]:
-        return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
 
     def evaluate_steering(self, ev: dict) -> Outcome:
         judged = self._judged_cell(ev)

@@ -1,5 +1,5 @@
 """Shared pieces of the deployment evidence (layer skipping, quantization): prompt pairs per seed,
-per-seed tables, claim dependencies and the side-by-side speed protocol."""
+per-seed tables, claim dependencies, the hardware and the side-by-side speed protocol."""
 
 from __future__ import annotations
 
@@ -48,9 +48,23 @@ def dependency(ctx: RunContext, rel_path: str, expected_kind: str) -> tuple[dict
                  "weights_sha256": rec["provenance"].get("weights_sha256")}
 
 
+def hardware() -> dict:
+    """What the timings were measured on: :func:`audit.provenance.machine` (CPU model, cores, RAM,
+    torch threads), the CUDA device when there is one, and the bitsandbytes version."""
+    import torch
+
+    from audit.provenance import machine, package_versions
+
+    facts = {**machine(), "bitsandbytes": package_versions().get("bitsandbytes")}
+    if torch.cuda.is_available():
+        facts["cuda_device"] = torch.cuda.get_device_name(torch.cuda.current_device())
+    return facts
+
+
 def timing_protocol(ctx: RunContext, variants: dict, pairs: dict, n_prompts: int, new_tokens: int,
-                    repeats: int) -> tuple[dict[str, list[float]], dict]:
-    """Time forced-length greedy generation of the same batch under each variant, interleaved.
+                    repeats: int, warmup: int = 1) -> tuple[dict[str, list[float]], dict]:
+    """Time forced-length greedy generation of the same batch under each variant, interleaved,
+    after ``warmup`` untimed rounds.
 
     ``variants[name]`` is ``(model, context factory or None)``. Returns seconds per repeat per
     variant and the protocol (prompts, tokens, repeats, threads, median tokens/s) for the record.
@@ -65,9 +79,9 @@ def timing_protocol(ctx: RunContext, variants: dict, pairs: dict, n_prompts: int
     def work(name: str) -> None:
         greedy(variants[name][0], tok, prompts, new_tokens, len(prompts), exact_length=True)
 
-    times = timed_side_by_side({n: v[1] for n, v in variants.items()}, work, repeats)
+    times = timed_side_by_side({n: v[1] for n, v in variants.items()}, work, repeats, warmup)
     tokens = len(prompts) * new_tokens
-    protocol = {"prompts": len(prompts), "new_tokens": new_tokens, "repeats": repeats, "warmup": 1,
+    protocol = {"prompts": len(prompts), "new_tokens": new_tokens, "repeats": repeats, "warmup": warmup,
                 "interleaved": True, "torch_threads": torch.get_num_threads(),
                 "tokens_per_s": {n: tokens / median(t) for n, t in times.items()},
                 "seconds": {n: t for n, t in times.items()}}

@@ -3,13 +3,15 @@
 Per prompt: greedy continuation of both models (exact agreement and the agreeing prefix), top-5
 next-token overlap along the unmodified model's continuation (teacher forced), and the NLL
 increase of the reference answer. Per config: tokens/s ratios of repeated, interleaved generation
-runs against the unmodified model in this process (never absolute tokens/s thresholds).
+runs against the unmodified model in this process (never absolute tokens/s thresholds), and its
+compute ratio (layers / kept layers), the most a real speedup could be. The hardware is recorded.
 """
 
 from __future__ import annotations
 
 from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
-from audit.evidence.deployment import dependency, sample_pairs, seed_table, speedups, timing_protocol
+from audit.criteria.deployment import compute_ratio
+from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups, timing_protocol
 from audit.stats import mean, median
 
 
@@ -75,20 +77,22 @@ def layer_skip(ctx: RunContext) -> EvidenceResult:
     for label, skip in configs:
         metrics = per_prompt_metrics(model, ctx.adapter, tok, pairs, base, skip, spec, bs)
         rows.append({"name": label, "skipped": skip, "n_skipped": len(skip),
+                     "compute_ratio": compute_ratio(ctx.n_layers, len(skip)),
                      "seeds": seed_table(metrics, samples, seeds, families)})
         ctx.progress.advance()
     variants = {"unmodified": (model, None)} | {label: (model, lambda s=skip: removed_layers(model, ctx.adapter, s))
                                                  for label, skip in configs}
-    times, protocol = timing_protocol(ctx, variants, pairs, spec.speed_prompts, spec.max_new_tokens, spec.speed_repeats)
+    times, protocol = timing_protocol(ctx, variants, pairs, spec.speed_prompts, spec.max_new_tokens, spec.speed_repeats,
+                                      spec.speed_warmup)
     for row in rows:
         row["speedups"] = speedups(times, "unmodified", row["name"])
         row["median_speedup"] = median(row["speedups"])
     ctx.progress.advance()
-    outcome = claim.acceptance.evaluate_skip(rows)
+    outcome = claim.acceptance.evaluate_skip(rows, ctx.n_layers)
     evidence = {"kind": "layer_skip", "configs": rows, "families": families, "seeds": seeds,
                 "max_new_tokens": spec.max_new_tokens, "speed": protocol, "dependencies": deps,
                 "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
-                "n_prompts": len(pairs), "n_layers": ctx.n_layers,
+                "n_prompts": len(pairs), "n_layers": ctx.n_layers, "hardware": hardware(),
                 "base": {"mean_answer_nll": mean(b["answer_nll"] for b in base.values()),
                          "mean_continuation_tokens": mean(len(b["continuation"]) for b in base.values())}}
     return EvidenceResult(outcome, evidence, kinds={"layer_skip"}, controls_run={"seeds"},

@@ -1,4 +1,5 @@
-"""Evidence for ``quantization`` (speed, memory, quality per precision mode, side by side) and
+"""Evidence for ``quantization`` (speed, memory, quality per precision mode, side by side; memory is
+the weights' footprint and the RSS during each mode's untimed quality pass) and
 ``quantization_drift`` (the layer-ablation sweep re-run under each mode, compared with the
 reference mode's)."""
 
@@ -7,18 +8,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
-from audit.evidence.deployment import sample_pairs, seed_table, speedups, timing_protocol
-from audit.evidence.layer_sweep import cached_sweep, encode_samples, peak_rss_mb, seed_means
+from audit.evidence.deployment import hardware, sample_pairs, seed_table, speedups, timing_protocol
+from audit.evidence.layer_sweep import cached_sweep, encode_samples, seed_means
+from audit.memory import PeakDuring, peak_rss_mb
 from controls.seeds import sample_prompts
-
-
-def hardware() -> dict:
-    import torch
-
-    from audit.provenance import package_versions
-
-    return {"cuda": torch.cuda.is_available(), "torch_threads": torch.get_num_threads(),
-            "bitsandbytes": package_versions().get("bitsandbytes")}
 
 
 def model_in(ctx: RunContext, mode: str):
@@ -45,6 +38,24 @@ def quality(model, tok, pairs: dict, reference_first: dict | None, max_new_token
     return out, first
 
 
+def measured_quality(*args) -> tuple[dict, dict, dict]:
+    """:func:`quality`, and the memory of that untimed pass: the process RSS peak while the mode
+    generates and scores, and its growth above the RSS at the start (the mode's working memory;
+    the peak also counts the models of earlier modes, kept loaded for the interleaved timing).
+    On CUDA, also the peak of allocated device memory during the pass."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    with PeakDuring() as memory:
+        per_prompt, first = quality(*args)
+    peak = memory.result()
+    if cuda:
+        peak["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return per_prompt, first, peak
+
+
 @evidence_for("quantization")
 def quantization(ctx: RunContext) -> EvidenceResult:
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
@@ -56,13 +67,14 @@ def quantization(ctx: RunContext) -> EvidenceResult:
     models, modes, reference_first = {}, {}, None
     for mode in order:
         models[mode] = model_in(ctx, mode)
-        per_prompt, first = quality(models[mode], tok, pairs, reference_first, spec.max_new_tokens, bs)
+        per_prompt, first, peak = measured_quality(models[mode], tok, pairs, reference_first,
+                                                   spec.max_new_tokens, bs)
         reference_first = reference_first or first
-        modes[mode] = {"memory_mb": models[mode].get_memory_footprint() / 2**20,
+        modes[mode] = {"memory_mb": models[mode].get_memory_footprint() / 2**20, "peak_memory": peak,
                        "seeds": seed_table(per_prompt, samples, seeds, families)}
         ctx.progress.advance()
     times, protocol = timing_protocol(ctx, {m: (models[m], None) for m in order}, pairs, spec.speed.prompts,
-                                      spec.speed.new_tokens, spec.speed.repeats)
+                                      spec.speed.new_tokens, spec.speed.repeats, spec.speed.warmup)
     for m in order:
         modes[m]["speed_ratios"] = {o: speedups(times, o, m) for o in order if o != m}
         modes[m]["tokens_per_s"] = protocol["tokens_per_s"][m]

@@ -4,7 +4,7 @@ free to skip, a planted hub is not."""
 import torch
 
 from interventions.architectures import adapter_for
-from interventions.generation import greedy
+from interventions.generation import greedy, timed_side_by_side
 from interventions.hooks import Hook, hidden_input, hooked, replace_output
 from interventions.layer_skip import least_important, removed_layers
 from tests.conftest import plant_hub, tiny_model
@@ -68,3 +68,10 @@ def test_planted_hub_changes_generation_when_skipped():
 def test_least_important_takes_the_smallest_effects():
     assert least_important([5.0, 0.1, 3.0, 0.1, 2.0], [0, 1, 2, 3, 4], 3) == [1, 3, 4]
     assert least_important([1.0, 2.0], [7, 9], 1) == [7]
+
+
+def test_side_by_side_timing_runs_the_declared_warmups_untimed():
+    runs = []
+    times = timed_side_by_side({"a": None, "b": None}, runs.append, repeats=2, warmup=3)
+    assert runs.count("a") == runs.count("b") == 5 and all(len(t) == 2 for t in times.values())
+    assert runs[:2] == ["a", "b"] and runs[2:4] == ["b", "a"]  # interleaved, rotating order

@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit.criteria.deployment import (FAIL, PASS, UNCERTAIN, CausalDrift, QuantPractical, SkipNotFree,
-                                       at_least_status, drift, seeds_status)
+                                       at_least_status, compute_ratio, drift, implausible, seeds_status,
+                                       speed_status)
 from audit.verdict import STRENGTH, Verdict
 
 unit = st.floats(0.0, 1.0)
@@ -32,29 +33,66 @@ def test_statuses():
 SKIP = SkipNotFree(kind="skip_not_free")
 
 
-def config(overlap, agreement, speedups, n_seeds=2):
-    return {"name": "c", "seeds": [{"top5_overlap": overlap, "greedy_agreement": agreement}] * n_seeds,
-            "speedups": speedups}
+N_LAYERS = 100  # with 80 skipped (compute ratio 5) every generated speedup below is plausible
+
+
+def config(overlap, agreement, speedups, n_seeds=2, n_skipped=80):
+    return {"name": "c", "n_skipped": n_skipped, "speedups": speedups,
+            "seeds": [{"top5_overlap": overlap, "greedy_agreement": agreement}] * n_seeds}
+
+
+def skip_verdict(*configs, n_layers=N_LAYERS):
+    return SKIP.evaluate_skip(list(configs), n_layers).verdict
 
 
 def test_skip_verdicts():
-    assert SKIP.evaluate_skip([config(0.0, 0.0, [1.5, 1.6])]).verdict is Verdict.SUPPORTED
-    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.5, 1.6])]).verdict is Verdict.REFUTED
-    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.0, 1.01])]).verdict is Verdict.SUPPORTED  # faithful, not faster
-    assert SKIP.evaluate_skip([config(1.0, 1.0, [1.0, 1.2])]).verdict is Verdict.INCONCLUSIVE  # timing noise
-    split = {"name": "c", "seeds": [{"top5_overlap": 1.0, "greedy_agreement": 1.0},
-                                    {"top5_overlap": 0.2, "greedy_agreement": 0.0}], "speedups": [1.5]}
-    assert SKIP.evaluate_skip([split]).verdict is Verdict.INCONCLUSIVE
-    assert SKIP.evaluate_skip([]).verdict is Verdict.INCONCLUSIVE
+    assert skip_verdict(config(0.0, 0.0, [1.5, 1.6])) is Verdict.SUPPORTED
+    assert skip_verdict(config(1.0, 1.0, [1.5, 1.6])) is Verdict.REFUTED
+    assert skip_verdict(config(1.0, 1.0, [1.0, 1.01])) is Verdict.SUPPORTED  # faithful, not faster
+    assert skip_verdict(config(1.0, 1.0, [1.0, 1.2])) is Verdict.INCONCLUSIVE  # timing noise
+    split = {"name": "c", "n_skipped": 80, "seeds": [{"top5_overlap": 1.0, "greedy_agreement": 1.0},
+                                                     {"top5_overlap": 0.2, "greedy_agreement": 0.0}], "speedups": [1.5]}
+    assert skip_verdict(split) is Verdict.INCONCLUSIVE
+    assert skip_verdict() is Verdict.INCONCLUSIVE
+
+
+def test_a_speedup_beyond_the_compute_ratio_is_implausible_timing_not_a_free_speedup():
+    # the shipped SmolLM2 run: 3.1-3.5x from removing 3 of 30 layers (compute ratio 1.11x)
+    assert compute_ratio(30, 3) == 30 / 27 and compute_ratio(30, 15) == 2.0
+    assert implausible([1.3, 1.38], compute_ratio(30, 3), 1.25) is None  # within 1.25 x 1.11
+    why = implausible([3.1, 3.5], compute_ratio(30, 3), 1.25)
+    assert why.startswith("implausible timing (3.5x exceeds compute ratio 1.11x") and why.endswith("noisy machine")
+    assert speed_status([3.1, 3.5], 1.05, why) == UNCERTAIN and speed_status([3.1, 3.5], 1.05, None) == PASS
+    noisy = SKIP.evaluate_skip([config(1.0, 1.0, [3.1, 3.5], n_skipped=3)], 30)
+    assert noisy.verdict is Verdict.INCONCLUSIVE and "implausible timing" in noisy.reasons[0]
+    assert noisy.summary["implausible_timing"] == {"c": why}
+    # the same timings are plausible when 20 of 30 layers are gone (compute ratio 3x)
+    assert skip_verdict(config(1.0, 1.0, [3.1, 3.5], n_skipped=20), n_layers=30) is Verdict.REFUTED
+    # broken outputs are not free whatever the clock says; the note stays in the detail
+    broken = SKIP.evaluate_skip([config(0.0, 0.0, [3.1, 3.5], n_skipped=3)], 30)
+    assert broken.verdict is Verdict.SUPPORTED and "implausible timing" in broken.reasons[0]
+    assert SkipNotFree(kind="skip_not_free", timing_tolerance=4.0).evaluate_skip(
+        [config(1.0, 1.0, [3.1, 3.5], n_skipped=3)], 30).verdict is Verdict.REFUTED
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 40), st.data(), st.lists(ratio, min_size=0, max_size=4), st.floats(1.0, 3.0), unit, unit)
+def test_a_speedup_above_the_compute_bound_never_passes(n_layers, data, speeds, over, overlap, agreement):
+    n_skipped = data.draw(st.integers(1, n_layers - 1))
+    bound = SKIP.timing_tolerance * compute_ratio(n_layers, n_skipped)
+    speeds = speeds + [bound * over + 1e-6]
+    why = implausible(speeds, compute_ratio(n_layers, n_skipped), SKIP.timing_tolerance)
+    assert why is not None and speed_status(speeds, SKIP.min_speedup, why) != PASS
+    out = SKIP.evaluate_skip([config(overlap, agreement, speeds, n_skipped=n_skipped)], n_layers)
+    assert out.verdict is not Verdict.REFUTED  # never "a free speedup" on implausible timing
 
 
 @settings(max_examples=200, deadline=None)
 @given(unit, unit, st.lists(ratio, min_size=1, max_size=4), unit, st.floats(0.0, 1.0))
 def test_skip_claim_never_gains_when_skipping_looks_better(overlap, agreement, speeds, bump, speed_bump):
     """The claim is negative: better-preserved outputs or more speed never move it towards supported."""
-    before = SKIP.evaluate_skip([config(overlap, agreement, speeds)]).verdict
-    after = SKIP.evaluate_skip([config(min(1.0, overlap + bump), min(1.0, agreement + bump),
-                                       [s + speed_bump for s in speeds])]).verdict
+    before = skip_verdict(config(overlap, agreement, speeds))
+    after = skip_verdict(config(min(1.0, overlap + bump), min(1.0, agreement + bump), [s + speed_bump for s in speeds]))
     assert STRENGTH[after] <= STRENGTH[before]
 
 

@@ -8,12 +8,12 @@ import pytest
 from audit.cache import EvidenceCache
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
-from tests.conftest import MAIN_SUITE, plant_hub, save, tiny_model
+from tests.conftest import MAIN_SUITE, plant_hub, rendered, save, tiny_model
 from tests.interventions.test_layer_skip import make_identity
 
 
 def skip_claim(path, model, configs: str, extra_intervention: str = "", acceptance: str = "",
-               min_speedup: float = 1.05) -> object:
+               min_speedup: float = 1.05, timing_tolerance: float = 1.25) -> object:
     path.write_text(textwrap.dedent(f"""\
         id: {path.stem}
         statement: "Naive layer skipping is not a free speedup (planted test)."
@@ -37,6 +37,7 @@ def skip_claim(path, model, configs: str, extra_intervention: str = "", acceptan
         acceptance:
           kind: skip_not_free
           min_speedup: {min_speedup}
+          timing_tolerance: {timing_tolerance}
         """) + acceptance)
     return load_claim(path)
 
@@ -58,8 +59,9 @@ def hub_model(tmp_path_factory):
 def test_skipping_layers_that_write_nothing_is_free_so_the_claim_is_refuted(tmp_path, identity_model):
     # timing a millisecond-scale tiny model is noisy on a shared machine (single repeats stall): the
     # verdict here turns on the planted faithfulness (min_speedup 0.01 counts any config as fast
-    # enough), and the planted speed-up (4 of 6 layers gone) is checked on the median of the repeats
-    lc = skip_claim(tmp_path / "free.yaml", identity_model, "[{block: [1, 4]}]", min_speedup=0.01)
+    # enough, a loose timing tolerance lets a stalled repeat pass), and the planted speed-up (4 of 6
+    # layers gone) is checked on the median of the repeats
+    lc = skip_claim(tmp_path / "free.yaml", identity_model, "[{block: [1, 4]}]", min_speedup=0.01, timing_tolerance=100)
     rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
     row = rec["evidence"]["configs"][0]
     assert row["skipped"] == [1, 2, 3, 4]
@@ -132,3 +134,30 @@ def test_the_card_renders_the_config_table_and_tradeoff_plot(tmp_path, hub_model
     page = (out / "claims" / "card.md").read_text()
     assert "Skip configs against the unmodified model" in page and "| L2 | 1 | 2 |" in page
     assert (out / "plots" / "card-tradeoff.png").stat().st_size > 1000
+
+
+def test_a_speedup_beyond_the_compute_ratio_is_implausible_and_never_a_free_speedup(tmp_path, identity_model,
+                                                                                     monkeypatch):
+    # the shipped SmolLM2 symptom, planted: removing 1 of 6 layers (compute ratio 1.2x) "runs 3.3x faster"
+    import interventions.generation as generation
+
+    calls = []
+
+    def noisy_clock(variants, work, repeats, warmup=1):
+        calls.append(warmup)
+        return {n: [3.3 if n == "unmodified" else 1.0] * repeats for n in variants}
+
+    monkeypatch.setattr(generation, "timed_side_by_side", noisy_clock)
+    lc = skip_claim(tmp_path / "noisy.yaml", identity_model, "[{layers: [1]}]",
+                    extra_intervention="  speed_warmup: 3\n")
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    ev, row = rec["evidence"], rec["evidence"]["configs"][0]
+    assert all(s["greedy_agreement"] == 1.0 for s in row["seeds"])  # faithful: a free speedup if timing were real
+    assert row["compute_ratio"] == 1.2 and row["median_speedup"] == 3.3
+    assert rec["verdict"] == "inconclusive", rec["reasons"]
+    assert "implausible timing (3.3x exceeds compute ratio 1.2x" in rec["reasons"][0]
+    assert calls == [3] and ev["speed"]["warmup"] == 3  # the declared warm-ups reach the clock
+    assert ev["hardware"]["cpu_count"] >= 1 and "ram_gb" in ev["hardware"] and "bitsandbytes" in ev["hardware"]
+    page = rendered(tmp_path, rec)
+    assert "uncertain (implausible timing)" in page and "noisy machine." in page
+    assert "Hardware: CPU; " in page and "3 warm-up + 5 timed repeats" in page

@@ -87,9 +87,44 @@ def test_quantization_evidence_is_side_by_side_and_a_zero_kl_claim_is_refuted(tm
     assert all(s["kl"] > 0 for s in ev["modes"]["nf4"]["seeds"])  # 4-bit weights change the model
     assert len(ev["modes"]["nf4"]["speed_ratios"]["bfloat16"]) == 2 and ev["speed"]["interleaved"]
     assert ev["modes"]["nf4"]["memory_mb"] < ev["modes"]["float32"]["memory_mb"]
+    assert all(m["peak_memory"]["peak_mb"] >= m["peak_memory"]["growth_mb"] >= 0 for m in ev["modes"].values())
+    assert ev["hardware"]["cpu_count"] >= 1 and "ram_gb" in ev["hardware"] and ev["hardware"]["bitsandbytes"]
     assert rec["verdict"] == "refuted" and any(r.startswith("KL to float32") for r in rec["reasons"])
     page = rendered(tmp_path, rec)
     assert "| nf4 |" in page and "Speed protocol: 4 prompts x 4 forced new tokens" in page
+    assert "peak RSS during run (MB)" in page and "weights footprint (MB)" in page and "Hardware: CPU; " in page
+
+
+def test_peak_memory_is_measured_per_mode_during_its_quality_pass(tmp_path, hub_model, monkeypatch):
+    # plant 256 MB of working memory in nf4's exact-match/KL pass only: its growth shows it, float32's does not
+    import time
+
+    import torch
+
+    import audit.evidence.quantization as q
+
+    real = q.quality
+
+    def planted(model, *args):
+        if type(model.model.layers[0].mlp.down_proj).__name__ == "Linear4bit":
+            buffer = torch.ones(64 * 2**20)  # written, so resident
+            time.sleep(0.05)
+            del buffer
+        return real(model, *args)
+
+    monkeypatch.setattr(q, "quality", planted)
+    lc = claim(tmp_path / "mem.yaml", hub_model, QUANT.replace("bfloat16, int8, nf4", "nf4").replace(
+        "repeats: 2}", "repeats: 1, warmup: 0}"), metric="quantization_tradeoff", acceptance="""\
+        acceptance:
+          kind: quant_practical
+          candidate: nf4
+          baseline: float32
+          min_speed_ratio: 0.01
+        """)
+    rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
+    peak = {m: v["peak_memory"] for m, v in rec["evidence"]["modes"].items()}
+    assert peak["nf4"]["growth_mb"] >= 200 > peak["float32"]["growth_mb"], peak
+    assert peak["nf4"]["method"].startswith("RSS sampled") and rec["evidence"]["speed"]["warmup"] == 0
 
 
 def test_acceptance_naming_an_unmeasured_mode_is_invalid(tmp_path, hub_model):
