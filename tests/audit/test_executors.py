@@ -171,3 +171,4 @@ def test_cuda_run_matches_cpu_verdict(claims, tmp_path):  # pragma: no cover - r
     cpu = run_claim(claims[0], RunOptions(evidence_cache=EvidenceCache(tmp_path / "a")))
     gpu = run_claim(claims[0], RunOptions(device="cuda", evidence_cache=EvidenceCache(tmp_path / "b")))
     assert gpu["provenance"]["device"] == "cuda" and gpu["verdict"] == cpu["verdict"]
+
