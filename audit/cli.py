@@ -170,8 +170,9 @@ def run(
     journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
     recorded: dict[str, dict] = {}
     if journal.resuming:
-        console.print(f"resuming an interrupted run ({len(journal.done)} claim(s) already recorded)")
         recorded = {r.get("run_id"): r for r in ledger.read(out)[0]}
+        kept = sum(rid in recorded for rid in journal.done.values())
+        console.print(f"resuming an interrupted run ({kept} claim(s) already recorded)")
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as bar:
@@ -199,8 +200,10 @@ def run(
                         console.print(f"[red]invalid[/red] {problem}", highlight=False, soft_wrap=True)
                     codes.append(EXIT_INVALID)
                     continue
-                ledger.append(out, record)
+                # journal first: a kill between the two leaves a run id the ledger lacks (the claim
+                # is re-run on resume), never a ledger record the journal lacks (it would be duplicated)
                 journal.mark(f, record["run_id"])
+                ledger.append(out, record)
                 records.append(record)
                 codes.append(record["exit_code"])
         html = render_report(out)

@@ -1,9 +1,10 @@
 """Run journal: lets an interrupted ``audit run`` resume without duplicating ledger records.
 
 An invocation (the claim files, their hashes and the run options) gets a journal file under
-``<out>/.journal/``. After each claim's record is appended to the ledger, the journal notes it;
-a re-run of the same invocation skips those claims and reuses their records. A finished run
-removes its journal.
+``<out>/.journal/``. Just before each claim's record is appended to the ledger, the journal notes
+its run id; a re-run of the same invocation reuses the records the ledger has under those ids and
+runs the rest again (a kill between the two writes loses no record and duplicates none). A
+finished run removes its journal.
 """
 
 from __future__ import annotations

@@ -74,3 +74,24 @@ def test_concurrent_run_waits_for_the_lock(tmp_path, tiny_dir):
     _, stderr = proc.communicate(timeout=300)
     assert "waiting for it to finish" in stderr and proc.returncode == 0
     assert len(ledger_lines(out)) == 1
+
+
+def test_a_kill_between_journal_and_ledger_reruns_the_claim_once(tmp_path, tiny_dir):
+    """The journal notes a run id just before the ledger append: killed in between, the ledger
+    lacks that record, so the resumed run runs the claim again and records it exactly once."""
+    from audit.cli import expand_claim_paths
+    from audit.journal import Journal
+
+    model = tiny_dir("durable_qwen", "qwen2", hub=3, n_layers=8)
+    claims = [write_claim(tmp_path / f"j{i}.yaml", model=model, layer=3, prompts=2, families=("arithmetic",))
+              for i in range(2)]
+    out = tmp_path / "out"
+    files = [f for f, _ in expand_claim_paths(claims)]
+    Journal(out, files, {"model": None, "dtype": "float32", "download": False}).mark(files[0], "killed-before-append")
+    proc = audit(["run", *claims, "--out", out], tmp_path / "cache")
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "resuming an interrupted run (0 claim(s) already recorded)" in stderr
+    records = [json.loads(line) for line in ledger_lines(out)]
+    assert [r["claim_id"] for r in records] == ["j0", "j1"]
+    assert not any((out / ".journal").iterdir())
