@@ -255,17 +255,18 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
     from audit.memory import PeakDuring
 
     metrics_file = cache_dir / "metrics.json" if cache_dir else None
-    cached = metrics_file is not None and metrics_file.is_file()
-    # adapters measured before a metric existed (the JSON schema rates) are re-evaluated, not retrained
-    if cached and (analyze is None or "analysis" in json.loads(metrics_file.read_text())) \
-            and "schema_valid_rate" in json.loads(metrics_file.read_text()):
-        return {**json.loads(metrics_file.read_text()), "from_cache": True}
+    stored = json.loads(metrics_file.read_text()) if metrics_file is not None and metrics_file.is_file() else None
+    cached = stored is not None
+    # a cached adapter lacking the analysis, or measured before a metric existed (the JSON schema
+    # rates), is loaded and measured again, never retrained
+    if cached and (analyze is None or "analysis" in stored) and "schema_valid_rate" in stored:
+        return {**stored, "from_cache": True}
     torch.manual_seed(seed)
     config = LoraConfig(r=training.rank, lora_alpha=training.alpha, target_modules=modules, lora_dropout=0.0,
                         bias="none")
-    if cached:  # the adapter exists; only the analysis is new
+    if cached:  # the adapter exists; only the measurements are new
         model = PeftModel.from_pretrained(base, str(cache_dir))
-        result = json.loads(metrics_file.read_text())
+        result = stored
     else:
         model = get_peft_model(base, config)
         trainable, total = model.get_nb_trainable_parameters()
@@ -286,4 +287,4 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
             model.save_pretrained(str(cache_dir))
         write_atomic(metrics_file, json.dumps(result).encode())  # last: it marks the adapter complete
     model.unload()  # the base model without any LoRA module, as before
-    return {**result, "from_cache": False}
+    return {**result, "from_cache": cached}  # from_cache: the adapter was trained earlier, not now

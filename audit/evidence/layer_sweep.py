@@ -6,8 +6,6 @@ from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.memory import peak_rss_mb
 from audit.stats import mean
-
-
 from controls.seeds import replication_summary, sample_prompts
 
 

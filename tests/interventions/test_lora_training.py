@@ -40,3 +40,22 @@ def test_qlora_trains_adapters_on_an_nf4_base_and_the_base_is_restored(tmp_path)
     assert result["trainable_params"] == sum(2 * (shapes[m][0] + shapes[m][1]) for m in modules)  # rank 2: peft's count
     assert result["losses"][-1] < result["losses"][0]
     assert not any("lora" in n for n, _ in base.named_modules())  # unload() removed every adapter module
+
+
+def test_a_cached_adapter_measured_again_for_an_analysis_is_not_retrained(tmp_path):
+    from interventions.lora_training import TRAININGS
+
+    model, tok = tiny_model("llama", n_layers=2)
+    modules = sorted(linear_modules(model))[:2]
+    data = [(tok("hello world zz")["input_ids"], 5)] * 4
+    training = Training(rank=2, alpha=4, steps=3, batch_size=2, learning_rate=0.01)
+
+    def measure(m):
+        return {"exact_match": 0.0, "schema_valid_rate": None}
+
+    before = TRAININGS["count"]
+    first = run_adapter(model, tok, modules, training, 1, data, measure, tmp_path / "a")
+    again = run_adapter(model, tok, modules, training, 1, data, measure, tmp_path / "a", analyze=lambda m: {"x": 1})
+    assert TRAININGS["count"] - before == 1
+    assert first["from_cache"] is False and again["from_cache"] is True  # trained earlier, analysed now
+    assert again["analysis"] == {"x": 1} and again["losses"] == first["losses"]
