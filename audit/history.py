@@ -200,6 +200,7 @@ def story(records: list[dict]) -> list[dict]:
         for prev, e in zip(entries, entries[1:]):
             if e.verdict_changed:
                 out.append({"claim_id": cid, "at": e.at, "from": prev.verdict, "to": e.verdict,
-                            "why": e.why(), "run_id": e.run_id})
+                            "why": e.why(), "run_id": e.run_id, "from_reasons": prev.reasons,
+                            "to_reasons": e.reasons})
     out.sort(key=lambda d: d["at"], reverse=True)
     return out

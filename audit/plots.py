@@ -206,3 +206,24 @@ def effect_and_norm(layers: list[int], effects: list[float], norms: list[float],
     fig.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return save(fig, path)
+
+
+def intervals(rows: list[dict], threshold: float, title: str, path: Path, xlabel: str = "difference") -> Path:
+    """Forest plot of simultaneous intervals (``rows``: contrast, estimate, low, high); the
+    threshold the verdict needed drawn as a dashed line, 0 as a solid one."""
+    rows = rows[:30]
+    fig, ax = plt.subplots(figsize=(6.5, 0.22 * len(rows) + 1.2), dpi=110)
+    ys = list(range(len(rows)))[::-1]
+    for y, r in zip(ys, rows):
+        color = "seagreen" if r["low"] > threshold else ("crimson" if r["high"] < 0 else "gray")
+        ax.plot([r["low"], r["high"]], [y, y], color=color, linewidth=2)
+        ax.plot([r["estimate"]], [y], marker="o", color="black", markersize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    if threshold:
+        ax.axvline(threshold, color="crimson", linestyle="--", linewidth=0.8, label=f"margin {threshold:.3g}")
+        ax.legend(fontsize=7)
+    ax.set_yticks(ys, [str(r["contrast"]) for r in rows], fontsize=6)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)

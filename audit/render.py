@@ -35,10 +35,10 @@ GROUP_TITLES = {0: "holds", 1: "negative result", 2: "against expectation", 3: "
 
 # Records written before a field existed (or by other tools) still render.
 CLAIM_DEFAULTS = {"statement": "", "caveats": [], "falsifier": "", "rationale": "", "tags": [], "retired": False,
-                  "superseded_by": "", "negative_result": False}
+                  "superseded_by": "", "negative_result": False, "stage": "exploratory", "selected_by": ""}
 RECORD_DEFAULTS = {"statement": "", "expect": "supported", "verdict": "errored", "confidence": "none",
                    "matches_expect": False, "reasons": [], "summary": {}, "provenance": {}, "evidence_kinds": [],
-                   "controls_run": [], "run_id": "", "started_at": "", "finished_at": ""}
+                   "controls_run": [], "run_id": "", "started_at": "", "finished_at": "", "confidence_notes": []}
 
 
 class _FieldUndefined(ChainableUndefined):
@@ -167,7 +167,8 @@ def _card(rec: dict, out_dir: Path, records: list[dict], gate: dict | None, publ
         "page": f"claims/{rec['claim_id']}.html", "page_md": f"claims/{rec['claim_id']}.md",
         "evidence_line": short(reasons[0], 220) if reasons else "",
         "evidence_kinds": rec.get("evidence_kinds") or [], "controls_run": rec.get("controls_run") or [],
-        "claim_text": rec.get("claim_text"),
+        "claim_text": rec.get("claim_text"), "stage": claim["stage"], "exploratory": claim["stage"] == "exploratory",
+        "selected_by": claim["selected_by"], "confidence_notes": rec.get("confidence_notes") or [],
     }
 
 

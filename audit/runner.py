@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from audit import provenance
 from audit.cache import EvidenceCache
-from audit.confidence import confidence
+from audit.confidence import claim_cap, step
 from audit.executors import LocalExecutor
 from audit.evidence import BUILDERS, EvidenceResult, RunContext
 from audit.schema import LoadedClaim, check_layers
@@ -43,7 +43,8 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     prov = {"claim_file": str(lc.path), "claim_sha256": lc.sha256, "suite": lc.suite.name,
-            "suite_version": lc.suite.version, "suite_sha256": lc.suite.sha256, "seeds": lc.claim.controls.seeds,
+            "suite_version": lc.suite.version, "suite_sha256": lc.suite.sha256, "suite_split": lc.suite.split,
+            "seeds": lc.claim.controls.seeds,
             "packages": provenance.package_versions(), "machine": provenance.machine(),
             "code_commit": provenance.code_commit(lc.path.parent), "dtype": options.dtype,
             "model_requested": options.model or lc.claim.model}
@@ -53,11 +54,17 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
         result = EvidenceResult(Outcome(Verdict.ERRORED, [str(exc)]), {"error": str(exc), "traceback": exc.trace})
     prov["wall_time_s"] = round(time.perf_counter() - t0, 3)
     claim, outcome = lc.claim, result.outcome
-    conf = confidence(outcome.verdict, result.kinds, result.controls_run, len(claim.controls.seeds), result.strong,
-                      result.waived)
+    strong = bool(outcome.summary["strong"]) if "strong" in (outcome.summary or {}) else result.strong
+    cap, cap_notes = claim_cap(result.kinds, result.controls_run, len(claim.controls.seeds), result.waived,
+                               stage=claim.stage, ceiling=result.cap)
+    conf = step(outcome.verdict, cap, strong)
     return {
         "run_id": uuid.uuid4().hex, "claim_id": claim.id, "statement": claim.statement, "expect": claim.expect,
-        "verdict": outcome.verdict.value, "confidence": conf,
+        "stage": claim.stage, "selected_by": claim.selected_by,
+        "verdict": outcome.verdict.value, "confidence": conf, "confidence_cap": cap,
+        "confidence_notes": cap_notes + ([] if conf in ("none", cap) else
+                                         [f"not strong: {conf}, one step below the cap (the decisive CI bound "
+                                          f"clears its threshold by less than the CI half-width)"]),
         "matches_expect": matches_expect(outcome.verdict, claim.expect),
         "exit_code": exit_code(outcome.verdict, claim.expect), "reasons": outcome.reasons,
         "summary": outcome.summary, "evidence": result.evidence, "provenance": prov,

@@ -39,6 +39,10 @@ class SuiteRef(StrictModel):
     families: Literal["all"] | list[str] = "all"
     prompts_per_family: int = Field(8, ge=1, le=10_000, description="prompts sampled per family per seed")
     chat_template: bool = Field(True, description="render prompts with the model's chat template when it has one")
+    split: Literal["all", "explore", "confirm"] = Field(
+        "all", description="which half of each family's prompts (and pairs) to draw from: ordered by sha256 of the "
+                           "id, the first half is explore, the second confirm; an exploratory claim and its "
+                           "confirmatory twin use explore and confirm so their prompts are disjoint")
 
 
 class MetricSpec(StrictModel):
@@ -57,7 +61,7 @@ class MetricSpec(StrictModel):
 class NullControl(StrictModel):
     """A control that draws a null distribution (steering): N seeded draws per seed."""
 
-    n: int = Field(32, ge=1, le=4096, description="null draws per seed (p >= 1/(n+1))")
+    n: int = Field(199, ge=1, le=4096, description="null draws per seed (p >= 1/(n+1)); 199 lets p reach 0.005")
 
 
 class Controls(StrictModel):
@@ -85,6 +89,13 @@ class Claim(StrictModel):
     statement: str = Field(min_length=10)
     model: str = Field(min_length=1, description="alias (smollm2-135m), Hugging Face id, or local directory")
     expect: Literal["supported", "refuted"] = "supported"
+    stage: Literal["exploratory", "confirmatory"] = Field(
+        "exploratory", description="exploratory: what the claim names (a layer, a component, a threshold) was chosen "
+                                   "by looking at data like this; capped at low confidence. confirmatory: fixed "
+                                   "before the data it runs on was seen (undeclared counts as exploratory)")
+    selected_by: str = Field("", pattern=r"^([a-z0-9][a-z0-9_.-]*)?$",
+                             description="confirmatory only: id of the claim (same directory) whose run selected what "
+                                         "this claim names; the two must run on disjoint prompts")
     suite: SuiteRef
     intervention: InterventionSpec
     metric: MetricSpec
@@ -127,9 +138,20 @@ def load_claim(path: str | Path) -> LoadedClaim:
         node, _ = doc.node_at(("suite", "name"))
         raise ClaimFileError([problem_at(doc.path, node.start_mark, f"suite file {spath} not found", where="suite.name",
                                          hint="suites live in claims/suites/<name>.yaml")])
-    loaded = LoadedClaim(claim, doc, load_suite(spath))
+    loaded = LoadedClaim(claim, doc, load_suite(spath, claim.suite.split))
     _cross_check(loaded)
     return loaded
+
+
+def _load_unchecked(path: Path) -> LoadedClaim:
+    """A claim validated field by field but without the cross checks (no recursion into
+    the claims it names)."""
+    doc = load_yaml(path)
+    claim = validate(doc, Claim, "claim")
+    spath = suite_path(claim.suite.name, doc.path)
+    if not spath.is_file():
+        raise ClaimFileError([problem_at(doc.path, None, f"suite file {spath} not found", where="suite.name")])
+    return LoadedClaim(claim, doc, load_suite(spath, claim.suite.split))
 
 
 def criteria_with(method: str) -> list[str]:
@@ -157,8 +179,139 @@ def _cross_check(lc: LoadedClaim) -> None:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
     problems += _steering_controls(lc)
+    if not problems:  # sampling needs valid families
+        problems += _seed_problems(lc) + _stage_problems(lc)
     if problems:
         raise ClaimFileError(problems)
+
+
+# --------------------------------------------------------------------------- what seeds draw
+
+def seed_inputs(lc: LoadedClaim) -> dict[int, dict[str, list]]:
+    """``inputs[seed][role]``: what each seed of the claim draws. Roles: each eval family (its
+    prompts, or its counterfactual pairs for patching), and any further set the intervention
+    samples (``seed_samples(lc, seed)`` on its spec; otherwise a contrastive direction's positive
+    and negative examples and the collateral prompts of a steering claim). Empty for claims that
+    sample nothing themselves (comparisons)."""
+    from audit.suite import sample_pairs
+    from controls.seeds import sample_prompts
+
+    claim, iv = lc.claim, lc.claim.intervention
+    if not getattr(iv, "needs_model", True):
+        return {}
+    seeds, k, families = claim.controls.seeds, claim.suite.prompts_per_family, lc.families()
+    if iv.kind == "patching":
+        inputs = sample_pairs(lc.suite, seeds, [f for f in families if lc.suite.pairs(f)], k)
+    else:
+        inputs = sample_prompts(lc.suite, seeds, families, k)
+    extra = getattr(iv, "seed_samples", None) or _drawn_sets(lc)
+    for seed in seeds:
+        inputs[seed].update(extra(lc, seed))
+    return inputs
+
+
+def _drawn_sets(lc: LoadedClaim):
+    """Sets a steering spec samples per seed besides the eval prompts (as its builder draws them)."""
+    iv = lc.claim.intervention
+    direction, collateral = getattr(iv, "direction", None), getattr(iv, "collateral", None)
+    other = None
+    if collateral is not None:
+        other = load_suite(suite_path(collateral.suite, lc.path))
+
+    def draw(lc, seed):
+        out = {}
+        if getattr(direction, "source", None) == "contrastive":
+            k = direction.per_set or 10**9
+            out["positive"] = lc.suite.sample(seed, direction.positive, k)
+            out["negative"] = lc.suite.sample(seed, direction.negative, k)
+        if other is not None:
+            for fam in collateral.families:
+                if fam in other.family_names():
+                    out[f"collateral:{fam}"] = other.sample(seed, fam, collateral.prompts_per_family)
+        return out
+    return draw
+
+
+def judged_ids(lc: LoadedClaim) -> set[str]:
+    """Ids of the prompts (pairs) the claim is judged on or builds its intervention from, over
+    every seed (collateral prompts, a side check, are left out)."""
+    from controls.seeds import unit_ids
+
+    inputs = seed_inputs(lc)
+    return unit_ids({s: {r: xs for r, xs in by_role.items() if not r.startswith("collateral:")}
+                     for s, by_role in inputs.items()})
+
+
+def _seed_problems(lc: LoadedClaim) -> list:
+    """Seeds that draw exactly the same inputs are reruns, not replications: invalid."""
+    from controls.seeds import identical_seeds
+
+    inputs = seed_inputs(lc)
+    if not any(xs for by_role in inputs.values() for xs in by_role.values()):
+        return []
+    same = identical_seeds(inputs)
+    if not same:
+        return []
+    a, b = same[0]
+    claim = lc.claim
+    sizes = {f: len(lc.suite.pairs(f) if claim.intervention.kind == "patching" else lc.suite.prompts(f))
+             for f in lc.families()}
+    smallest = min(sizes.values()) if sizes else 0
+    split = f" in split '{claim.suite.split}'" if claim.suite.split != "all" else ""
+    hint = (f"prompts_per_family {claim.suite.prompts_per_family} >= every family's size{split} (smallest "
+            f"{smallest}), so every seed draws all of them: lower prompts_per_family below {smallest}, or declare "
+            f"one seed" if claim.suite.prompts_per_family >= smallest else
+            "choose other seeds, or more prompts per family")
+    more = f" (and {len(same) - 1} more pair(s))" if len(same) > 1 else ""
+    return [lc.problem(("controls", "seeds"), f"seeds {a} and {b} draw exactly the same inputs{more}: "
+                       f"seeds must change the inputs", hint=hint)]
+
+
+def _stage_problems(lc: LoadedClaim) -> list:
+    """``selected_by`` needs a confirmatory claim and a selecting claim (same directory, by id)
+    whose prompts are disjoint from this claim's."""
+    from controls.seeds import overlap
+
+    claim = lc.claim
+    if not claim.selected_by:
+        return []
+    loc = ("selected_by",)
+    if claim.stage != "confirmatory":
+        return [lc.problem(loc, "selected_by applies only to a confirmatory claim",
+                           hint="add `stage: confirmatory`, or drop selected_by")]
+    if claim.selected_by == claim.id:
+        return [lc.problem(loc, "a claim cannot be selected by itself", hint="name the exploratory claim")]
+    path = find_claim(lc.path.parent, claim.selected_by, exclude=lc.path)
+    if path is None:
+        return [lc.problem(loc, f"no claim with id '{claim.selected_by}' in {lc.path.parent}",
+                           hint="selected_by names the id of a claim file in the same directory")]
+    try:
+        other = _load_unchecked(path)
+    except ClaimFileError as exc:
+        return [lc.problem(loc, f"the selecting claim {path.name} is invalid: {exc.problems[0]}",
+                           hint=f"fix {path.name} first (audit check {path})")]
+    shared = overlap(judged_ids(lc), judged_ids(other))
+    if not shared:
+        return []
+    show = ", ".join(shared[:5]) + (", …" if len(shared) > 5 else "")
+    return [lc.problem(loc, f"shares {len(shared)} prompt(s) with {claim.selected_by} ({path.name}), the claim "
+                       f"that selected what it confirms: {show}",
+                       hint=f"a confirmatory claim must run on disjoint prompts: `suite.split: confirm` here and "
+                            f"`suite.split: explore` in {path.name} (or other families)")]
+
+
+def find_claim(directory: Path, claim_id: str, exclude: Path | None = None) -> Path | None:
+    """The claim file in ``directory`` whose ``id`` is ``claim_id`` (None if there is none)."""
+    for path in sorted(directory.glob("*.yaml")):
+        if exclude is not None and path.resolve() == Path(exclude).resolve():
+            continue
+        try:
+            data = load_yaml(path).data
+        except ClaimFileError:
+            continue
+        if isinstance(data, dict) and data.get("id") == claim_id:
+            return path
+    return None
 
 
 STEERING_CONTROLS = ("random_vector", "shuffled_label")

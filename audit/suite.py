@@ -1,9 +1,17 @@
-"""Task suites: versioned prompt data under ``claims/suites/``, sampled per seed."""
+"""Task suites: versioned prompt data under ``claims/suites/``, sampled per seed.
+
+A claim may run on one half of the suite (``suite.split``): the prompts (and pairs) of each
+family are ordered by the sha256 of their id; the first half is ``explore``, the second
+``confirm``, ``all`` is both. The halves depend only on the ids, so an exploratory claim and its
+confirmatory twin draw from disjoint prompts whatever their seeds.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -42,11 +50,35 @@ class Suite(StrictModel):
     pairs: dict[str, list[SuitePair]] = Field(default_factory=dict)
 
 
-class LoadedSuite:
-    """A validated suite plus the hash of the file it came from."""
+Split = Literal["all", "explore", "confirm"]
+SPLITS = ("all", "explore", "confirm")
 
-    def __init__(self, suite: Suite, path: Path, sha256: str):
-        self.suite, self.path, self.sha256 = suite, path, sha256
+
+def split_half(items: list, split: str, key=lambda x: x.id) -> list:
+    """The ``split`` half of ``items`` (sorted by id): ordered by sha256 of the id, the first
+    ``ceil(n/2)`` are ``explore``, the rest ``confirm``; ``all`` keeps every item."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}'; one of {', '.join(SPLITS)}")
+    ordered = sorted(items, key=key)
+    if split == "all":
+        return ordered
+    by_hash = sorted(ordered, key=lambda x: hashlib.sha256(str(key(x)).encode()).hexdigest())
+    half = (len(by_hash) + 1) // 2
+    chosen = {id(x) for x in (by_hash[:half] if split == "explore" else by_hash[half:])}
+    return [x for x in ordered if id(x) in chosen]
+
+
+class LoadedSuite:
+    """A validated suite plus the hash of the file it came from, seen through one split."""
+
+    def __init__(self, suite: Suite, path: Path, sha256: str, split: str = "all"):
+        if split not in SPLITS:
+            raise ValueError(f"unknown split '{split}'; one of {', '.join(SPLITS)}")
+        self.suite, self.path, self.sha256, self.split = suite, path, sha256, split
+
+    def with_split(self, split: str) -> "LoadedSuite":
+        """The same suite seen through another split (``sample`` then draws from that half)."""
+        return self if split == self.split else LoadedSuite(self.suite, self.path, self.sha256, split)
 
     @property
     def name(self) -> str:
@@ -59,13 +91,36 @@ class LoadedSuite:
     def family_names(self) -> list[str]:
         return list(self.suite.families)
 
+    def prompts(self, family: str) -> list[SuitePrompt]:
+        """The family's prompts in this split, sorted by id."""
+        return split_half(self.suite.families[family].prompts, self.split)
+
+    def pairs(self, family: str) -> list[SuitePair]:
+        """The family's counterfactual pairs in this split, sorted by id (empty if it has none)."""
+        return split_half(self.suite.pairs.get(family, []), self.split)
+
     def sample(self, seed: int, family: str, k: int) -> list[SuitePrompt]:
-        """``k`` prompts of ``family`` chosen by ``seed`` (same seed, same prompts; order by id)."""
-        prompts = sorted(self.suite.families[family].prompts, key=lambda p: p.id)
+        """``k`` prompts of ``family`` (in this split) chosen by ``seed`` (same seed, same prompts;
+        order by id). With split ``all`` the draw is the one every earlier version made."""
+        prompts = self.prompts(family)
         if k >= len(prompts):
             return prompts
         rng = random.Random(f"{seed}:{family}")
         return sorted(rng.sample(prompts, k), key=lambda p: p.id)
+
+    def sample_pairs(self, seed: int, family: str, k: int) -> list[SuitePair]:
+        """``k`` counterfactual pairs of ``family`` (in this split) chosen by ``seed``, sorted by id."""
+        pairs = self.pairs(family)
+        chosen = pairs if k >= len(pairs) else random.Random(f"{seed}:{family}:pairs").sample(pairs, k)
+        return sorted(chosen, key=lambda p: p.id)
+
+
+def sample_pairs(suite: LoadedSuite, seeds: list[int], families: list[str], k: int,
+                 split: str | None = None) -> dict[int, dict[str, list[SuitePair]]]:
+    """``samples[seed][family]``: the pairs each seed draws (``k`` per family) from ``split``
+    (default: the split the suite was loaded with, i.e. the claim's ``suite.split``)."""
+    view = suite if split is None else suite.with_split(split)
+    return {seed: {fam: view.sample_pairs(seed, fam, k) for fam in families} for seed in seeds}
 
 
 def suite_path(name: str, claim_file: Path) -> Path:
@@ -75,7 +130,7 @@ def suite_path(name: str, claim_file: Path) -> Path:
     return (claim_file.parent / "suites" / f"{name}.yaml").resolve()
 
 
-def load_suite(path: Path) -> LoadedSuite:
+def load_suite(path: Path, split: str = "all") -> LoadedSuite:
     doc = load_yaml(path, what="suite file")
     suite = validate(doc, Suite, "suite")
-    return LoadedSuite(suite, path, sha256_text(doc.text))
+    return LoadedSuite(suite, path, sha256_text(doc.text), split)

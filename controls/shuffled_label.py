@@ -6,9 +6,14 @@ direction". Re-pairing positives with negatives and differencing the same two se
 study's bug) reproduces the target vector and tests nothing; ``shuffle_labels`` makes that
 impossible: each draw is a random subset of the pool of the positive set's size.
 
-Every shuffled direction is unit-normalised and applied exactly like the real one (same norm). If
-directions made from meaningless labels move the behavior as much, the effect does not depend on
-the contrast: the control refutes the claim.
+The statistic is the un-normalised one. The real direction is applied as ``d / ||d||`` (unit);
+every shuffled difference of means ``d_i`` is divided by the *real* direction's norm ``||d||``,
+not its own, so all of them are the raw statistic under one common scale. A relabelling that
+keeps most labels gives a near-copy of the real direction (|cos| up to 0.99) but a shorter one,
+and a relabelling that destroys the label structure gives what is left of the pool's spread: the
+null's magnitude reflects how much label structure it keeps. (Unit-normalising every draw would
+put near-copies of the real direction into the null at full strength.) Under "the labels do not
+matter" the real difference is exchangeable with the shuffled ones, so the test is exact.
 
 Determinism: draw i of claim seed s at layer L uses ``random.Random("shuffled_label:s:L:i")``.
 """
@@ -18,7 +23,7 @@ from __future__ import annotations
 import random
 
 NAME = "shuffled_label"
-DEFAULT_N = 32
+DEFAULT_N = 199  # the smallest attainable p is 1 / (N + 1) = 0.005
 
 
 def shuffle_labels(n_pos: int, n_neg: int, rng: random.Random) -> list[bool]:
@@ -34,26 +39,46 @@ def label_draws(n_pos: int, n_neg: int, seed: int, layer: int, n: int) -> list[l
     return [shuffle_labels(n_pos, n_neg, random.Random(f"{NAME}:{seed}:{layer}:{i}")) for i in range(n)]
 
 
-def shuffled_directions(pos, neg, seed: int, layer: int, n: int):
-    """[n, H] unit directions: difference of means under ``n`` seeded relabellings of the pool."""
+def shuffled_differences(pos, neg, seed: int, layer: int, n: int):
+    """[n, H] raw differences of means under ``n`` seeded relabellings of the pool (one batch)."""
     import torch
 
     pool = torch.cat([pos, neg]).float()
-    out = []
-    for labels in label_draws(len(pos), len(neg), seed, layer, n):
-        m = torch.tensor(labels)
-        d = pool[m].mean(0) - pool[~m].mean(0)
-        norm = d.norm()
-        if not bool(norm > 0):
-            raise ValueError("a shuffled-label direction has zero norm (identical examples?)")
-        out.append(d / norm)
-    return torch.stack(out)
+    masks = torch.tensor(label_draws(len(pos), len(neg), seed, layer, n), dtype=pool.dtype)  # [n, E]
+    return masks @ pool / len(pos) - (1 - masks) @ pool / len(neg)
+
+
+def shuffled_directions(pos, neg, seed: int, layer: int, n: int, relative_to: float | None = None):
+    """[n, H] shuffled-label directions, applied like the real one.
+
+    ``relative_to``: the real direction's raw norm ``||mean(pos) - mean(neg)||``; every draw is
+    divided by it (the un-normalised statistic: the steering control passes it). ``None``: each draw
+    is unit-normalised (its own norm), kept for diagnostics and comparisons only.
+    """
+    import torch
+
+    d = shuffled_differences(pos, neg, seed, layer, n)
+    norms = d.norm(dim=-1, keepdim=True)
+    if not bool(torch.all(norms > 0)):
+        raise ValueError("a shuffled-label direction has zero norm (identical examples?)")
+    if relative_to is None:
+        return d / norms
+    if not relative_to > 0:
+        raise ValueError("the real direction's norm must be positive")
+    return d / float(relative_to)
 
 
 def describe(directions, observed, n_pos: int, n_neg: int, seed: int, layer: int) -> dict:
-    """Diagnostics: the draws' |cos| with the observed direction and how many original positives
-    each relabelling kept (about half for a real shuffle; all of them would be the study's bug)."""
-    cos = (directions @ observed).abs()
+    """Diagnostics: the draws' |cos| with the observed direction (max, median, mean), their norm
+    relative to the observed direction's, and how many original positives each relabelling kept
+    (about half for a real shuffle; all of them would be the study's bug)."""
+    import torch
+
+    norms = directions.norm(dim=-1)
+    cos = (directions @ observed).abs() / (norms * observed.norm())
+    ratio = norms / observed.norm()
     kept = [sum(lab[:n_pos]) / n_pos for lab in label_draws(n_pos, n_neg, seed, layer, directions.shape[0])]
     return {"n": int(directions.shape[0]), "mean_abs_cos_with_observed": float(cos.mean()),
-            "max_abs_cos_with_observed": float(cos.max()), "mean_fraction_positives_kept": sum(kept) / len(kept)}
+            "median_abs_cos_with_observed": float(torch.median(cos)), "max_abs_cos_with_observed": float(cos.max()),
+            "median_norm_ratio": float(torch.median(ratio)), "max_norm_ratio": float(ratio.max()),
+            "mean_fraction_positives_kept": sum(kept) / len(kept)}

@@ -103,6 +103,26 @@ class _TrainsAdapters(StrictModel):
     def named_placements(self) -> dict:
         return {}
 
+    def seed_samples(self, lc, seed: int) -> dict[str, list]:
+        """What the seed draws (for the seed checks): its training and held-out prompts, and the
+        drift prompts (a side measurement, like a steering claim's collateral prompts)."""
+        train, held_out = split_prompts(lc.suite, self.task, seed)
+        return {"train": train, "eval": held_out,
+                **{f"collateral:drift:{f}": lc.suite.sample(seed, f, self.task.drift_prompts)
+                   for f in self.task.drift_families}}
+
+
+def split_prompts(suite, task: Task, seed: int) -> tuple[list, list]:
+    """Disjoint (training, held-out) prompts of the task family (in the suite's split), drawn by the seed."""
+    import random
+
+    prompts = list(suite.prompts(task.family))
+    need = task.train_prompts + task.eval_prompts
+    if need > len(prompts):
+        raise ValueError(f"family {task.family} has {len(prompts)} prompts; train_prompts + eval_prompts = {need}")
+    random.Random(f"lora:{seed}:{task.family}").shuffle(prompts)
+    return prompts[:task.train_prompts], prompts[task.train_prompts:need]
+
 
 @intervention("lora")
 class Lora(_TrainsAdapters):
@@ -173,7 +193,8 @@ class LoraAdapterAblation(_TrainsAdapters):
 
     kind: Literal["lora_adapter_ablation"]
     placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"))
-    permutations: PositiveInt = Field(2000, description="label permutations for the correlation p-value")
+    permutations: int = Field(2000, ge=199, description="layer permutations of the pooled correlation test "
+                                                          "(>= 199, so p can reach 0.005)")
 
     acceptance_method: ClassVar[str] = "evaluate_adapter_ablation"
     metric_kind: ClassVar[str] = "lora_adapter_effect"

@@ -185,9 +185,16 @@ def _rate(flags: list) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
-def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, max_new_tokens: int,
-             batch_size: int) -> dict:
-    """Held-out exact match and answer NLL, and KL(adapter-free || adapted) on drift prompts."""
+def _nll(scored) -> float:
+    return -sum(scored.token_logprobs) / len(scored.token_logprobs)
+
+
+def evaluate(model, tok, eval_prompts: list, drift_pairs: dict, use_chat: bool, max_new_tokens: int,
+             batch_size: int, family: str) -> dict:
+    """Held-out exact match and answer NLL (per prompt and mean), and KL(adapter-free || adapted)
+    on drift prompts (``drift_pairs[family][pid] -> (prompt ids, answer ids)``), per prompt.
+    Per-prompt values are ``{family: {prompt id: value}}``, rounded as the evidence stores them."""
+    from audit.inference import rounded
     from interventions.steering import continuation_ids
 
     pairs = [continuation_ids(tok, p.prompt, p.answer, use_chat) for p in eval_prompts]
@@ -196,16 +203,33 @@ def evaluate(model, tok, eval_prompts: list, drift_pairs: list, use_chat: bool, 
     em = [float(exact_match(t, p.answer)) for t, p in zip(texts, eval_prompts)]
     checked = [json_answer(t.strip(), reference_json(p.answer)) for t, p in zip(texts, eval_prompts)
                if reference_json(p.answer) is not None]
-    nll = [-sum(s.token_logprobs) / len(s.token_logprobs) for s in score(model, tok, pairs, batch_size)]
-    drift = []
-    if drift_pairs:
-        adapted = score(model, tok, drift_pairs, batch_size)
+    nll = [_nll(s) for s in score(model, tok, pairs, batch_size)]
+    flat = [(f, pid, pair) for f, by_id in drift_pairs.items() for pid, pair in by_id.items()]
+    drift: dict[str, dict[str, float]] = {}
+    if flat:
+        adapted = score(model, tok, [x[2] for x in flat], batch_size)
         with model.disable_adapter():
-            base = score(model, tok, drift_pairs, batch_size)
-        drift = [kl(b.first_logprobs, a.first_logprobs) for b, a in zip(base, adapted)]
-    return {"exact_match": sum(em) / len(em), "per_prompt_exact": em, "answer_nll": sum(nll) / len(nll),
+            base = score(model, tok, [x[2] for x in flat], batch_size)
+        values = rounded([kl(b.first_logprobs, a.first_logprobs) for b, a in zip(base, adapted)])
+        for (f, pid, _), v in zip(flat, values):
+            drift.setdefault(f, {})[pid] = v
+    ids = [p.id for p in eval_prompts]
+    kls = [v for by_id in drift.values() for v in by_id.values()]
+    return {"exact_match": sum(em) / len(em), "exact_by_prompt": {family: dict(zip(ids, em))},
+            "answer_nll": sum(nll) / len(nll), "nll_by_prompt": {family: dict(zip(ids, rounded(nll)))},
             "json_parse_rate": _rate([c[0] for c in checked]), "schema_valid_rate": _rate([c[1] for c in checked]),
-            "kl_drift": sum(drift) / len(drift) if drift else None, "examples": texts[:3]}
+            "kl_drift": sum(kls) / len(kls) if kls else None, "drift_by_prompt": drift or None,
+            "examples": texts[:3]}
+
+
+def example_losses(model, tok, data: list[tuple[list[int], int]], ids: list[str], batch_size: int,
+                   family: str) -> dict:
+    """The trained adapter's final loss on each training example (mean NLL of its answer tokens,
+    in the training rendering): ``{family: {prompt id: loss}}`` — the per-prompt "final loss"."""
+    from audit.inference import rounded
+
+    pairs = [(seq[:max(1, n)], seq[max(1, n):]) for seq, n in data]
+    return {family: dict(zip(ids, rounded([_nll(s) for s in score(model, tok, pairs, batch_size)])))}
 
 
 def adapter_norms(model) -> dict[int, float]:
@@ -221,14 +245,15 @@ def adapter_norms(model) -> dict[int, float]:
     return norms
 
 
-def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int, float]:
-    """Per adapted layer: increase of the held-out answers' NLL when only that layer's adapter is off."""
+def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int, list[float]]:
+    """Per adapted layer and held-out pair: the increase of the answer's NLL when only that
+    layer's adapter is off (``{layer: [per pair]}``; their mean is the layer's effect)."""
     from peft.tuners.lora import LoraLayer
 
-    def mean_nll():
-        return sum(-sum(s.token_logprobs) / len(s.token_logprobs) for s in score(model, tok, pairs, batch_size)) / len(pairs)
+    def nlls():
+        return [_nll(s) for s in score(model, tok, pairs, batch_size)]
 
-    full = mean_nll()
+    full = nlls()
     by_layer: dict[int, list] = {}
     for name, m in model.named_modules():
         if isinstance(m, LoraLayer) and layer_index(name) is not None:
@@ -238,7 +263,7 @@ def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int
         for m in mods:
             m.enable_adapters(False)
         try:
-            effects[layer] = mean_nll() - full
+            effects[layer] = [off - on for off, on in zip(nlls(), full)]
         finally:
             for m in mods:
                 m.enable_adapters(True)
@@ -246,9 +271,12 @@ def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int
 
 
 def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, evaluate_fn, cache_dir: Path | None,
-                analyze=None) -> dict:
+                analyze=None, required: tuple = (), analysis_required: tuple = ()) -> dict:
     """Train (or load from ``cache_dir``) one adapter on ``base`` and measure it; the base model is
-    restored afterwards. ``evaluate_fn(model)`` and ``analyze(model)`` run with the adapter on."""
+    restored afterwards. ``evaluate_fn(model)`` and ``analyze(model)`` run with the adapter on.
+    A cached adapter whose stored measurements lack a ``required`` key (or its analysis an
+    ``analysis_required`` key) was measured before that metric existed: it is loaded and
+    measured again, never retrained."""
     from peft import LoraConfig, PeftModel, get_peft_model
 
     from audit.cache import write_atomic
@@ -257,9 +285,8 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
     metrics_file = cache_dir / "metrics.json" if cache_dir else None
     stored = json.loads(metrics_file.read_text()) if metrics_file is not None and metrics_file.is_file() else None
     cached = stored is not None
-    # a cached adapter lacking the analysis, or measured before a metric existed (the JSON schema
-    # rates), is loaded and measured again, never retrained
-    if cached and (analyze is None or "analysis" in stored) and "schema_valid_rate" in stored:
+    if cached and all(k in stored for k in required) and (analyze is None or (
+            "analysis" in stored and all(k in stored["analysis"] for k in analysis_required))):
         return {**stored, "from_cache": True}
     torch.manual_seed(seed)
     config = LoraConfig(r=training.rank, lora_alpha=training.alpha, target_modules=modules, lora_dropout=0.0,

@@ -10,11 +10,19 @@ Direction
     ``direction.source: file``: a vector from ``.safetensors`` / ``.pt`` made elsewhere.
 
 Application (documented choice)
-    The direction is always unit-normalised (d̂), so the real direction, every random vector and
-    every shuffled-label direction are applied with exactly the same norm. ``scale: norm`` (the
-    default) adds ``alpha * ||h_t|| * d̂`` to each steered position t (alpha is a fraction of that
-    token's residual norm, so strengths are comparable across layers whose norms differ by orders
-    of magnitude); ``scale: absolute`` adds ``alpha * d̂`` (alpha in residual-stream units).
+    The real direction is unit-normalised (d̂ = d / ||d||) and random-vector draws are unit too
+    (the real direction's norm). Shuffled-label draws are divided by the *real* direction's norm
+    ||d||, not their own (controls/shuffled_label.py): the null compares the un-normalised
+    statistic, so a relabelling that keeps most labels is a shortened near-copy, not a full-strength
+    copy. Vectors are applied as given: ``scale: norm`` (the default) adds
+    ``alpha * ||h_t|| * vec`` to each steered position t (alpha is a fraction of that token's
+    residual norm, so strengths are comparable across layers whose norms differ by orders of
+    magnitude); ``scale: absolute`` adds ``alpha * vec`` (alpha in residual-stream units).
+
+Batches
+    ``Steer.vectors`` is [V, H]: V steering vectors (the real one, or all N null draws of a control
+    at once). The engine scores every (vector, prompt) pair in calls of at most ``ROWS_PER_CALL``
+    rows, reusing one unsteered prompt cache, so a null of N draws costs N x prompts short rows.
 
 Positions
     ``positions: last`` steers the answer position and every position after it (each generated
@@ -207,7 +215,9 @@ def _inference(fn):
 
 @dataclass
 class Steer:
-    """What to add: unit directions [V, H] (one per vector), at ``layer``, times ``alpha``."""
+    """What to add: vectors [V, H] (one row per steering vector, applied as given: the real direction
+    and random draws are unit, shuffled-label draws carry their norm relative to the real one), at
+    ``layer``, times ``alpha``."""
 
     layer: int
     vectors: object  # torch.Tensor [V, H]
@@ -439,7 +449,7 @@ class PromptEngine:
 
     def hidden(self, rows, chunk, steer: Optional[Steer], row_vecs):
         """Final (normed) hidden states of ``chunk`` [R, C] continuing prompt ``rows`` [R]; chunk[:, 0]
-        must be the prompt's last token. Steering per ``steer`` with per-row unit vectors."""
+        must be the prompt's last token. Steering per ``steer`` with per-row steering vectors."""
         torch = _torch()
         from interventions.hooks import first_output, hooked, require_fired
 
@@ -513,7 +523,7 @@ class PromptEngine:
         return self._memo[key]
 
     def _chunks(self, steer: Optional[Steer], units: int):
-        """(row vector index [R], row unit index [R], per-row unit vectors or None) with R <= ROWS_PER_CALL:
+        """(row vector index [R], row unit index [R], per-row steering vectors or None) with R <= ROWS_PER_CALL:
         every (vector, unit) pair once, vector-major, so memory stays bounded however many units."""
         torch = _torch()
         V = 1 if steer is None else steer.vectors.shape[0]

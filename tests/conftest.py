@@ -115,18 +115,27 @@ def tiny_dir(tmp_path_factory):
 
 
 def write_claim(path: Path, *, model: str, layer: int = 2, method: str = "skip", families=("arithmetic", "copying"),
-                seeds=(1, 2, 3), prompts: int = 3, expect: str = "supported", extra: str = "") -> Path:
-    """A hub claim file on the main suite (absolute suite path so it works from a temp dir)."""
+                seeds=(1, 2, 3), prompts: int = 3, expect: str = "supported", extra: str = "",
+                stage: str = "confirmatory", selected_by: str = "", split: str = "all") -> Path:
+    """A hub claim file on the main suite (absolute suite path so it works from a temp dir).
+
+    ``stage`` is written explicitly and defaults to confirmatory here (a planted truth is fixed
+    before its data is drawn), so tests see the uncapped ladder; the schema's default is exploratory.
+    """
     fams = "[" + ", ".join(families) + "]"
+    chosen = f"selected_by: {selected_by}\n" if selected_by else ""
     path.write_text(textwrap.dedent(f"""\
         id: {path.stem}
         statement: "Planted test claim: layer {layer} is the hub."
         model: {model}
         expect: {expect}
+        stage: {stage}
+        """) + chosen + textwrap.dedent(f"""\
         suite:
           name: {MAIN_SUITE}
           families: {fams}
           prompts_per_family: {prompts}
+          split: {split}
           chat_template: false
         intervention:
           kind: layer_ablation

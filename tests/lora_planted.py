@@ -3,7 +3,11 @@
 Every decoder layer but one (``LIVE``) has its value projection and MLP input projections
 zeroed, so those layers write nothing and a LoRA on their ``o_proj`` / ``down_proj`` sees a zero
 input and cannot learn. Only adapters at the live layer (or on the zeroed projections
-themselves, which all-linear includes) can learn the task "always answer zz".
+themselves, which all-linear includes) can learn the task "answer zz".
+
+Every ``HARD``-th prompt of the task family has its own two-letter answer instead, which no
+adapter can learn for a held-out prompt: the placements that learn reach an exact match of about
+1 - 1/HARD, not the ceiling, so the evidence can discriminate (a saturated task is degenerate).
 """
 
 import textwrap
@@ -16,6 +20,13 @@ from tests.conftest import save, tiny_model
 
 LIVE = 3
 LAYERS = 4
+HARD = 5
+N_TASK = 48
+
+
+def answer(i: int) -> str:
+    """The task answer of prompt i: zz, or for every HARD-th prompt letters no adapter can guess."""
+    return f"{chr(97 + i % 13)}{chr(110 + (3 * i) % 12)}" if i % HARD == HARD - 1 else "zz"
 
 
 def build_planted(d, hidden: int = 32):
@@ -29,8 +40,8 @@ def build_planted(d, hidden: int = 32):
                 block.mlp.gate_proj.weight.zero_()
                 block.mlp.up_proj.weight.zero_()
     suite = {"name": "planted", "version": 1, "families": {
-        "zz": {"description": "always answer zz", "prompts": [
-            {"id": f"zz-{i:03d}", "prompt": f"item {i} of {7 * i % 13}", "answer": "zz"} for i in range(30)]},
+        "zz": {"description": "answer zz (every HARD-th prompt: its own answer)", "prompts": [
+            {"id": f"zz-{i:03d}", "prompt": f"item {i} of {7 * i % 13}", "answer": answer(i)} for i in range(N_TASK)]},
         "other": {"description": "unrelated", "prompts": [
             {"id": f"o-{i:03d}", "prompt": f"count {i}", "answer": str(i + 1)} for i in range(10)]}}}
     (d / "planted.yaml").write_text(yaml.safe_dump(suite))
@@ -48,7 +59,7 @@ def build_planted(d, hidden: int = 32):
 
 
 TRAINING = "{rank: 4, alpha: 8, steps: 40, batch_size: 8, learning_rate: 0.02}"
-TASK = "{family: zz, train_prompts: 16, eval_prompts: 6, drift_families: [other], drift_prompts: 3, max_new_tokens: 3}"
+TASK = "{family: zz, train_prompts: 16, eval_prompts: 24, drift_families: [other], drift_prompts: 3, max_new_tokens: 3}"
 
 
 def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora", metric: str = "lora_exact_match",

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards import card_for
-from audit.stats import argmax, mean
+from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
 
 
 @card_for("component_sweep")
 def component_sweep_card(rec: dict, out_dir) -> dict:
-    ev = rec["evidence"]
+    ev, summary = rec["evidence"], rec.get("summary", {})
     acc = rec.get("claim", {}).get("acceptance") or {}
-    claimed = acc.get("component")
+    claimed = acc.get("component") or (acc.get("greater") or [None])[0]
     labels, table, metric = ev["labels"], ev["effects"][ev["metric"]], ev["metric"]
     stem = f"plots/{rec['claim_id']}"
     what = f"{ev.get('target', 'component')} ({ev['method']})"
     plots.sweep(labels, table, ev["seeds"], claimed, metric, what, rec["claim_id"], out_dir / f"{stem}-sweep.png")
     plots.heatmap(labels, ev["families"], table, metric, what, f"{rec['claim_id']}: family x component",
                   out_dir / f"{stem}-heatmap.png")
-    rows = []
-    for i, seed in enumerate(ev["seeds"]):
-        per = [mean(fam[j] for fam in table[i]) for j in range(len(labels))]
-        top = argmax(per)
-        rows.append([seed, labels[top], f"{per[top]:.4g}"])
     notes = [f"{len(labels)} components; metric `{metric}`."] + list(ev.get("notes", []))
+    if "interval" in summary:
+        lo, hi = summary["interval"]
+        notes.append(f"{summary.get('component')}: pooled {summary.get('pooled', float('nan')):.4g}, "
+                     f"95% CI [{lo:.4g}, {hi:.4g}] over prompts (threshold {summary.get('threshold')}).")
     return {"plots": [(f"{stem}-sweep.png", f"{metric} per component, per seed and pooled"),
-                      (f"{stem}-heatmap.png", "family x component (mean over seeds)")],
-            "tables": [{"title": "Top component per seed", "columns": ["seed", "top", "effect"], "rows": rows}],
+                      (f"{stem}-heatmap.png", "family x component (mean over seeds)")]
+                     + interval_plot(rec, out_dir, f"{metric} difference"),
+            "tables": interval_table(summary)
+                      + [{"title": "Evidence per seed, beside the pooled interval",
+                          "columns": ["seed", "seed's top", "its effect", f"{claimed}'s effect"],
+                          "rows": per_seed_row_values(summary, labels, claimed)}],
             "notes": notes}

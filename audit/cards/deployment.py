@@ -32,6 +32,36 @@ def _seed_range(values: list[float]) -> str:
     return f"{_f(mean(values))} ({_f(min(values))}–{_f(max(values))})"
 
 
+def _check_rows(checks: list[dict], prefix: str = "") -> list[list]:
+    rows = []
+    for c in checks:
+        name = prefix + c["check"]
+        if "parts" in c:
+            rows.append([name, c["status"], "", "", "", "", "yes" if c["strong"] else "no", c.get("detail", "")])
+            rows += _check_rows(c["parts"], name + " › ")
+            continue
+        seeds = ", ".join(f"{s}: {_f(v)}" for s, v in (c.get("per_seed") or {}).items())
+        why = "; ".join(c.get("degenerate") or [])
+        rows.append([name, c["status"], _f(c.get("estimate")), f"[{_f(c['low'])}, {_f(c['high'])}]",
+                     f"{c['relation']} {_f(c['threshold'])}", seeds or "—", "yes" if c["strong"] else "no",
+                     "; ".join(x for x in (c.get("method"), why and f"degenerate: {why}", c.get("detail")) if x)])
+    return rows
+
+
+def checks_card(rec: dict) -> tuple[list[dict], list[str]]:
+    """Every check's interval with the per-seed values beside it, and the degeneracy gate (when it
+    stopped the evidence before any check): the table and notes every training and deployment card shows."""
+    summary = rec.get("summary") or {}
+    notes = [f"Degenerate evidence (inconclusive before any check): {r}." for r in summary.get("degenerate") or []]
+    checks = summary.get("checks") or []
+    if not checks or not all("low" in c or "parts" in c for c in checks):  # records from before intervals
+        return [], notes
+    return [{"title": "Checks: pass when the 95% interval clears the threshold, fail when it shows the opposite, "
+                      "else uncertain",
+             "columns": ["check", "status", "estimate", "95% interval", "need", "per seed", "strong", "method / why"],
+             "rows": _check_rows(checks)}], notes
+
+
 @card_for("layer_skip")
 def layer_skip_card(rec: dict, out_dir) -> dict:
     ev, acc = rec["evidence"], (rec.get("claim") or {}).get("acceptance") or {}
@@ -58,13 +88,14 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
              f"continuations. {ev['n_prompts']} distinct prompts; values are mean (seed range)."]
     notes += [f"Layers of `{d['claim_id']}` ({d['verdict']}, claim sha256 {d['claim_sha256'][:12]}): "
               f"least important = {d['skipped']}" for d in ev.get("dependencies", [])]
+    checks, gate = checks_card(rec)
     return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")],
-            "tables": [{"title": "Skip configs against the unmodified model",
+            "tables": checks + [{"title": "Skip configs against the unmodified model",
                         "columns": ["config", "layers skipped", "which", "top-5 overlap", "greedy agreement",
                                     "agreeing prefix", "answer NLL increase", "speedup (median, range)",
                                     "compute ratio", "verdict"],
                         "rows": rows}],
-            "notes": notes}
+            "notes": gate + notes}
 
 
 @card_for("quantization")
@@ -85,12 +116,13 @@ def quantization_card(rec: dict, out_dir) -> dict:
     peak = {m: modes[m].get("peak_memory") or {} for m in order}
     rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _f(modes[m]["memory_mb"]), _f(peak[m].get("peak_mb")),
              _f(peak[m].get("growth_mb")), _f(em[m]), _f(kl[m])] for m in order]
+    checks, gate = checks_card(rec)
     return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")],
-            "tables": [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",
+            "tables": checks + [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",
                                                       "weights footprint (MB)", "peak RSS during run (MB)",
                                                       "RSS growth during run (MB)", "exact match", f"KL to {ref}"],
                         "rows": rows}],
-            "notes": [_speed_note(ev["speed"]), _hardware_note(ev.get("hardware", {})),
+            "notes": gate + [_speed_note(ev["speed"]), _hardware_note(ev.get("hardware", {})),
                       "Memory: the weights' footprint (the memory check), and the process RSS during each mode's "
                       "untimed exact-match/KL pass — its peak counts the models of earlier modes, still loaded; "
                       "its growth is the mode's working memory.",
@@ -107,11 +139,15 @@ def drift_card(rec: dict, out_dir) -> dict:
     path = f"plots/{rec['claim_id']}-layers.png"
     plots.mode_layer_effects(ev["layers"], per_mode, ev["metric"], f"{rec['claim_id']}: per-layer {ev['method']} "
                              f"effect under each mode (mean over seeds)", out_dir / path)
-    rows = [[m, seed, _f(d["spearman"]), f"L{d['top']}", f"L{d['top_reference']}", _f(d["magnitude_ratio"])]
-            for m, per_seed in ev["drifts"].items() for seed, d in zip(ev["seeds"], per_seed)]
+    checks, gate = checks_card(rec)
+    summary = rec.get("summary") or {}
+    top = summary.get("reference_top")
+    notes = [f"Top layer under {ev['reference']}: L{top} "
+             f"({'separated from every other layer' if summary.get('reference_top_separated') else 'not separated: a tie at rank 1'})."
+             ] if top is not None else []
     return {"plots": [(path, f"per-layer effect under {ev['reference']} and each quantized mode")],
-            "tables": [{"title": f"Drift against {ev['reference']} per seed",
-                        "columns": ["mode", "seed", "Spearman", "top layer", f"top under {ev['reference']}",
-                                    "magnitude ratio"], "rows": rows}],
-            "notes": ["Each mode's effects are KL against that mode's own unablated model: the drift of the causal "
-                      "surface, not the quantization error itself."]}
+            "tables": checks,
+            "notes": gate + notes + ["Each mode's effects are KL against that mode's own unablated model: the drift of "
+                                     "the causal surface, not the quantization error itself. Spearman and magnitude "
+                                     "intervals are bootstrap over prompts (stratified by family, seeds pooled); per "
+                                     "seed values sit beside them."]}

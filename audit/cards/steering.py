@@ -1,11 +1,13 @@
-"""Report card of a steering claim: the null distributions with the observed value, the layer x
-alpha sweep, per-seed numbers, per-family effects, example answers and any waived control."""
+"""Report card of a steering claim: the intervals the verdict rests on (effect, collateral,
+selectivity or the layer / ratio contrasts) beside the per-seed values, each null control's pooled
+test (p, quantiles, draws, |cos| with the real direction), the null histograms, the layer x alpha
+sweep, per-family effects, example answers and any waived control."""
 
 from __future__ import annotations
 
 from audit import plots
 from audit.cards import card_for
-from audit.criteria.steering import pooled_null, quantile
+from audit.criteria.steering import BULK, CONTROL_NAMES, pooled_null, quantile
 from audit.stats import mean, std
 
 _UNITS = {"behavior_logprob": "shift of log P(behavior) (nats)", "generation_length": "shift of answer length "
@@ -17,66 +19,126 @@ def _f(x) -> str:
     return "—" if x is None else f"{x:.4g}"
 
 
+def _ci(pair) -> str:
+    return "—" if not pair or pair[0] is None else f"[{pair[0]:.4g}, {pair[1]:.4g}]"
+
+
+def _seeds(values) -> str:
+    return ", ".join(_f(v) for v in values) if values else "—"
+
+
+def _interval_rows(summary: dict) -> list[list]:
+    """[quantity, pooled estimate, 95% CI, per-seed values, threshold, status] for every decided quantity."""
+    checks = {c["check"]: c for c in summary.get("checks") or []}
+    status = lambda name: (checks.get(name) or {}).get("status", "—")  # noqa: E731
+    rows = []
+    if "effect_ci" in summary and "numerator_ci" not in summary:  # steering
+        lin = summary.get("selectivity_linear") or {}
+        acc_k = lin.get("k")
+        rows += [["effect", _f(summary["effect"]), _ci(summary["effect_ci"]), _seeds(summary.get("effect_per_seed")),
+                  f"> min_effect {_f((checks.get('effect') or {}).get('support_above'))}", status("effect")],
+                 ["collateral KL", _f(summary["collateral"]), _ci(summary.get("collateral_ci")),
+                  _seeds(summary.get("collateral_per_seed")),
+                  f"< max_collateral {_f((checks.get('collateral') or {}).get('at_most'))}", status("collateral")],
+                 [f"effect - {_f(acc_k)} x collateral", _f(lin.get("estimate")), _ci([lin.get("low"), lin.get("high")]),
+                  "—", f"> 0 (selectivity {_f(summary.get('selectivity'))})", status("selectivity")]]
+    if "numerator_ci" in summary:  # steering_ratio
+        lin, k = summary.get("a_minus_k_b") or {}, summary.get("min_ratio")
+        rows += [["effect (all eval families)", _f(summary["effect"]), _ci(summary.get("effect_ci")),
+                  _seeds(summary.get("effect_per_seed")), "controls", "—"],
+                 [f"numerator {summary['numerator']}", _f(summary["numerator_effect"]), _ci(summary["numerator_ci"]),
+                  _seeds(summary.get("numerator_per_seed")), "", ""],
+                 [f"denominator {summary['denominator']}", _f(summary["denominator_effect"]),
+                  _ci(summary["denominator_ci"]), _seeds(summary.get("denominator_per_seed")), "informative", ""],
+                 [f"numerator - {_f(k)} x denominator", _f(lin.get("estimate")), _ci([lin.get("low"), lin.get("high")]),
+                  "—", f"> 0 (ratio {_f(summary.get('ratio'))})", status("ratio")]]
+    if "layer_ci" in summary:  # steering_layer_sensitivity
+        per_seed = list((summary.get("per_seed") or {}).values())
+        layers = summary["layers"]
+        for i, layer in enumerate(layers):
+            mark = " (best)" if layer == summary["best_layer"] else ""
+            rows.append([f"L{layer}{mark}", _f(summary["pooled"][i]), _ci(summary["layer_ci"][f"L{layer}"]),
+                         _seeds([s[i] for s in per_seed]),
+                         "> min_effect" if mark else "", status("best-layer effect") if mark else ""])
+        for name, r in (summary.get("best_minus_k_other") or {}).items():
+            rows.append([f"L{summary['best_layer']} - {_f(summary['min_ratio'])} x {name}", _f(r["estimate"]),
+                         _ci([r["low"], r["high"]]), "—", "> 0", "shown" if r["low"] > 0 else "not shown"])
+    return rows
+
+
+def _control_rows(summary: dict) -> list[list]:
+    rows = []
+    for name, c in (summary.get("controls") or {}).items():
+        if c.get("status") == "waived" or "p" not in c:
+            rows.append([name, c.get("status", "—"), "—", "—", "—", "—", "—", "—", "—", "—", "—"])
+            continue
+        rows.append([name, c["status"], f"{c['n_draws']} x {c['n_seeds']} seeds", _f(c["observed"]), _f(c["p"]),
+                     _f(c["median"]), _f(c["q75"]), _f(c["q_significance"]), _seeds(c.get("per_seed_p")),
+                     f"{_f(c.get('max_abs_cos_with_observed'))} / {_f(c.get('median_abs_cos_with_observed'))}",
+                     _f(c.get("median_norm_ratio"))])
+    return rows
+
+
 @card_for("steering")
 def steering_card(rec: dict, out_dir) -> dict:
     ev, summary = rec["evidence"], rec.get("summary") or {}
     acc = (rec.get("claim") or {}).get("acceptance") or {}
     sign = -1.0 if acc.get("direction") == "decrease" else 1.0
-    q = acc.get("null_quantile", 0.95)
     stem = f"plots/{rec['claim_id']}"
-    cell = summary.get("control_cell") or (ev.get("control_cells") or [None])[0]
+    cell = summary.get("cell") or (ev.get("control_cells") or [None])[0]
     xlabel = _UNITS.get(ev["metric"], ev["metric"])
     plots_out, tables, notes = [], [], []
 
     for name, waived in (ev.get("waived") or {}).items():
         notes.append(f"**Waived control `{name}`**: {waived} — confidence is capped at low.")
-    for name, per_cell in (ev.get("nulls") or {}).items():
-        nulls = per_cell.get(cell)
+    if summary.get("degenerate"):
+        notes.append("**Degenerate evidence** (no finding): " + "; ".join(summary["degenerate"]))
+    rows = _interval_rows(summary)
+    if rows:
+        method = (summary.get("inference") or {})
+        tables.append({"title": f"Intervals the verdict rests on at {cell} (95%, {method.get('method', 'bootstrap')}, "
+                                f"{method.get('family_size', '?')} simultaneous)",
+                       "columns": ["quantity", "pooled", "95% CI", "per seed", "claimed", "status"], "rows": rows})
+    crow = _control_rows(summary)
+    if crow:
+        levels = [c.get("significance_level") for c in (summary.get("controls") or {}).values()
+                  if c.get("significance_level")]
+        sig = f"null {levels[0] * 100:g}th" if levels else "null significance quantile"
+        tables.append({"title": f"Null controls at {cell}: one pooled test over seeds (passed: pooled p <= max_p; "
+                                f"refuted: observed at or below the null's {BULK * 100:g}th percentile; else "
+                                "inconclusive)",
+                       "columns": ["control", "status", "draws", "observed", "pooled p", "null median",
+                                   f"null {BULK * 100:g}th", sig, "per-seed p", "abs cos with real: max / median",
+                                   "norm / real (median)"], "rows": crow})
+    for name in CONTROL_NAMES:
+        nulls = (ev.get("nulls") or {}).get(name, {}).get(cell)
         if not nulls:
             continue
-        observed = [sign * x for x in ev["effect"][cell]]
-        null = pooled_null([[sign * x for x in n] for n in nulls])
-        obs = mean(observed)
         ctl = (summary.get("controls") or {}).get(name, {})
+        null = pooled_null([[sign * x for x in n] for n in nulls])
+        observed = ctl.get("observed_per_seed") or [sign * x for x in ev["effect"][cell]]
+        obs = ctl.get("observed", mean(observed))
         p = ctl.get("p", (1 + sum(x >= obs for x in null)) / (len(null) + 1))
         path = f"{stem}-null-{name}.png"
-        plots.null_histogram(null, obs, quantile(null, q), q, p,
+        plots.null_histogram(null, obs, quantile(null, BULK), BULK, p,
                              f"{rec['claim_id']}\n{name} null at {cell} ({len(nulls)} seeds x {len(nulls[0])} draws, "
                              f"seed mean)", xlabel, out_dir / path, per_seed_observed=observed)
-        plots_out.append((path, f"{name}: null distribution of the seed-mean effect (bars), its "
-                                f"{q * 100:g}th percentile (dashed) and the observed effect (red; thin lines: "
-                                f"per seed) — {ctl.get('status', '?')}"))
-        diags = (ev.get("null_diagnostics") or {}).get(name, {}).get(cell, {})
-        if diags:
-            cos = mean(d["mean_abs_cos_with_observed"] for d in diags.values())
-            extra = ""
-            if "mean_fraction_positives_kept" in next(iter(diags.values())):
-                kept = mean(d["mean_fraction_positives_kept"] for d in diags.values())
-                extra = f"; relabellings kept {kept:.2f} of the original positives on average (pooled shuffle)"
-            notes.append(f"`{name}` draws: mean |cos| with the observed direction {cos:.3f}{extra}.")
+        plots_out.append((path, f"{name}: pooled null of the seed-mean effect (bars), its {BULK * 100:g}th "
+                                f"percentile (dashed: at or below it the null refutes) and the observed effect (red; "
+                                f"thin lines: per seed) — {ctl.get('status', '?')}, p = {_f(p)}"))
     if len(ev["cells"]) > 1:
         path = f"{stem}-sweep.png"
         plots.steering_sweep(ev["layers"], ev["alphas"], ev["effect"], ev["collateral"], cell, xlabel,
                              f"{rec['claim_id']}: effect and collateral per layer", out_dir / path)
         plots_out.append((path, "behavior effect (solid) and collateral KL (dotted) per steered layer, mean over seeds"))
-        tables.append({"title": "Sweep (mean over seeds)", "columns": ["cell", "effect", "± sd", "collateral KL"],
+        tables.append({"title": "Sweep (mean over seeds; intervals above)", "columns": ["cell", "effect", "± sd (seeds)",
+                                                                                       "collateral KL"],
                        "rows": [[c, _f(mean(ev["effect"][c])), _f(std(ev["effect"][c])), _f(mean(ev["collateral"][c]))]
                                 for c in ev["cells"]]})
     if cell:
-        rows = []
-        for i, seed in enumerate(ev["seeds"]):
-            e, c = ev["effect"][cell][i], ev["collateral"][cell][i]
-            ps = []
-            for name in ("random_vector", "shuffled_label"):
-                nulls = (ev.get("nulls") or {}).get(name, {}).get(cell)
-                ps.append(_f((1 + sum(sign * x >= sign * e for x in nulls[i])) / (len(nulls[i]) + 1)) if nulls
-                          else "waived" if name in (ev.get("waived") or {}) else "—")
-            rows.append([seed, _f(e), _f(c), _f(e / c) if c >= acc.get("min_denominator", 1e-3) else "uninformative",
-                         *ps])
-        tables.append({"title": f"Per seed at {cell}", "columns": ["seed", "effect", "collateral KL", "selectivity",
-                                                                   "p random_vector", "p shuffled_label"], "rows": rows})
-        fam_rows = [[f, _f(mean(v)), _f(std(v)), _f(mean(ev["base"][f]))] for f, v in ev["effect_by_family"][cell].items()]
-        tables.append({"title": f"Effect per eval family at {cell}", "columns": ["family", "effect", "± sd (seeds)",
+        fam_rows = [[f, _f(mean(v)), _seeds(v), _f(mean(ev["base"][f]))]
+                    for f, v in ev["effect_by_family"][cell].items()]
+        tables.append({"title": f"Effect per eval family at {cell}", "columns": ["family", "effect", "per seed",
                                                                                 "unsteered score"], "rows": fam_rows})
     ex = ev.get("examples") or {}
     if ex.get("rows"):
@@ -90,5 +152,7 @@ def steering_card(rec: dict, out_dir) -> dict:
                     f"{'the answer position and every generated position' if ev['positions'] == 'last' else 'every position'}; "
                     f"metric `{ev['metric']}`; {ev['n_prompts']['eval_per_seed']} eval and "
                     f"{ev['n_prompts']['collateral_per_seed']} collateral prompts per seed"
-                    + (f"; cosine of the direction between seeds {min(cos):.2f}–{max(cos):.2f}" if cos else "") + ".")
+                    + (f"; cosine of the direction between seeds {min(cos):.2f}–{max(cos):.2f}" if cos else "") + ". "
+                    "Random-vector draws have the real direction's norm; shuffled-label draws are divided by the real "
+                    "direction's norm (not their own), so a relabelling that keeps most labels is a shorter near-copy.")
     return {"plots": plots_out, "tables": tables, "notes": notes}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards import card_for
+from audit.cards.deployment import checks_card
 from audit.stats import mean
 
 
@@ -59,19 +60,27 @@ def _json(rows: list[dict]) -> str:
     return f"{_f(mean(r['json_parse_rate'] for r in rows))} / {_f(mean(r['schema_valid_rate'] for r in rows))}"
 
 
+def _per_seed(rows: list[dict], key: str) -> str:
+    return ", ".join(f"{r['seed']}: {_f(r.get(key))}" for r in rows)
+
+
 def _rows(results: dict, baseline: list | None) -> list[list]:
-    out = [[name, f"{rows[0]['trainable_params']:,}", _range([r["exact_match"] for r in rows]), _json(rows),
-            _range([r["final_loss"] for r in rows]), _range([r["kl_drift"] for r in rows]),
+    out = [[name, f"{rows[0]['trainable_params']:,}", _per_seed(rows, "exact_match"), _json(rows),
+            _per_seed(rows, "final_loss"), _per_seed(rows, "loss_noise"), _range([r["kl_drift"] for r in rows]),
             _range([r["train_seconds"] for r in rows]), _memory(rows),
             "yes" if all(r["from_cache"] for r in rows) else "no"] for name, rows in results.items()]
     if baseline:
-        out.append(["no adapter (base model)", "0", _range([b["exact_match"] for b in baseline]), _json(baseline),
-                    "—", "0 (reference)", "—", "—", "—"])
+        out.append(["no adapter (base model)", "0", _per_seed(baseline, "exact_match"), _json(baseline),
+                    "—", "—", "0 (reference)", "—", "—", "—"])
     return out
 
 
-COLUMNS = ["run", "trainable params", "held-out exact match", "JSON parses / schema valid", "final loss",
-           "KL drift", "train s", "train peak RSS MB", "from cache"]
+COLUMNS = ["run", "trainable params", "held-out exact match per seed", "JSON parses / schema valid",
+           "final loss per seed (last 5 logged)", "within-run loss noise per seed", "KL drift (mean, seed range)",
+           "train s", "train peak RSS MB", "from cache"]
+NOISE_NOTE = ("Within-run loss noise: the step-to-step spread of the last 10 logged training losses (SD of "
+              "successive differences / sqrt 2); loss differences below it are no finding. Verdicts rest on the "
+              "checks' intervals: per-prompt values paired within each seed, bootstrap over seeds then prompts.")
 
 
 def _deps(ev: dict) -> list[str]:
@@ -92,13 +101,14 @@ def lora_card(rec: dict, out_dir) -> dict:
     plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss", out_dir / f"{stem}-loss.png")
     _params_plot(res, "exact_match", "held-out exact match (mean over seeds)", f"{cid}: exact match vs parameters",
                  out_dir / f"{stem}-params.png")
+    checks, gate = checks_card(rec)
     examples = [f"`{n}` seed {r[0]['seed']} first answers: " + " | ".join(repr(e)[:80] for e in r[0]["examples"])
                 for n, r in res.items() if r[0].get("examples")]
     return {"plots": [(f"{stem}-loss.png", "training loss per placement (mean over seeds)"),
                       (f"{stem}-params.png", "held-out exact match against trainable parameters")],
-            "tables": [{"title": "Placements (mean, seed range)", "columns": COLUMNS,
-                        "rows": _rows(res, ev.get("baseline"))}],
-            "notes": [_budget(ev), _run_note(rec, res), *_deps(ev), *examples]}
+            "tables": checks + [{"title": "Placements (per seed)", "columns": COLUMNS,
+                                 "rows": _rows(res, ev.get("baseline"))}],
+            "notes": [*gate, _budget(ev), NOISE_NOTE, _run_note(rec, res), *_deps(ev), *examples]}
 
 
 @card_for("lora_sweep")
@@ -111,16 +121,18 @@ def sweep_card(rec: dict, out_dir) -> dict:
     _params_plot(res, "kl_drift", "KL drift on unrelated families (nats)", f"{cid}: KL drift vs parameters",
                  out_dir / f"{stem}-drift.png")
     loss_note = ("**Loss is not quality.** Training loss compares how easily each setup fits its own rendering of "
-                 "the examples, not what it learned; held-out exact match is reported beside it.")
+                 "the examples, not what it learned; held-out exact match is reported beside it. The criterion "
+                 "judges each training example's loss under the trained adapter, paired across points.")
     if any(p.get("format") == "bad" for p in ev["points"]):
         loss_note += (" The deliberately bad format leaks the answer into the prompt, so a low loss there shows "
                       "copying, not learning.")
+    checks, gate = checks_card(rec)
     return {"plots": [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)"),
                       (f"{stem}-params.png", "final loss against trainable parameters"),
                       (f"{stem}-drift.png", "KL drift on unrelated families against trainable parameters")],
-            "tables": [{"title": "Grid points (mean, seed range)", "columns": COLUMNS,
-                        "rows": _rows(res, ev.get("baseline"))}],
-            "notes": [loss_note, _budget(ev), _point_budgets(ev), _run_note(rec, res), *_deps(ev)]}
+            "tables": checks + [{"title": "Grid points (per seed)", "columns": COLUMNS,
+                                 "rows": _rows(res, ev.get("baseline"))}],
+            "notes": [*gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), _run_note(rec, res), *_deps(ev)]}
 
 
 @card_for("lora_adapter_ablation")
@@ -131,12 +143,20 @@ def adapter_card(rec: dict, out_dir) -> dict:
     nrm = [mean(s["norms"].get(str(i), 0.0) for s in ev["per_seed"]) for i in layers]
     plots.effect_and_norm(layers, eff, nrm, f"{rec['claim_id']}: adapter effect and norm per layer (mean over seeds)",
                           out_dir / f"{stem}-layers.png")
-    stats = {s["seed"]: s for s in (rec.get("summary") or {}).get("per_seed", [])}
+    summary = rec.get("summary") or {}
+    stats = {s["seed"]: s for s in summary.get("per_seed", [])}
     rows = [[s["seed"], _f(s["exact_match"]), _f(stats.get(s["seed"], {}).get("pearson")),
-             _f(stats.get(s["seed"], {}).get("spearman")), _f(stats.get(s["seed"], {}).get("p")),
-             _f(stats.get(s["seed"], {}).get("late_share"))] for s in ev["per_seed"]]
+             _f(stats.get(s["seed"], {}).get("late_share")), _f(stats.get(s["seed"], {}).get("effect_sd")),
+             _f(s.get("loss_noise"))] for s in ev["per_seed"]]
+    checks, gate = checks_card(rec)
+    pooled = ([f"Pooled over seeds: Pearson r {_f(summary.get('pooled_pearson'))}, one permutation test p = "
+               f"{_f(summary.get('permutation_p'))} (layers permuted within every seed)."]
+              if "permutation_p" in summary else [])
     return {"plots": [(f"{stem}-layers.png", "bars: held-out NLL increase when only that layer's adapter is disabled; "
                                               "line: the layer's adapter norm")],
-            "tables": [{"title": "Per seed", "columns": ["seed", "held-out exact match", "Pearson r (norm, effect)",
-                                                         "Spearman", "permutation p", "late-layer share"], "rows": rows}],
-            "notes": [_budget(ev), *_deps(ev)]}
+            "tables": checks + [{"title": "Per seed", "columns": [
+                "seed", "held-out exact match", "Pearson r (norm, effect)", "late-layer share",
+                "SD of the per-layer effects", "within-run loss noise"], "rows": rows}],
+            "notes": [*gate, *pooled, "Effects whose spread across layers is below the training loss's within-run "
+                      "noise are degenerate (the adapter is saturated: removing one layer's part changes nothing "
+                      "measurable).", _budget(ev), *_deps(ev)]}

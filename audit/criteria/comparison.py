@@ -1,7 +1,11 @@
 """Acceptance criteria over several sweeps' tops (pure): ``tops_differ`` and ``tops_match``.
 
-A sweep whose top is not separated from its runner-up (flat, tied, inside the seed noise) is
-uninformative: the comparison is then inconclusive, never decided by an argmax.
+A sweep is informative only if its top is separated: the compared claim's criterion reports
+``top_separated`` (its pooled top above every other component with 95% simultaneous, max-T
+intervals over prompts). A flat, tied or not-separated sweep is set aside and said so: a
+comparison is never decided by an argmax. ``strong`` (for the confidence ladder) holds when every
+sweep the verdict rests on was itself strong; the confidence cap is the lowest of the compared
+claims' caps (set by the evidence builder).
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ def _uninformative(sweeps: list[dict]) -> list[str]:
             + (" (flat sweep)" if s.get("flat") else "") for s in sweeps if not s.get("top_separated")]
 
 
+def _summary(sweeps: list[dict], decided_by: list[dict], **extra) -> dict:
+    """What the verdict was computed from: each sweep's top, separation and interval; strong iff
+    every sweep the verdict rests on is strong."""
+    return {"tops": {s["claim_id"]: s["top"] for s in sweeps},
+            "top_separated": {s["claim_id"]: bool(s.get("top_separated")) for s in sweeps},
+            "closest_interval": {s["claim_id"]: s.get("closest_interval") for s in sweeps
+                                 if s.get("closest_interval") is not None},
+            "decided_by": [s["claim_id"] for s in decided_by],
+            "strong": bool(decided_by) and all(s.get("strong") for s in decided_by), **extra}
+
+
 @criterion("tops_differ")
 class TopsDiffer(StrictModel):
     kind: Literal["tops_differ"]
@@ -36,9 +51,11 @@ class TopsDiffer(StrictModel):
         bad = _uninformative(sweeps)
         informative = [s for s in sweeps if s.get("top_separated")]
         where = {s["claim_id"]: _position(s, self.relative_depth) for s in informative}
-        summary = {"tops": {s["claim_id"]: s["top"] for s in informative},
-                   "uninformative": [s["claim_id"] for s in sweeps if not s.get("top_separated")]}
+        summary = _summary(sweeps, informative,
+                           uninformative=[s["claim_id"] for s in sweeps if not s.get("top_separated")])
+        summary["tops"] = {s["claim_id"]: s["top"] for s in informative}
         if len(informative) < 2:
+            summary["strong"] = False
             return Outcome(Verdict.INCONCLUSIVE, bad + ["fewer than two informative sweeps to compare"], summary)
         values = list(where.values())
         spread = max(values) - min(values)
@@ -55,14 +72,16 @@ class TopsMatch(StrictModel):
     expected: dict[str, int | str] = Field(description="claim id -> expected top component")
 
     def evaluate_sweeps(self, sweeps: list[dict]) -> Outcome:
-        summary = {"tops": {s["claim_id"]: s["top"] for s in sweeps}, "expected": self.expected}
+        summary = _summary(sweeps, [], expected=self.expected)
         missing = sorted(set(self.expected) - {s["claim_id"] for s in sweeps})
         if missing:
             return Outcome(Verdict.ERRORED, [f"no sweep for {missing}"], summary)
-        wrong = [f"{s['claim_id']}: top {s['top']}, expected {self.expected[s['claim_id']]}"
-                 for s in sweeps if s.get("top_separated") and s["top"] != self.expected.get(s["claim_id"])]
-        if wrong:
-            return Outcome(Verdict.REFUTED, wrong, summary)
+        off = [s for s in sweeps if s.get("top_separated") and s["top"] != self.expected.get(s["claim_id"])]
+        if off:
+            summary = _summary(sweeps, off, expected=self.expected)
+            return Outcome(Verdict.REFUTED, [f"{s['claim_id']}: top {s['top']} (separated), expected "
+                                             f"{self.expected[s['claim_id']]}" for s in off], summary)
         if bad := _uninformative(sweeps):
             return Outcome(Verdict.INCONCLUSIVE, bad, summary)
-        return Outcome(Verdict.SUPPORTED, [f"every top as expected: {summary['tops']}"], summary)
+        summary = _summary(sweeps, sweeps, expected=self.expected)
+        return Outcome(Verdict.SUPPORTED, [f"every top as expected and separated: {summary['tops']}"], summary)

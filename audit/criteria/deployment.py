@@ -1,38 +1,187 @@
-"""Deployment claims — layer skipping and quantization: pure criteria over measured checks.
+"""Deployment claims — layer skipping, quantization, causal drift — and the check-list machinery
+the training criteria share (pure: numpy, no torch).
 
-Each claim is a list of *checks*; a check is ``pass``, ``fail`` or ``uncertain``:
-- a quality check holds per seed; all seeds agree -> pass / fail, seeds disagree -> uncertain;
-- a speed check compares a threshold with the ratio of every timed repeat; all repeats on one
-  side -> pass / fail, repeats straddling it -> uncertain (timing noise decides nothing); a layer
-  skip's repeat faster than its compute ratio allows (:func:`implausible`) -> uncertain.
-Any failed check refutes the claim, any uncertain one makes it inconclusive, else supported.
+A claim is a list of *checks*, each decided from an interval (:mod:`audit.inference`): pass when
+the interval clears the threshold, fail when it shows the opposite relation, uncertain otherwise.
+A check whose evidence is degenerate (:func:`audit.inference.degenerate`: every arm at a ceiling or
+floor, zero variance, differences below the measured noise, an undefined statistic) is uncertain
+and says which. Any failed check refutes the claim (its evidence is never degenerate: degenerate
+checks are uncertain), any uncertain one leaves it inconclusive, else it is supported.
+``summary["strong"]``: every decided check is strong (:func:`audit.inference.strength`).
+
+Intervals (the method is stated on every check):
+- per-prompt values (top-5 overlap, greedy agreement, exact match, KL, per-layer effects): max-T
+  simultaneous 95% bootstrap intervals over every statistic the criterion compares, paired per
+  prompt, stratified by family, pooled across seeds (``resample="prompts"``: a seed only chooses
+  prompts). A bounded per-prompt contrast with no spread at all (every prompt the same value, so
+  the bootstrap has none) gets an exact bound: no prompt of n differs, Clopper-Pearson at the
+  family's Bonferroni share of alpha;
+- speed (tokens/s ratios of interleaved timed repeats): the distribution-free interval
+  [min, max] of the repeats for their median (coverage 1 - 2^(1-n): 94% at 5 repeats); a layer
+  skip's repeat faster than its compute ratio allows (:func:`implausible`) is uncertain;
+- memory and parameter counts: exact (an interval of zero width).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
+from audit import inference
 from audit.criteria import criterion
+from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci
 from audit.spec import StrictModel
-from audit.stats import argmax, mean, spearman
 from audit.verdict import Outcome, Verdict
 
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
+_STATUS = {inference.SUPPORTED: PASS, inference.REFUTED: FAIL, inference.INCONCLUSIVE: UNCERTAIN}
 
 
-def seeds_status(holds: list[bool]) -> str:
-    """pass when every seed holds, fail when none does, uncertain when seeds disagree."""
-    if holds and all(holds):
-        return PASS
-    return FAIL if not any(holds) else UNCERTAIN
+def fmt(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.3g}"
 
 
-def at_least_status(values: list[float], threshold: float) -> str:
-    """pass when every repeat is >= threshold, fail when every one is below, else uncertain."""
-    return seeds_status([v >= threshold for v in values])
+def finite(x) -> float | None:
+    """A JSON-safe float: None for a missing or undefined (NaN, infinite) value."""
+    return None if x is None or not math.isfinite(float(x)) else float(x)
 
+
+# --------------------------------------------------------------------------- checks
+
+def make_check(name: str, low: float, high: float, threshold: float, *, above: bool = True, estimate=None,
+               per_seed: dict | None = None, degenerate_reasons=(), method: str = "", what: str = "") -> dict:
+    """One check of the claimed relation ``q > threshold`` (``above``) or ``q < threshold`` from an
+    interval [low, high] of q (:func:`audit.inference.check`); degenerate evidence -> uncertain."""
+    c = (inference.check(name, low, high, threshold, what=what) if above
+         else inference.check(name, -high, -low, -threshold, what=what))
+    reasons = list(degenerate_reasons)
+    return {"check": name, "status": UNCERTAIN if reasons else _STATUS[c["status"]],
+            "estimate": finite(estimate), "low": float(low), "high": float(high),
+            "relation": ">" if above else "<", "threshold": float(threshold), "strong": bool(c["strong"]) and not reasons,
+            "per_seed": {str(k): finite(v) for k, v in (per_seed or {}).items()}, "degenerate": reasons,
+            "method": method, "detail": what}
+
+
+def combine(name: str, parts: list[dict], negate: bool = False, what: str = "") -> dict:
+    """A check holding when every part holds: fail when any part fails, pass when all pass; strong
+    when its decisive parts are (all parts for a pass, a failing one for a fail). ``negate``: the
+    check holds when the conjunction does not (a skip config is *not* free)."""
+    statuses = [p["status"] for p in parts]
+    status = FAIL if FAIL in statuses else PASS if all(s == PASS for s in statuses) else UNCERTAIN
+    strong = (all(p["strong"] for p in parts) if status == PASS
+              else any(p["strong"] for p in parts if p["status"] == FAIL) if status == FAIL else False)
+    if negate and status != UNCERTAIN:
+        status = PASS if status == FAIL else FAIL
+    return {"check": name, "status": status, "strong": strong, "parts": parts,
+            "degenerate": [r for p in parts for r in p.get("degenerate", [])], "detail": what}
+
+
+def describe(c: dict) -> str:
+    """One line: the check's estimate, interval, threshold, per-seed values, degeneracy, detail."""
+    if "parts" in c:
+        return f"{c['detail'] + '; ' if c['detail'] else ''}" + "; ".join(
+            f"{p['check']} {p['status']}: {describe(p)}" for p in c["parts"])
+    est = "" if c["estimate"] is None else f"{fmt(c['estimate'])} "
+    seeds = (", per seed " + ", ".join(f"{s}: {fmt(v)}" for s, v in c["per_seed"].items())) if c["per_seed"] else ""
+    text = f"{est}CI [{fmt(c['low'])}, {fmt(c['high'])}] (need {c['relation']} {fmt(c['threshold'])}{seeds})"
+    if c["degenerate"]:
+        text += "; degenerate: " + "; ".join(c["degenerate"])
+    return text + (f"; {c['detail']}" if c["detail"] else "")
+
+
+def judge(checks: list[dict], summary: dict, gate=()) -> Outcome:
+    """The verdict of a check list. ``gate``: degeneracy reasons of the evidence as a whole — then
+    inconclusive before any check is decided. Strong: every decided check is strong."""
+    summary = {**summary, "checks": checks, "degenerate": list(gate)}
+    if gate:
+        return Outcome(Verdict.INCONCLUSIVE, [f"degenerate evidence: {r}" for r in gate], {**summary, "strong": False})
+    failed = [c for c in checks if c["status"] == FAIL]
+    uncertain = [c for c in checks if c["status"] == UNCERTAIN]
+    decided = [c for c in checks if c["status"] != UNCERTAIN]
+    if failed:
+        verdict, shown = Verdict.REFUTED, failed
+    elif uncertain or not checks:
+        verdict, shown = Verdict.INCONCLUSIVE, uncertain
+    else:
+        verdict, shown = Verdict.SUPPORTED, checks
+    suffix = " (uncertain)" if verdict is Verdict.INCONCLUSIVE else ""
+    reasons = [f"{c['check']}{suffix}: {describe(c)}" for c in shown] or ["no check was measured"]
+    strong = verdict is not Verdict.INCONCLUSIVE and all(c["strong"] for c in decided)
+    return Outcome(verdict, reasons, {**summary, "strong": strong})
+
+
+# --------------------------------------------------------------------------- intervals
+
+def n_units(table: PromptTable) -> int:
+    """Independent observations: distinct prompts (per seed when a seed trains its own model)."""
+    if table.resample == "prompts":
+        return len(set(table.unit))
+    return len(set(zip(table.seed, table.unit)))
+
+
+def intervals(table: PromptTable, contrasts, names: list[str], bounds=None, alpha: float = ALPHA) -> list[dict]:
+    """Max-T simultaneous intervals of ``contrasts @ arms`` (one dict per contrast: estimate, low,
+    high, per-seed values, defined, method). ``bounds``: (lo, hi) of every per-prompt arm value (or
+    one per contrast, None where unbounded); a bounded contrast equal on every row then gets the
+    exact bound instead of a zero-width interval."""
+    c = np.atleast_2d(np.asarray(contrasts, dtype=float))
+    iv = simultaneous_ci(table, c, names, alpha)
+    per_seed = table.per_seed()
+    each = bounds if isinstance(bounds, list) else [bounds] * len(names)
+    out = []
+    for j, (name, bounds) in enumerate(zip(names, each)):
+        row = {"name": name, "estimate": float(iv.point[j]), "low": float(iv.low[j]), "high": float(iv.high[j]),
+               "defined": bool(iv.defined[j]), "method": iv.method + f", max-T over {len(names)}",
+               "per_seed": {str(s): float(c[j] @ v) for s, v in per_seed.items()}}
+        x = table.values @ c[j]
+        if not row["defined"] and bounds is not None and np.ptp(x) == 0:
+            lo = float(np.sum(np.where(c[j] > 0, c[j] * bounds[0], c[j] * bounds[1])))
+            hi = float(np.sum(np.where(c[j] > 0, c[j] * bounds[1], c[j] * bounds[0])))
+            n = n_units(table)
+            u = binomial_ci(0, n, alpha / len(names))[1]
+            v = float(x[0])
+            row.update(low=v - u * (v - lo), high=v + u * (hi - v), defined=True,
+                       method=f"no spread: every one of {n} prompts gives {v:.4g}; exact bound (Clopper-Pearson, "
+                              f"0 of {n} differ, alpha {alpha:g}/{len(names)})")
+        out.append(row)
+    return out
+
+
+def statistic_intervals(table: PromptTable, point, reps, names: list[str], ranges: list[tuple] | None = None,
+                        alpha: float = ALPHA) -> list[dict]:
+    """Max-T simultaneous intervals of nonlinear statistics from their bootstrap replicates
+    ``reps[b, k]`` (drawn from ``table``): :func:`audit.inference.simultaneous_ci` on a table whose
+    estimates are the statistics themselves, so the critical value is the same max-T rule.
+    ``ranges``: the values each statistic can take (a correlation's [-1, 1]); intervals are cut to them."""
+    point = np.asarray(point, dtype=float)
+    proxy = PromptTable(np.tile(np.nan_to_num(point), (len(table.family), 1)), tuple(names), table.family,
+                        table.unit, table.seed, table.resample)
+    iv = simultaneous_ci(proxy, np.eye(len(names)), names, alpha, reps=np.nan_to_num(np.asarray(reps, dtype=float)))
+    ranges = ranges or [(-math.inf, math.inf)] * len(names)
+    return [{"name": n, "estimate": float(point[j]), "low": float(max(iv.low[j], ranges[j][0])),
+             "high": float(min(iv.high[j], ranges[j][1])),
+             "method": iv.method + f", max-T over {len(names)} statistics"} for j, n in enumerate(names)]
+
+
+def repeat_interval(values: list[float]) -> tuple[float, float, str]:
+    """[min, max] of timed repeats: a distribution-free interval of their median."""
+    n = len(values)
+    return (float(min(values)), float(max(values)),
+            f"[min, max] of {n} timed repeats: distribution-free interval of the median, coverage "
+            f"{1 - 2.0 ** (1 - n):.1%}")
+
+
+def exact_check(name: str, value: float, threshold: float, above: bool, what: str) -> dict:
+    """A check on an exact quantity (memory footprint, parameter count): >= / <= decides."""
+    holds = value >= threshold if above else value <= threshold
+    return {**make_check(name, value, value, threshold, above=above, estimate=value, method="exact", what=what),
+            "status": PASS if holds else FAIL, "strong": True}
+
+
+# --------------------------------------------------------------------------- timing helpers
 
 def compute_ratio(n_layers: int, n_skipped: int) -> float:
     """The speedup a skip config could reach if decoder layers were all the compute: n / kept."""
@@ -47,25 +196,20 @@ def implausible(speedups: list[float], ratio: float, tolerance: float) -> str | 
     return None
 
 
-def speed_status(speedups: list[float], threshold: float, why_implausible: str | None) -> str:
-    """:func:`at_least_status`, but never pass (nor fail) on implausible timing."""
-    return UNCERTAIN if why_implausible else at_least_status(speedups, threshold)
+def speed_check(name: str, ratios: list[float], threshold: float, why_implausible: str | None = None) -> dict:
+    """Median tokens/s ratio > threshold, on the [min, max] interval of the repeats; never decided
+    on implausible timing."""
+    low, high, method = repeat_interval(ratios)
+    return make_check(name, low, high, threshold, estimate=float(np.median(ratios)), method=method,
+                      degenerate_reasons=[why_implausible] if why_implausible else [],
+                      what="tokens/s ratio over repeats")
 
 
-def fmt(x) -> str:
-    return "n/a" if x is None else f"{x:.3g}"
-
-
-def judge(checks: list[tuple[str, str, str]], summary: dict) -> Outcome:
-    """``checks``: (name, status, explanation) -> the verdict, every failed/uncertain check a reason."""
-    summary = {**summary, "checks": [{"check": n, "status": s, "detail": d} for n, s, d in checks]}
-    failed = [f"{n}: {d}" for n, s, d in checks if s == FAIL]
-    if failed:
-        return Outcome(Verdict.REFUTED, failed, summary)
-    uncertain = [f"{n} (uncertain): {d}" for n, s, d in checks if s == UNCERTAIN]
-    if uncertain:
-        return Outcome(Verdict.INCONCLUSIVE, uncertain, summary)
-    return Outcome(Verdict.SUPPORTED, [f"{n}: {d}" for n, _, d in checks], summary)
+def prompt_table(per_prompt: dict, samples: dict, columns: list[tuple]) -> PromptTable:
+    """``PromptTable`` (resample prompts) with one arm per ``(label, getter)`` column:
+    ``getter(per_prompt[pid])`` is the prompt's value; ``samples[seed][family] -> [pid]``."""
+    rows = {pid: [get(v) for _, get in columns] for pid, v in per_prompt.items()}
+    return PromptTable.from_samples(rows, {int(s): fam for s, fam in samples.items()}, [label for label, _ in columns])
 
 
 # --------------------------------------------------------------------------- layer skipping
@@ -74,11 +218,12 @@ def judge(checks: list[tuple[str, str, str]], summary: dict) -> Outcome:
 class SkipNotFree(StrictModel):
     """"Naive layer skipping is not a free speedup": no skip config is both faithful and faster.
 
-    A config is *faithful* on a seed when its top-5 overlap and greedy agreement with the
-    unmodified model reach the thresholds, and *faster* when every timed repeat's tokens/s ratio
-    reaches ``min_speedup``. One config that is faithful on every seed and faster refutes the
-    claim; a config whose faithfulness differs across seeds, or that is faithful with a speedup
-    inside the timing noise or above what its compute ratio allows, leaves it inconclusive.
+    A config is *faithful* when the intervals of its mean top-5 overlap and greedy agreement
+    with the unmodified model clear the thresholds, *unfaithful* when either interval lies below;
+    *faster* when its speedup interval clears ``min_speedup``, *slower* when it lies below.
+    Faithful and faster refutes the claim (a free speedup); unfaithful or slower passes the
+    config; anything else — including a speedup above what the compute ratio allows — leaves it
+    inconclusive. Quality intervals are simultaneous over every config and both metrics.
     """
 
     kind: Literal["skip_not_free"]
@@ -90,38 +235,38 @@ class SkipNotFree(StrictModel):
     timing_tolerance: float = Field(1.25, ge=1.0, description="a repeat faster than this x the compute ratio "
                                     "(layers / kept layers) is implausible: that config's speed is uncertain")
 
-    def evaluate_skip(self, configs: list[dict], n_layers: int) -> Outcome:
-        """``configs``: [{name, n_skipped, seeds: [{top5_overlap, greedy_agreement}], speedups: [per
-        repeat]}] of a model with ``n_layers`` decoder layers."""
+    def evaluate_skip(self, configs: list[dict], n_layers: int, samples: dict) -> Outcome:
+        """``configs``: [{name, n_skipped, per_prompt: {pid: {top5_overlap, greedy_agreement}},
+        speedups: [per repeat]}]; ``samples[seed][family] -> [pid]``."""
+        if not configs:
+            return judge([], {"config_status": {}, "implausible_timing": {}})
+        metrics = [("top5_overlap", self.faithful_top5_overlap), ("greedy_agreement", self.faithful_greedy_agreement)]
+        columns = [(f"{c['name']}:{m}", lambda v, c=c, m=m: v[c["name"]][m]) for c in configs for m, _ in metrics]
+        merged = {pid: {c["name"]: c["per_prompt"][pid] for c in configs} for pid in configs[0]["per_prompt"]}
+        table = prompt_table(merged, samples, columns)
+        ivs = intervals(table, np.eye(len(columns)), [label for label, _ in columns], bounds=(0.0, 1.0))
         checks, statuses, noisy = [], {}, {}
-        for c in configs:
-            faithful = seeds_status([s["top5_overlap"] >= self.faithful_top5_overlap
-                                     and s["greedy_agreement"] >= self.faithful_greedy_agreement for s in c["seeds"]])
+        for i, c in enumerate(configs):
+            quality = [make_check(m, iv["low"], iv["high"], t, estimate=iv["estimate"], per_seed=iv["per_seed"],
+                                  method=iv["method"], degenerate_reasons=[] if iv["defined"] else
+                                  [f"undefined: {m} has no spread and no bound"])
+                       for (m, t), iv in zip(metrics, ivs[2 * i: 2 * i + 2])]
+            faithful = combine("faithful", quality)
             why = implausible(c["speedups"], compute_ratio(n_layers, c["n_skipped"]), self.timing_tolerance)
-            faster = speed_status(c["speedups"], self.min_speedup, why)
-            overlap = mean(s["top5_overlap"] for s in c["seeds"])
-            agree = mean(s["greedy_agreement"] for s in c["seeds"])
-            detail = (f"top-5 overlap {fmt(overlap)}, greedy agreement {fmt(agree)}, speedup "
-                      f"{fmt(min(c['speedups']))}-{fmt(max(c['speedups']))}x" + (f"; {why}" if why else ""))
-            if faithful == PASS and faster == PASS:
-                status, detail = FAIL, "a free speedup: outputs preserved and faster; " + detail
-            elif faithful == FAIL or faster == FAIL:
-                status = PASS
-                detail = ("outputs not preserved; " if faithful == FAIL else "preserved but not faster; ") + detail
-            else:
-                status = UNCERTAIN
-                detail = ("faithfulness differs across seeds; " if faithful == UNCERTAIN
-                          else "speed not established; " if why else "speedup within timing noise; ") + detail
-            statuses[c["name"]] = status
+            faster = speed_check("faster", c["speedups"], self.min_speedup, why)
+            check = combine(f"skip {c['name']}", [faithful, faster], negate=True,
+                            what=("a free speedup: outputs preserved and faster" if faithful["status"] == PASS
+                                  and faster["status"] == PASS else "outputs not preserved"
+                                  if faithful["status"] == FAIL else "preserved but not faster"
+                                  if faster["status"] == FAIL else "speed not established" if why
+                                  else "not established either way"))
+            statuses[c["name"]] = check["status"]
             if why:
                 noisy[c["name"]] = why
-            checks.append((f"skip {c['name']}", status, detail))
-        if not configs:
-            checks.append(("configs", UNCERTAIN, "no skip config was measured"))
-        overlaps = [mean(s["top5_overlap"] for s in c["seeds"]) for c in configs]
-        return judge(checks, {"config_status": statuses, "implausible_timing": noisy,
-                              "max_top5_overlap": max(overlaps, default=None),
-                              "min_top5_overlap": min(overlaps, default=None)})
+            checks.append(check)
+        return judge(checks, {"config_status": statuses, "implausible_timing": noisy, "quality_intervals": ivs,
+                              "max_top5_overlap": max(iv["estimate"] for iv in ivs[0::2]),
+                              "min_top5_overlap": min(iv["estimate"] for iv in ivs[0::2])})
 
 
 # --------------------------------------------------------------------------- quantization
@@ -129,7 +274,11 @@ class SkipNotFree(StrictModel):
 @criterion("quant_practical")
 class QuantPractical(StrictModel):
     """"Mode X is the practical inference choice": fast enough next to the baseline dtype,
-    faster than the modes it should beat, smaller, and close in quality to the reference."""
+    faster than the modes it should beat, smaller, and close in quality to the reference.
+
+    Quality (exact-match drop and KL against the reference, paired per prompt) is judged on max-T
+    simultaneous intervals over both; an exact-match comparison where both modes sit at the
+    metric's floor or ceiling cannot discriminate and is uncertain."""
 
     kind: Literal["quant_practical"]
     candidate: str = Field(description="the mode claimed practical, e.g. nf4")
@@ -137,74 +286,84 @@ class QuantPractical(StrictModel):
     min_speed_ratio: PositiveFloat = Field(description="candidate tokens/s >= this x baseline tokens/s")
     beats: list[str] = Field(default_factory=list, description="modes the candidate must out-run (ratio > 1)")
     max_memory_ratio: PositiveFloat = Field(1.0, description="candidate model memory <= this x baseline")
-    max_exact_match_drop: NonNegativeFloat = Field(0.05, description="exact-match drop vs the reference mode, per seed")
-    max_kl: NonNegativeFloat = Field(0.1, description="mean KL(reference || candidate) at the answer position, per seed (nats)")
+    max_exact_match_drop: NonNegativeFloat = Field(0.05, description="exact-match drop vs the reference mode")
+    max_kl: NonNegativeFloat = Field(0.1, description="mean KL(reference || candidate) at the answer position (nats)")
 
     def modes_needed(self) -> set[str]:
         return {self.candidate, self.baseline, *self.beats}
 
-    def evaluate_quant(self, modes: dict, reference: str) -> Outcome:
-        """``modes[m]``: {speed_ratios: {other: [per repeat]}, memory_mb, seeds: [{exact_match, kl}]}."""
+    def evaluate_quant(self, modes: dict, reference: str, samples: dict) -> Outcome:
+        """``modes[m]``: {speed_ratios: {other: [per repeat]}, memory_mb, per_prompt: {pid: {exact_match,
+        kl}}}; ``samples[seed][family] -> [pid]``."""
         c, ref = modes[self.candidate], modes[reference]
-        ratios = c["speed_ratios"][self.baseline]
-        checks = [(f"speed vs {self.baseline}", at_least_status(ratios, self.min_speed_ratio),
-                   f"tokens/s ratio {fmt(min(ratios))}-{fmt(max(ratios))} over repeats (need >= {self.min_speed_ratio})")]
-        for slow in self.beats:
-            r = c["speed_ratios"][slow]
-            checks.append((f"faster than {slow}", seeds_status([v > 1.0 for v in r]),
-                           f"tokens/s ratio {fmt(min(r))}-{fmt(max(r))} over repeats (need > 1)"))
+        checks = [speed_check(f"speed vs {self.baseline}", c["speed_ratios"][self.baseline], self.min_speed_ratio)]
+        checks += [speed_check(f"faster than {slow}", c["speed_ratios"][slow], 1.0) for slow in self.beats]
         mem = c["memory_mb"] / modes[self.baseline]["memory_mb"]
-        checks.append(("memory", PASS if mem <= self.max_memory_ratio else FAIL,
-                       f"{fmt(c['memory_mb'])} MB = {fmt(mem)}x {self.baseline} (need <= {self.max_memory_ratio})"))
-        drops = [r["exact_match"] - s["exact_match"] for r, s in zip(ref["seeds"], c["seeds"])]
-        checks.append((f"exact match vs {reference}", seeds_status([d <= self.max_exact_match_drop for d in drops]),
-                       f"drop per seed {', '.join(fmt(d) for d in drops)} (need <= {self.max_exact_match_drop})"))
-        kls = [s["kl"] for s in c["seeds"]]
-        checks.append((f"KL to {reference}", seeds_status([k <= self.max_kl for k in kls]),
-                       f"per seed {', '.join(fmt(k) for k in kls)} nats (need <= {self.max_kl})"))
+        checks.append(exact_check("memory", mem, self.max_memory_ratio, above=False,
+                                  what=f"{fmt(c['memory_mb'])} MB / {self.baseline} {fmt(modes[self.baseline]['memory_mb'])} MB"))
+        merged = {pid: {"ref": ref["per_prompt"][pid], "cand": v} for pid, v in c["per_prompt"].items()}
+        table = prompt_table(merged, samples, [("ref_em", lambda v: v["ref"]["exact_match"]),
+                                               ("cand_em", lambda v: v["cand"]["exact_match"]),
+                                               ("cand_kl", lambda v: v["cand"]["kl"])])
+        drop, kl = intervals(table, [[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]],
+                             [f"exact-match drop vs {reference}", f"KL to {reference}"], bounds=[(0.0, 1.0), None])
+        em_gate = degenerate(table.values[:, :2], bounds=(0.0, 1.0))
+        checks.append(make_check(drop["name"], drop["low"], drop["high"], self.max_exact_match_drop, above=False,
+                                 estimate=drop["estimate"], per_seed=drop["per_seed"], method=drop["method"],
+                                 degenerate_reasons=em_gate or ([] if drop["defined"] else ["undefined: no spread"])))
+        checks.append(make_check(kl["name"], kl["low"], kl["high"], self.max_kl, above=False, estimate=kl["estimate"],
+                                 per_seed=kl["per_seed"], method=kl["method"],
+                                 degenerate_reasons=[] if kl["defined"] else
+                                 [f"zero variance: KL is {fmt(kl['estimate'])} on every prompt"]))
+        ratios = c["speed_ratios"][self.baseline]
         return judge(checks, {"candidate": self.candidate, "baseline": self.baseline, "memory_ratio": mem,
-                              "median_speed_ratio": sorted(ratios)[len(ratios) // 2]})
+                              "median_speed_ratio": float(np.median(ratios))})
 
 
 # --------------------------------------------------------------------------- causal drift
 
-def drift(reference: list[float], other: list[float], tie_relative: float = 0.0) -> dict:
-    """How far a per-layer effect vector moved: Spearman correlation, hub identity and the ratio
-    of mean effect magnitudes (None where the reference is ~0: a degenerate ratio is no finding).
+def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation of matching rows of ``a[b, n]`` and ``b[b, n]`` (NaN when a row is constant)."""
+    from scipy.stats import rankdata
 
-    ``top_tied``: the tops differ, but each vector has the other's top within ``tie_relative`` of
-    its own maximum — a near-tie, so "the top layer moved" is not established either way."""
-    ref_mag = mean(abs(x) for x in reference)
-    top_ref, top = argmax(reference), argmax(other)
-    tied = top != top_ref and (reference[top] >= (1 - tie_relative) * reference[top_ref]
-                               and other[top_ref] >= (1 - tie_relative) * other[top])
-    return {"spearman": spearman(reference, other), "top_reference": top_ref, "top": top,
-            "same_top": top == top_ref, "top_tied": tied,
-            "magnitude_ratio": mean(abs(x) for x in other) / ref_mag if ref_mag > 1e-12 else None}
+    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
+    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ra * rb).sum(1) / den, np.nan)
 
 
-def tristate(statuses: list[str]) -> str:
-    """pass / fail when every seed says so, uncertain otherwise."""
-    if statuses and all(st == PASS for st in statuses):
-        return PASS
-    return FAIL if statuses and all(st == FAIL for st in statuses) else UNCERTAIN
+def _magnitude_rows(ref: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Mean |effect| of ``other`` over mean |effect| of ``ref``, row by row (NaN where ref is ~0)."""
+    den = np.abs(ref).mean(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 1e-12, np.abs(other).mean(1) / den, np.nan)
 
 
 @criterion("causal_drift")
 class CausalDrift(StrictModel):
-    """"The causal surface survives quantization": per seed, each mode's per-layer effect vector
-    correlates with the reference (Spearman), keeps its top layer, and keeps its magnitude.
+    """"The causal surface survives quantization": each mode's per-layer effect vector correlates
+    with the reference's (Spearman), keeps its top layer, and keeps its magnitude.
 
-    A top layer that differs only within ``top_tie_relative`` of both maxima (a near-tie in
-    either sweep) neither keeps nor moves the hub: that seed is uncertain."""
+    Per-prompt effects are paired across modes (the same prompts). Spearman and the magnitude
+    ratio get max-T simultaneous bootstrap intervals over the modes; the top layer is kept when
+    the reference's top beats every other layer under the mode (max-T over every layer and mode)
+    and moved when another layer beats it — judged only where the reference's own top is
+    separated from its runner-up (a tied top is no hub to keep or lose)."""
 
     kind: Literal["causal_drift"]
     min_spearman: float = Field(0.9, ge=-1.0, le=1.0)
     same_top: bool = Field(True, description="the top layer must be the reference's")
-    top_tie_relative: float = Field(0.1, ge=0.0, lt=1.0,
-                                    description="tops closer than this fraction of the maximum are a near-tie")
     magnitude_ratio: tuple[PositiveFloat, PositiveFloat] = Field(
         (0.8, 1.25), description="[low, high] bounds of mean |effect| under the mode / under the reference")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data):
+        if isinstance(data, dict) and "top_tie_relative" in data:
+            raise ValueError("top_tie_relative was removed: a near-tie of the top layer is now an interval that "
+                             "includes 0 (uncertain) — delete the key")
+        return data
 
     @model_validator(mode="after")
     def _ordered(self):
@@ -213,28 +372,79 @@ class CausalDrift(StrictModel):
                              "must be [low, high] with low <= high")
         return self
 
-    def evaluate_drift(self, reference: list[list[float]], modes: dict[str, list[list[float]]],
-                       labels: list) -> Outcome:
-        """``reference[seed][layer]`` and ``modes[mode][seed][layer]``: per-seed layer effects."""
+    def evaluate_drift(self, per_prompt: dict[str, dict], reference: str, modes: list[str], labels: list,
+                       samples: dict) -> Outcome:
+        """``per_prompt[mode][pid] -> [effect per layer]`` (reference and every mode);
+        ``samples[seed][family] -> [pid]``; ``labels``: the layers."""
+        order = [reference] + list(modes)
+        width = len(labels)
+        rows = {pid: [x for m in order for x in per_prompt[m][pid]] for pid in per_prompt[reference]}
+        table = PromptTable.from_samples(rows, {int(s): f for s, f in samples.items()},
+                                         [f"{m}:L{lab}" for m in order for lab in labels])
+        gate = degenerate(table.values)
+        if gate:
+            return judge([], {"modes": list(modes)}, gate)
+
+        def block(est: np.ndarray, k: int) -> np.ndarray:
+            return est[:, k * width:(k + 1) * width]
+
+        reps = table.replicates(N_BOOT)
+        est = table.estimate()[None]
+        stats, names = [], []
+        for k, m in enumerate(modes, start=1):
+            stats.append((lambda e, k=k: _spearman_rows(block(e, 0), block(e, k))))
+            stats.append((lambda e, k=k: _magnitude_rows(block(e, 0), block(e, k))))
+            names += [f"{m} Spearman", f"{m} magnitude ratio"]
+        point = np.array([s(est)[0] for s in stats])
+        sivs = statistic_intervals(table, point, np.stack([s(reps) for s in stats], 1), names,
+                                   [(-1.0, 1.0), (0.0, math.inf)] * len(modes))
+        per_seed = {str(s): v[None] for s, v in table.per_seed().items()}
         lo, hi = self.magnitude_ratio
-        checks, drifts = [], {}
-        for mode, per_seed_effects in modes.items():
-            per_seed = [drift(r, o, self.top_tie_relative) for r, o in zip(reference, per_seed_effects)]
-            for d in per_seed:
-                d["top"], d["top_reference"] = labels[d["top"]], labels[d["top_reference"]]
-            drifts[mode] = per_seed
-            rhos = [d["spearman"] for d in per_seed]
-            checks.append((f"{mode} rank correlation", seeds_status([r is not None and r >= self.min_spearman for r in rhos]),
-                           f"Spearman per seed {', '.join(fmt(r) for r in rhos)} (need >= {self.min_spearman})"))
+        checks = []
+        top_checks, top_summary = self._top_checks(table, modes, labels) if self.same_top else ({}, {})
+        for k, m in enumerate(modes):
+            rho, mag = sivs[2 * k], sivs[2 * k + 1]
+            rho_seeds = {s: float(stats[2 * k](v)[0]) for s, v in per_seed.items()}
+            mag_seeds = {s: float(stats[2 * k + 1](v)[0]) for s, v in per_seed.items()}
+            checks.append(make_check(f"{m} rank correlation", rho["low"], rho["high"], self.min_spearman,
+                                     estimate=rho["estimate"], per_seed=rho_seeds, method=rho["method"],
+                                     degenerate_reasons=[] if math.isfinite(rho["estimate"]) else
+                                     ["undefined: a constant effect vector has no ranks"]))
             if self.same_top:
-                tops = [PASS if d["same_top"] else UNCERTAIN if d["top_tied"] else FAIL for d in per_seed]
-                checks.append((f"{mode} top layer", tristate(tops),
-                               "top layer per seed " + ", ".join(
-                                   f"L{d['top']} (reference L{d['top_reference']}{', near-tie' if d['top_tied'] else ''})"
-                                   for d in per_seed)))
-            ratios = [d["magnitude_ratio"] for d in per_seed]
-            status = (UNCERTAIN if None in ratios
-                      else seeds_status([lo <= r <= hi for r in ratios]))
-            checks.append((f"{mode} effect magnitude", status,
-                           f"ratio to reference per seed {', '.join(fmt(r) for r in ratios)} (need {lo}-{hi})"))
-        return judge(checks, {"modes": sorted(drifts), "drifts": drifts})
+                checks.append(top_checks[m])
+            undefined = [] if math.isfinite(mag["estimate"]) else ["undefined: the reference's effects are ~0"]
+            parts = [make_check(f">= {lo}", mag["low"], mag["high"], lo, estimate=mag["estimate"], per_seed=mag_seeds,
+                                method=mag["method"], degenerate_reasons=undefined),
+                     make_check(f"<= {hi}", mag["low"], mag["high"], hi, above=False, estimate=mag["estimate"],
+                                per_seed=mag_seeds, method=mag["method"], degenerate_reasons=undefined)]
+            checks.append(combine(f"{m} effect magnitude", parts, what=f"ratio to {reference} must lie in [{lo}, {hi}]"))
+        return judge(checks, {"modes": list(modes), "reference": reference, "statistics": sivs, **top_summary})
+
+    def _top_checks(self, table: PromptTable, modes: list[str], labels: list) -> tuple[dict, dict]:
+        """Per mode: is the reference's top layer still on top under it?"""
+        width = len(labels)
+        ref_est = table.estimate()[:width]
+        top = int(np.argmax(ref_est))
+        others = [j for j in range(width) if j != top]
+        pairs, names = [], []
+        for k, m in enumerate(["reference"] + list(modes)):
+            pairs += [(k * width + top, k * width + j) for j in others]
+            names += [f"{m}: L{labels[top]} - L{labels[j]}" for j in others]
+        ivs = intervals(table, inference.pairwise_contrasts(len(table.labels), pairs), names)
+        ref_ivs = ivs[:len(others)]
+        separated = all(iv["defined"] and iv["low"] > 0 for iv in ref_ivs)
+        closest = min(ref_ivs, key=lambda iv: iv["low"])
+        out = {}
+        for k, m in enumerate(modes, start=1):
+            mine = ivs[k * len(others):(k + 1) * len(others)]
+            beaten = [iv for iv in mine if iv["high"] < 0]
+            shown = beaten[0] if beaten else min(mine, key=lambda iv: iv["low"])  # decisive, else the closest
+            reasons = [] if separated else [f"tie at rank 1: the reference's top L{labels[top]} is not separated "
+                                            f"(closest {closest['name']} CI [{fmt(closest['low'])}, "
+                                            f"{fmt(closest['high'])}])"]
+            reasons += [f"undefined: {iv['name']} has no spread" for iv in mine if not iv["defined"]]
+            out[m] = make_check(f"{m} top layer", shown["low"], shown["high"], 0.0, estimate=shown["estimate"],
+                                per_seed=shown["per_seed"], method=shown["method"], degenerate_reasons=reasons,
+                                what=f"{shown['name']}: the reference's top L{labels[top]} against "
+                                     f"{'a layer that beats it' if beaten else 'its closest rival'} under {m}")
+        return out, {"reference_top": labels[top], "reference_top_separated": separated}

@@ -1,29 +1,27 @@
-"""Acceptance criteria on a component effect table ``effects[seed][family][component]`` (pure):
+"""Acceptance criteria on a per-prompt component table (:class:`audit.inference.PromptTable`), pure:
 
-- ``effect_at_least``: component X's pooled effect is at least ``threshold``.
-- ``rank_top_k``: component X ranks within the top ``k``.
+- ``effect_at_least``: component X's effect is at least ``threshold``: its 95% interval over
+  prompts lies above the threshold (supported) or below it (refuted).
+- ``rank_top_k``: X ranks within the top ``k``. Supported when X is above at least n - k others
+  with simultaneous confidence (so at most k - 1 can be above it); refuted when at least k others
+  are above X with simultaneous confidence. A tie at rank k is inconclusive.
 - ``exceeds``: every component in ``greater`` beats every one in ``than`` (e.g. first- and
-  last-token effects exceed the middle-token effect).
-
-Supported and refuted both need the seed-to-seed noise to be on their side (``noise_z`` standard
-deviations); otherwise the verdict is inconclusive with the reason.
+  last-token effects exceed the middle-token effect): every simultaneous interval of
+  ``greater - than`` clears the margin; refuted when some ``than`` is above some ``greater``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+import numpy as np
+from pydantic import Field, PositiveInt
 
 from audit.criteria import criterion
-from audit.criteria.hub import per_seed_pooled, separation
-from audit.spec import StrictModel
-from audit.stats import mean, std
+from audit.criteria.hub import ReplacedKeys, sweep_description, vs_others
+from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, decide, degenerate, fmt_ci,
+                             pairwise_contrasts, simultaneous_ci, single_ci, strength)
 from audit.verdict import Outcome, Verdict
-
-
-def _index(labels, name) -> int | None:
-    return labels.index(name) if name in labels else None
 
 
 def _missing(names, labels) -> Outcome | None:
@@ -33,80 +31,136 @@ def _missing(names, labels) -> Outcome | None:
     return None
 
 
+def _degenerate(table: PromptTable, columns: list[int], summary: dict) -> Outcome | None:
+    reasons = degenerate(table.values[:, columns])
+    if reasons:
+        summary.update(degenerate=reasons, strong=False)
+        return Outcome(Verdict.INCONCLUSIVE, [f"degenerate evidence: {'; '.join(reasons)}"], summary)
+    return None
+
+
+class _Alpha(ReplacedKeys):
+    alpha: float = Field(ALPHA, gt=0.0, lt=0.5, description="error level of the (simultaneous) intervals")
+
+
 @criterion("effect_at_least")
-class EffectAtLeast(StrictModel):
+class EffectAtLeast(_Alpha):
     kind: Literal["effect_at_least"]
     component: str
     threshold: float
-    noise_z: float = Field(2.0, ge=0.0)
 
-    def evaluate(self, effects, labels, families, seeds) -> Outcome:
+    def named(self) -> list:
+        return [self.component]
+
+    def evaluate(self, table: PromptTable) -> Outcome:
+        labels = list(table.labels)
         if (err := _missing([self.component], labels)) is not None:
             return err
-        per_seed = [row[_index(labels, self.component)] for row in per_seed_pooled(effects, len(labels))]
-        m, s = mean(per_seed), std(per_seed)
-        summary = {"component": self.component, "pooled": m, "seed_std": s, "per_seed": per_seed,
-                   "threshold": self.threshold}
-        low, high = m - self.noise_z * s, m + self.noise_z * s
-        summary["strong"] = len(seeds) >= 3 and (low >= 2 * self.threshold if low >= self.threshold else high < self.threshold / 2)
-        if low >= self.threshold:
-            return Outcome(Verdict.SUPPORTED, [f"{self.component} effect {m:.4g} ± {s:.2g} (seeds) ≥ {self.threshold}"], summary)
-        if high < self.threshold:
-            return Outcome(Verdict.REFUTED, [f"{self.component} effect {m:.4g} ± {s:.2g} (seeds) < {self.threshold}"], summary)
-        return Outcome(Verdict.INCONCLUSIVE, [f"{self.component} effect {m:.4g} ± {s:.2g}: threshold {self.threshold} "
-                                              f"is within {self.noise_z} seed standard deviations"], summary)
+        c = labels.index(self.component)
+        summary = {"component": self.component, "threshold": self.threshold,
+                   "per_seed": {str(s): float(v[c]) for s, v in table.per_seed().items()}}
+        if (bad := _degenerate(table, [c], summary)) is not None:
+            return bad
+        iv = single_ci(table, c, self.alpha)
+        r = iv.row(0)
+        summary.update(pooled=r["estimate"], interval=[r["low"], r["high"]], inference=iv.describe())
+        verdict = decide(r["low"], r["high"], self.threshold, self.threshold)
+        summary["strong"] = strength(verdict, r["low"], r["high"], self.threshold, self.threshold)
+        text = (f"{self.component} effect {r['estimate']:.4g}, {int(100 * (1 - self.alpha))}% CI "
+                f"{fmt_ci(r['low'], r['high'])} over prompts, vs threshold {self.threshold}")
+        if verdict == SUPPORTED:
+            return Outcome(Verdict.SUPPORTED, [text + ": above it"], summary)
+        if verdict == REFUTED:
+            return Outcome(Verdict.REFUTED, [text + ": below it"], summary)
+        return Outcome(Verdict.INCONCLUSIVE, [text + ": the interval contains the threshold"], summary)
 
 
 @criterion("rank_top_k")
-class RankTopK(StrictModel):
+class RankTopK(_Alpha):
     kind: Literal["rank_top_k"]
     component: str
     k: PositiveInt
-    min_seed_agreement: Literal["all"] | NonNegativeInt = "all"
 
-    def evaluate(self, effects, labels, families, seeds) -> Outcome:
+    def named(self) -> list:
+        return [self.component]
+
+    def evaluate(self, table: PromptTable) -> Outcome:
+        labels = list(table.labels)
         if (err := _missing([self.component], labels)) is not None:
             return err
-        c = _index(labels, self.component)
-        ranks = [1 + sum(v > row[c] for v in row) for row in per_seed_pooled(effects, len(labels))]
-        need = len(seeds) if self.min_seed_agreement == "all" else self.min_seed_agreement
-        inside = sum(r <= self.k for r in ranks)
-        summary = {"component": self.component, "rank_per_seed": ranks, "k": self.k,
-                   "strong": inside in (0, len(seeds)) and len(seeds) >= 3}
-        if inside >= need:
-            return Outcome(Verdict.SUPPORTED, [f"{self.component} ranks {ranks} per seed: top {self.k} in {inside}/{len(seeds)}"], summary)
-        if inside == 0:
-            return Outcome(Verdict.REFUTED, [f"{self.component} ranks {ranks} per seed: never in the top {self.k}"], summary)
-        return Outcome(Verdict.INCONCLUSIVE, [f"{self.component} in the top {self.k} in only {inside}/{len(seeds)} seeds (need {need})"], summary)
+        c, n = labels.index(self.component), len(labels)
+        desc = sweep_description(table)
+        ranks = {s: 1 + sum(v > row[c] for v in row) for s, row in desc["per_seed"].items()}
+        summary = {"component": self.component, "k": self.k, "rank_per_seed": ranks,
+                   "pooled_rank": 1 + int(np.sum(np.array(desc["pooled"]) > desc["pooled"][c]))}
+        if (bad := _degenerate(table, list(range(n)), summary)) is not None:
+            return bad
+        if self.k >= n:
+            summary["strong"] = False
+            return Outcome(Verdict.INCONCLUSIVE, [f"k = {self.k} covers the whole sweep of {n}: nothing to test"],
+                           summary)
+        others, iv = vs_others(table, c, self.alpha, extra_effect=False)
+        rows = iv.rows()
+        below = [r for r in rows if r["low"] > 0]   # c is above these
+        above = [r for r in rows if r["high"] < 0]  # these are above c
+        summary.update(intervals=rows, inference=iv.describe(), separated_below=len(below),
+                       separated_above=len(above))
+        where = (f"{self.component} is above {len(below)} and below {len(above)} of the other {n - 1} components "
+                 f"with simultaneous {int(100 * (1 - self.alpha))}% confidence ({iv.method})")
+        if len(below) >= n - self.k:
+            decisive = sorted(below, key=lambda r: r["low"], reverse=True)[: n - self.k]
+            summary["strong"] = all(strength(SUPPORTED, r["low"], r["high"], 0.0, 0.0) for r in decisive)
+            return Outcome(Verdict.SUPPORTED, [where + f": rank <= {self.k}"], summary)
+        if len(above) >= self.k:
+            decisive = sorted(above, key=lambda r: r["high"])[: self.k]
+            summary["strong"] = all(strength(REFUTED, r["low"], r["high"], 0.0, 0.0) for r in decisive)
+            return Outcome(Verdict.REFUTED, [where + f": rank > {self.k}"], summary)
+        summary["strong"] = False
+        return Outcome(Verdict.INCONCLUSIVE, [where + f": membership in the top {self.k} needs separation "
+                                              f"from {n - self.k} components below it"], summary)
 
 
 @criterion("exceeds")
-class Exceeds(StrictModel):
+class Exceeds(_Alpha):
     kind: Literal["exceeds"]
     greater: list[str] = Field(min_length=1)
     than: list[str] = Field(min_length=1)
     min_margin_relative: float = Field(0.0, ge=0.0, lt=1.0)
-    noise_z: float = Field(2.0, ge=0.0)
 
-    def evaluate(self, effects, labels, families, seeds) -> Outcome:
+    def named(self) -> list:
+        return self.greater + self.than
+
+    def evaluate(self, table: PromptTable) -> Outcome:
+        labels = list(table.labels)
         if (err := _missing(self.greater + self.than, labels)) is not None:
             return err
-        per_seed = per_seed_pooled(effects, len(labels))
-        pooled = {name: mean(row[_index(labels, name)] for row in per_seed) for name in self.greater + self.than}
-        reasons, wins, losses, wide = [], 0, 0, 0
-        for g in self.greater:
-            for t in self.than:
-                a, b = _index(labels, g), _index(labels, t)
-                beats, gap, need = separation(per_seed, a, b, self.min_margin_relative, self.noise_z)
-                lost, _, _ = separation(per_seed, b, a, self.min_margin_relative, self.noise_z)
-                wins += beats
-                wide += gap > 2 * need
-                losses += lost
-                reasons.append(f"{g} ({pooled[g]:.4g}) vs {t} ({pooled[t]:.4g}): gap {gap:.4g}, required {need:.4g}")
-        n = len(self.greater) * len(self.than)
-        summary = {"pooled": pooled, "comparisons": n, "separated_wins": wins, "strong": wide == n or losses == n}
-        if wins == len(self.greater) * len(self.than):
-            return Outcome(Verdict.SUPPORTED, reasons, summary)
-        if losses:
+        pooled = table.estimate()
+        pairs = [(labels.index(g), labels.index(t)) for g in self.greater for t in self.than]
+        summary = {"pooled": {name: float(pooled[labels.index(name)]) for name in self.greater + self.than},
+                   "comparisons": len(pairs)}
+        if (bad := _degenerate(table, sorted({i for p in pairs for i in p}), summary)) is not None:
+            return bad
+        iv = simultaneous_ci(table, pairwise_contrasts(len(labels), pairs),
+                             [f"{labels[a]} - {labels[b]}" for a, b in pairs], self.alpha)
+        rows = iv.rows()
+        margins = [self.min_margin_relative * abs(float(pooled[a])) for a, _ in pairs]
+        verdicts = [decide(r["low"], r["high"], m, 0.0) for r, m in zip(rows, margins)]
+        summary.update(intervals=rows, inference=iv.describe(), margins=margins,
+                       separated_wins=verdicts.count(SUPPORTED))
+        reasons = [f"{r['contrast']} = {r['estimate']:.4g}, CI {fmt_ci(r['low'], r['high'])} (margin {m:.3g}): {v}"
+                   for r, m, v in zip(rows, margins, verdicts)]
+        if REFUTED in verdicts:
+            summary["strong"] = any(strength(REFUTED, r["low"], r["high"], m, 0.0)
+                                    for r, m, v in zip(rows, margins, verdicts) if v == REFUTED)
             return Outcome(Verdict.REFUTED, reasons, summary)
+        if all(v == SUPPORTED for v in verdicts):
+            summary["strong"] = all(strength(SUPPORTED, r["low"], r["high"], m, 0.0) for r, m in zip(rows, margins))
+            return Outcome(Verdict.SUPPORTED, reasons, summary)
+        summary["strong"] = False
         return Outcome(Verdict.INCONCLUSIVE, reasons, summary)
+
+
+def named_components(acceptance) -> list:
+    """Every component label an acceptance spec names (for guards such as trivial patching)."""
+    return list(getattr(acceptance, "named", lambda: [])())
+

@@ -1,27 +1,113 @@
-"""Training claims (LoRA): pure criteria over per-seed training results.
+"""Training claims (LoRA): pure criteria over per-prompt training results.
 
-Results are ``{name: [per seed {exact_match, trainable_params, final_loss, kl_drift, ...}]}``.
-Each check passes or fails on every seed, or is uncertain when seeds disagree (see
-``audit.criteria.deployment``); any failed check refutes, any uncertain one leaves it inconclusive.
+Results are ``{arm: [per seed {seed, trainable_params, losses, exact_by_prompt, train_loss_by_prompt,
+drift_by_prompt, ...}]}``; the ``*_by_prompt`` values are ``{family: {prompt id: value}}``: held-out
+exact match (0/1), the trained adapter's final loss on each training example, KL drift on each
+unrelated prompt. A seed trains its own adapter, so arms are compared paired per prompt within a
+seed and the bootstrap resamples seeds, then prompts (``resample="seeds_then_prompts"``), with
+max-T simultaneous 95% intervals over every comparison a criterion makes (the check-list rules of
+:mod:`audit.criteria.deployment`). Exact-match contrasts with no spread at all get the exact
+Clopper-Pearson bound (see :func:`audit.criteria.deployment.intervals`).
+
+Degeneracy gate, before any check: every arm at exact match 1.0 or 0.0, no arm distinguishable
+from the adapter-free baseline, losses whose differences are below the training loss's own
+within-run noise (:func:`loss_noise`, measured on every run and recorded), an all-zero gain,
+correlations that are undefined or computed over per-layer effects below that noise — all
+inconclusive, saying which.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional
 
+import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit.criteria import criterion
-from audit.criteria.deployment import FAIL, PASS, fmt, judge, seeds_status
+from audit.criteria.deployment import (PASS, UNCERTAIN, exact_check, finite, fmt, intervals, judge, make_check,
+                                       statistic_intervals)
+from audit.inference import N_BOOT, PromptTable, degenerate, empirical_p
 from audit.spec import StrictModel
-from audit.stats import mean, pearson, permutation_p, spearman
 from audit.verdict import Outcome
+
+NOISE_WINDOW = 10  # logged losses at the end of a run whose step-to-step spread is its within-run noise
+LOSS_KEYS = {"final_loss": "train_loss_by_prompt", "kl_drift": "drift_by_prompt"}
+
+
+def loss_noise(losses: list[float]) -> float | None:
+    """Within-run noise of a training loss: the step-to-step spread of its last ``NOISE_WINDOW``
+    logged values, SD(successive differences) / sqrt(2) — differencing removes the trend of a
+    loss still falling. None with fewer than 3 logged losses (not measurable)."""
+    tail = np.asarray(list(losses)[-NOISE_WINDOW:], dtype=float)
+    if tail.size < 3:
+        return None
+    return float(np.std(np.diff(tail), ddof=1) / math.sqrt(2))
+
+
+def arm_noise(rows: list[dict]) -> float | None:
+    """An arm's within-run noise: the mean over its seeds' runs (None if any run is not measurable)."""
+    noise = [loss_noise(r["losses"]) for r in rows]
+    return None if any(n is None for n in noise) else float(np.mean(noise))
+
+
+def run_table(results: dict, arms: list[str], key: str) -> PromptTable:
+    """Rows (seed, family, prompt) x arms of ``results[arm][i][key][family][pid]``, paired within each
+    seed; seeds are a level of the bootstrap (each trained its own adapters)."""
+    seeds = [r["seed"] for r in results[arms[0]]]
+    for a in arms:
+        if [r["seed"] for r in results[a]] != seeds:
+            raise ValueError(f"arm {a} has seeds {[r['seed'] for r in results[a]]}, expected {seeds}")
+        if any(r.get(key) is None for r in results[a]):
+            raise ValueError(f"arm {a} has no per-prompt '{key}' (evidence from before per-prompt values): re-run")
+    rows, fam, unit, seed = [], [], [], []
+    for i, s in enumerate(seeds):
+        first = results[arms[0]][i][key]
+        for f in sorted(first):
+            for pid in sorted(first[f]):
+                rows.append([results[a][i][key][f][pid] for a in arms])
+                fam.append(f)
+                unit.append(pid)
+                seed.append(int(s))
+    return PromptTable(np.array(rows, dtype=float).reshape(len(rows), len(arms)), tuple(arms), tuple(fam),
+                       tuple(unit), tuple(seed), "seeds_then_prompts")
+
+
+def baseline_values(table: PromptTable, baseline: list[dict] | None, key: str = "exact_by_prompt"):
+    """The adapter-free model's values on the table's rows (None when not measured)."""
+    if not baseline or any(b.get(key) is None for b in baseline):
+        return None
+    by_seed = {int(b["seed"]): b[key] for b in baseline}
+    try:
+        return np.array([by_seed[s][f][u] for s, f, u in zip(table.seed, table.family, table.unit)], dtype=float)
+    except KeyError:
+        return None
+
+
+def per_seed_arms(table: PromptTable) -> dict:
+    """Each seed's estimate of every arm (shown beside the pooled intervals)."""
+    return {str(s): {str(a): float(x) for a, x in zip(table.labels, v)} for s, v in table.per_seed().items()}
+
+
+def below_noise(name: str, estimate: float, floor: float | None) -> list[str]:
+    if floor is None:
+        return [f"{name}: the within-run loss noise is not measurable (fewer than 3 logged losses)"]
+    if abs(estimate) < floor:
+        return [f"below noise: {name} is {fmt(estimate)}, within the training loss's within-run noise {fmt(floor)}"]
+    return []
+
+
+def _check(iv: dict, threshold: float, above: bool = True, reasons=(), what: str = "") -> dict:
+    reasons = list(reasons) + ([] if iv["defined"] else [f"undefined: {iv['name']} has no spread"])
+    return make_check(iv["name"], iv["low"], iv["high"], threshold, above=above, estimate=iv["estimate"],
+                      per_seed=iv["per_seed"], method=iv["method"], degenerate_reasons=reasons, what=what)
 
 
 @criterion("lora_efficiency")
 class LoraEfficiency(StrictModel):
     """"Placement C reaches the exact match of placement R with >= k x fewer trainable parameters,
-    and beats the random placement with as many parameters"."""
+    and beats the random placement with as many parameters": paired per-prompt exact-match
+    differences C - R and C - control, max-T simultaneous intervals over both."""
 
     kind: Literal["lora_efficiency"]
     candidate: str
@@ -34,72 +120,187 @@ class LoraEfficiency(StrictModel):
     def names(self) -> set[str]:
         return {self.candidate, self.reference} | ({self.control} if self.control else set())
 
-    def evaluate_lora(self, results: dict[str, list[dict]]) -> Outcome:
+    def evaluate_lora(self, results: dict[str, list[dict]], baseline: list[dict] | None = None) -> Outcome:
+        arms = [self.candidate, self.reference] + ([self.control] if self.control else [])
+        table = run_table(results, arms, "exact_by_prompt")
         c, r = results[self.candidate], results[self.reference]
         ratio = r[0]["trainable_params"] / c[0]["trainable_params"]
-        checks = [("parameters", PASS if ratio >= self.min_param_ratio else FAIL,
-                   f"{self.reference} {r[0]['trainable_params']:,} / {self.candidate} {c[0]['trainable_params']:,} "
-                   f"= {fmt(ratio)}x (need >= {self.min_param_ratio})")]
-        gaps = [a["exact_match"] - b["exact_match"] for a, b in zip(r, c)]
-        checks.append((f"exact match vs {self.reference}", seeds_status([g <= self.max_exact_match_gap for g in gaps]),
-                       f"{self.candidate} {', '.join(fmt(x['exact_match']) for x in c)} vs {self.reference} "
-                       f"{', '.join(fmt(x['exact_match']) for x in r)} per seed (may trail by <= {self.max_exact_match_gap})"))
+        summary = {"param_ratio": ratio, "exact_match": {a: float(x) for a, x in zip(arms, table.estimate())},
+                   "per_seed_exact_match": per_seed_arms(table),
+                   "loss_noise": {a: arm_noise(results[a]) for a in arms}, "n_rows": len(table.family)}
+        gate = degenerate(table.values, bounds=(0.0, 1.0), baseline=baseline_values(table, baseline))
+        if gate:
+            return judge([], summary, gate)
+        checks = [exact_check("parameters", ratio, self.min_param_ratio, above=True,
+                              what=f"{self.reference} {r[0]['trainable_params']:,} / {self.candidate} "
+                                   f"{c[0]['trainable_params']:,}")]
+        contrasts = [[1.0, -1.0] + [0.0] * (len(arms) - 2)]
+        names = [f"exact match {self.candidate} - {self.reference}"]
         if self.control:
-            k = results[self.control]
-            margins = [a["exact_match"] - b["exact_match"] for a, b in zip(c, k)]
-            checks.append((f"beats {self.control}", seeds_status([m >= self.min_margin_over_control for m in margins]),
-                           f"margin per seed {', '.join(fmt(m) for m in margins)} (need >= "
-                           f"{self.min_margin_over_control}; {self.control} has {k[0]['trainable_params']:,} params)"))
-        return judge(checks, {"param_ratio": ratio, "candidate_exact_match": mean(x["exact_match"] for x in c),
-                              "reference_exact_match": mean(x["exact_match"] for x in r)})
+            contrasts.append([1.0, 0.0, -1.0])
+            names.append(f"exact match {self.candidate} - {self.control}")
+        ivs = intervals(table, contrasts, names, bounds=(0.0, 1.0))
+        checks.append(_check(ivs[0], -self.max_exact_match_gap, reasons=degenerate(table.values[:, :2], bounds=(0, 1)),
+                             what=f"{self.candidate} may trail {self.reference} by at most {self.max_exact_match_gap}"))
+        if self.control:
+            checks.append(_check(ivs[1], self.min_margin_over_control,
+                                 reasons=degenerate(table.values[:, [0, 2]], bounds=(0, 1)),
+                                 what=f"{self.control} has {results[self.control][0]['trainable_params']:,} params"))
+        return judge(checks, summary)
 
 
 @criterion("adapter_concentration")
 class AdapterConcentration(StrictModel):
-    """"The adapter's effect follows its weight norm and sits in the late layers": per seed, the
-    per-layer adapter-ablation effect correlates with the per-layer adapter norm (Pearson, with a
-    permutation p-value) and the last third of the layers carries at least ``min_late_share``."""
+    """"The adapter's effect follows its weight norm and sits in the late layers".
+
+    Pooled over seeds: R = the mean over seeds of Pearson r(per-layer adapter norm, per-layer
+    adapter-ablation effect), with one permutation test (layers permuted within every seed, the
+    same statistic; one-sided) and a bootstrap interval (seeds, then held-out prompts); and the
+    share of the positive effect in the last third of the layers, pooled the same way. Both
+    intervals are simultaneous (max-T). Effects whose across-layer spread is below the training
+    loss's within-run noise, or an undefined correlation, are degenerate: inconclusive."""
 
     kind: Literal["adapter_concentration"]
-    min_correlation: float = Field(0.7, ge=-1.0, le=1.0, description="Pearson r of effect vs norm per seed")
-    max_p: float = Field(0.05, gt=0.0, le=1.0, description="permutation p-value of that correlation")
+    min_correlation: float = Field(0.7, ge=-1.0, le=1.0, description="pooled Pearson r of effect vs norm")
+    max_p: float = Field(0.05, gt=0.0, le=1.0, description="permutation p-value of that correlation (pooled)")
     min_late_share: float = Field(0.5, ge=0.0, le=1.0,
                                   description="share of the summed positive effect in the last third of the layers")
 
     def evaluate_adapter_ablation(self, seeds: list[dict], n_layers: int, permutations: int) -> Outcome:
-        """``seeds``: [{effects: {layer: effect}, norms: {layer: norm}, seed}]."""
-        corr, late, stats = [], [], []
-        for s in seeds:
-            layers = sorted(s["effects"], key=int)
-            eff = [s["effects"][k] for k in layers]
-            nrm = [s["norms"][k] for k in layers]
-            r = pearson(nrm, eff)
-            p = permutation_p(nrm, eff, permutations, seed=s["seed"])
-            positive = [max(0.0, e) for e in eff]
-            share = (sum(e for k, e in zip(layers, positive) if int(k) >= n_layers * 2 / 3) / sum(positive)
-                     if sum(positive) > 0 else None)
-            stats.append({"seed": s["seed"], "pearson": r, "spearman": spearman(nrm, eff), "p": p, "late_share": share})
-            corr.append(r is not None and r >= self.min_correlation and p <= self.max_p)
-            late.append(share is not None and share >= self.min_late_share)
-        checks = [("norm-effect correlation", seeds_status(corr),
-                   "per seed " + ", ".join(f"r={fmt(x['pearson'])} (Spearman {fmt(x['spearman'])}, p={fmt(x['p'])})"
-                                           for x in stats) + f" (need r >= {self.min_correlation}, p <= {self.max_p})"),
-                  ("late layers", seeds_status(late),
-                   "share of the effect in the last third per seed " + ", ".join(fmt(x["late_share"]) for x in stats)
-                   + f" (need >= {self.min_late_share})")]
-        return judge(checks, {"per_seed": stats})
+        """``seeds``: [{seed, norms: {layer: norm}, effects_by_prompt: {family: {pid: {layer: effect}}},
+        losses}] (one adapter per seed)."""
+        layers = sorted({int(k) for s in seeds for k in s["norms"]})
+        results = {str(k): [{"seed": s["seed"], "by": {f: {p: e[str(k)] for p, e in ps.items()}
+                                                       for f, ps in s["effects_by_prompt"].items()}} for s in seeds]
+                   for k in layers}
+        table = run_table(results, [str(k) for k in layers], "by")
+        norms = {int(s["seed"]): np.array([s["norms"][str(k)] for k in layers], dtype=float) for s in seeds}
+        late = np.array([k >= n_layers * 2 / 3 for k in layers])
+        point = self._pooled(table, norms, late, np.ones((1, len(table.family))), fill=False)[0]
+        means = {int(s): v for s, v in table.per_seed().items()}
+        per_seed = [{"seed": s, "pearson": float(_pearson(norms[s], means[s][None])[0]),
+                     "late_share": float(_late_share(means[s][None], late)[0]),
+                     "effect_sd": float(np.std(means[s], ddof=1)), "loss_noise": loss_noise(x["losses"])}
+                    for s, x in zip(norms, seeds)]
+        summary = {"per_seed": [{k: (finite(v) if isinstance(v, float) else v) for k, v in row.items()}
+                                for row in per_seed], "layers": layers}
+        gate = degenerate(table.values)
+        for row in per_seed:
+            if row["loss_noise"] is None:
+                gate.append(f"seed {row['seed']}: the within-run loss noise is not measurable")
+            elif row["effect_sd"] < row["loss_noise"]:
+                gate.append(f"below noise: seed {row['seed']}'s per-layer effects vary by SD {fmt(row['effect_sd'])} "
+                            f"across layers, less than its training loss's within-run noise {fmt(row['loss_noise'])}")
+        if gate:
+            return judge([], summary, gate)
+        rng = np.random.default_rng(table.fingerprint())
+        reps = self._pooled(table, norms, late, table.bootstrap_weights(N_BOOT, rng))
+        ivs = statistic_intervals(table, point, reps, ["pooled Pearson r (norm, effect)", "late-layer share"],
+                                  [(-1.0, 1.0), (0.0, 1.0)])
+        p = self._permutation_p(means, norms, point[0], max(permutations, 199), rng) if math.isfinite(point[0]) else None
+        undefined_r = [f"undefined correlation: seed {r['seed']} has a constant side" for r in per_seed
+                       if not math.isfinite(r["pearson"])]
+        undefined_share = [f"undefined share: seed {r['seed']} has no positive effect" for r in per_seed
+                           if not math.isfinite(r["late_share"])]
+        corr = make_check("norm-effect correlation", ivs[0]["low"], ivs[0]["high"], self.min_correlation,
+                          estimate=point[0], per_seed={str(r["seed"]): r["pearson"] for r in per_seed},
+                          method=ivs[0]["method"] + f"; permutation p = {fmt(p)} ({max(permutations, 199)} "
+                                                    "permutations of layers within every seed, pooled, one-sided)",
+                          degenerate_reasons=undefined_r, what=f"permutation p {fmt(p)} (need <= {self.max_p})")
+        corr["p"] = p
+        if corr["status"] == PASS and (p is None or p > self.max_p):
+            corr.update(status=UNCERTAIN, strong=False, detail=f"not significant: permutation p {fmt(p)} > {self.max_p}")
+        share = make_check("late layers", ivs[1]["low"], ivs[1]["high"], self.min_late_share, estimate=point[1],
+                           per_seed={str(r["seed"]): r["late_share"] for r in per_seed}, method=ivs[1]["method"],
+                           degenerate_reasons=undefined_share,
+                           what=f"share of the positive effect in layers >= {math.ceil(n_layers * 2 / 3)}")
+        return judge([corr, share], {**summary, "permutation_p": p, "pooled_pearson": finite(point[0]),
+                                     "pooled_late_share": finite(point[1])})
+
+    @staticmethod
+    def _pooled(table: PromptTable, norms: dict, late: np.ndarray, weights: np.ndarray, fill: bool = True) -> np.ndarray:
+        """[b, 2]: (mean r, mean late share) over the seeds a replicate drew, from row weights
+        (``fill``: an undefined per-seed value counts as 0 in a replicate; else it stays NaN)."""
+        fix = np.nan_to_num if fill else (lambda x: x)
+        rs, shares, cluster = [], [], []
+        for s in table.seeds:
+            rows = np.array([i for i, x in enumerate(table.seed) if x == s])
+            w = weights[:, rows]
+            total = w.sum(1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = (w @ table.values[rows]) / total[:, None]
+            rs.append(fix(_pearson(norms[s], means)))
+            shares.append(fix(_late_share(means, late)))
+            cluster.append(total / len(set(table.unit[i] for i in rows)))
+        cw = np.stack(cluster, 1)
+        cw = cw / cw.sum(1, keepdims=True)
+        return np.stack([(cw * np.stack(rs, 1)).sum(1), (cw * np.stack(shares, 1)).sum(1)], 1)
+
+    @staticmethod
+    def _permutation_p(means: dict, norms: dict, observed: float, n: int, rng) -> float:
+        """One pooled test: permute each seed's per-layer effects independently, mean r over seeds."""
+        null = np.mean([_pearson(norms[s], rng.permuted(np.tile(means[s], (n, 1)), axis=1)) for s in means], axis=0)
+        return empirical_p(observed, null)
+
+
+def _pearson(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Pearson r of the fixed vector ``x`` with every row of ``ys`` (NaN where either is constant)."""
+    xc = x - x.mean()
+    yc = ys - ys.mean(1, keepdims=True)
+    den = np.sqrt((xc ** 2).sum() * (yc ** 2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (yc @ xc) / den, np.nan)
+
+
+def _late_share(ys: np.ndarray, late: np.ndarray) -> np.ndarray:
+    pos = np.clip(ys, 0, None)
+    total = pos.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, pos[:, late].sum(1) / total, np.nan)
 
 
 class _SweepCriterion(StrictModel):
-    metric: Literal["final_loss", "kl_drift", "trainable_params"] = "final_loss"
+    metric: Literal["final_loss", "kl_drift", "trainable_params"] = Field(
+        "final_loss", description="final_loss: each training example's loss under the trained adapter; kl_drift: "
+                                  "KL on each unrelated prompt; trainable_params: exact counts")
 
-    def values(self, points: dict, label: str) -> list[float]:
-        return [s[self.metric] for s in points[label]]
+    def table(self, points: dict, arms: list[str]) -> PromptTable | None:
+        """Per-prompt values of the metric (None for the exact parameter counts)."""
+        return None if self.metric == "trainable_params" else run_table(points, arms, LOSS_KEYS[self.metric])
+
+    def noise(self, points: dict, arms: list[str]) -> float | None:
+        """The noise floor of a comparison: the largest within-run loss noise of the compared arms
+        (KL drift and parameter counts have none: 0)."""
+        if self.metric != "final_loss":
+            return 0.0
+        noise = [arm_noise(points[a]) for a in arms]
+        return None if any(n is None for n in noise) else max(noise)
+
+    def exact_intervals(self, points: dict, arms: list[str], contrasts, names) -> list[dict]:
+        est = np.array([points[a][0]["trainable_params"] for a in arms], dtype=float)
+        return [{"name": n, "estimate": float(np.dot(c, est)), "low": float(np.dot(c, est)),
+                 "high": float(np.dot(c, est)), "defined": True, "per_seed": {}, "method": "exact"}
+                for c, n in zip(contrasts, names)]
+
+    def compare(self, points: dict, arms: list[str], contrasts, names) -> tuple[list[dict], list[str], dict]:
+        """Intervals of the contrasts, the evidence-level gate and the summary."""
+        noise = self.noise(points, arms)
+        summary = {"metric": self.metric, "loss_noise": {a: arm_noise(points[a]) for a in arms}, "noise_floor": noise}
+        table = self.table(points, arms)
+        if table is None:
+            return self.exact_intervals(points, arms, contrasts, names), [], summary
+        summary.update(estimates={a: float(x) for a, x in zip(arms, table.estimate())},
+                       per_seed_estimates=per_seed_arms(table))
+        gate = degenerate(table.values, noise_floor=noise or 0.0)
+        if noise is None:
+            gate.append("the within-run loss noise is not measurable (fewer than 3 logged losses)")
+        return intervals(table, contrasts, names), gate, summary
 
 
 @criterion("sweep_best")
 class SweepBest(_SweepCriterion):
-    """"Point X has the lowest (or highest) metric of the sweep", beyond a relative margin, per seed."""
+    """"Point X has the lowest (or highest) metric of the sweep", beyond a relative margin: paired
+    per-prompt contrasts of X with every other point, max-T simultaneous over them."""
 
     kind: Literal["sweep_best"]
     best: str
@@ -110,35 +311,59 @@ class SweepBest(_SweepCriterion):
         return {self.best}
 
     def evaluate_sweep_points(self, points: dict[str, list[dict]]) -> Outcome:
-        sign = 1.0 if self.direction == "min" else -1.0
-        mine = self.values(points, self.best)
+        others = [p for p in points if p != self.best]
+        arms = [self.best] + others
+        m = self.margin_relative
+        contrasts, names = [], []
+        for j, o in enumerate(others, start=1):
+            row = np.zeros(len(arms))
+            if self.direction == "min":  # other - best - m * other > 0
+                row[j], row[0] = 1.0 - m, -1.0
+            else:  # best - other - m * other > 0
+                row[0], row[j] = 1.0, -1.0 - m
+            contrasts.append(row)
+            names.append(f"{self.best} vs {o}")
+        ivs, gate, summary = self.compare(points, arms, contrasts, names)
+        summary["best"] = self.best
+        if gate:
+            return judge([], summary, gate)
         checks = []
-        for other in points:
-            if other == self.best:
-                continue
-            theirs = self.values(points, other)
-            wins = [sign * (t - m) > self.margin_relative * abs(t) for m, t in zip(mine, theirs)]
-            checks.append((f"{self.best} vs {other}", seeds_status(wins),
-                           f"{self.metric} {', '.join(fmt(m) for m in mine)} vs {', '.join(fmt(t) for t in theirs)} per seed"))
-        return judge(checks, {"metric": self.metric, "best": self.best})
+        for o, iv in zip(others, ivs):
+            diff = summary.get("estimates", {}).get(o, 0.0) - summary.get("estimates", {}).get(self.best, 0.0)
+            reasons = [] if self.metric == "trainable_params" else below_noise(
+                f"the difference {o} - {self.best}", diff, self.noise(points, [self.best, o]))
+            checks.append(_check(iv, 0.0, reasons=reasons, what=f"{self.metric}: {self.best} {'below' if self.direction == 'min' else 'above'} "
+                                                                 f"{o}{f' by {m:g} of it' if m else ''}"))
+        return judge(checks, summary)
 
 
 @criterion("sweep_knee")
 class SweepKnee(_SweepCriterion):
     """"X is the efficiency point": along ``order`` (increasing parameters), the metric gained per
     added trainable parameter up to X is at least ``min_gain_ratio`` times the gain per parameter
-    beyond X (diminishing returns after X), per seed."""
+    beyond X (diminishing returns after X). Two paired contrasts, max-T simultaneous: the gain up
+    to X (> 0) and gain_in - ratio x (dP_in / dP_out) x gain_out (> 0). Gains below the training
+    loss's within-run noise are no gain (the noise floor is measured, not a chosen constant)."""
 
     kind: Literal["sweep_knee"]
     order: list[str] = Field(min_length=3)
     at: str
     min_gain_ratio: PositiveFloat = 2.0
-    min_gain: NonNegativeFloat = Field(1e-4, description="metric changes smaller than this are no gain (noise)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data):
+        if isinstance(data, dict) and "min_gain" in data:
+            raise ValueError("min_gain was removed: gains are compared with the training loss's measured within-run "
+                             "noise instead of a chosen constant — delete the key")
+        return data
 
     @model_validator(mode="after")
     def _inner(self):
         if self.at not in self.order[1:-1]:
             raise ValueError(f"'{self.at}' must be an inner point of order {self.order}")
+        if self.metric == "trainable_params":
+            raise ValueError("sweep_knee needs a metric that is gained per parameter: final_loss or kl_drift")
         return self
 
     def labels(self) -> set[str]:
@@ -146,22 +371,30 @@ class SweepKnee(_SweepCriterion):
 
     def evaluate_sweep_points(self, points: dict[str, list[dict]]) -> Outcome:
         i = self.order.index(self.at)
-        before, after = self.order[i - 1], self.order[i + 1]
-        ratios, holds, gains = [], [], []
-        for s in range(len(points[self.at])):
-            def per_param(a: str, b: str) -> float | None:
-                dp = points[b][s]["trainable_params"] - points[a][s]["trainable_params"]
-                gain = points[a][s][self.metric] - points[b][s][self.metric]
-                return (gain if abs(gain) >= self.min_gain else 0.0) / dp if dp > 0 else None
-            gain_in, gain_out = per_param(before, self.at), per_param(self.at, after)
-            ratio = None if gain_in is None or gain_out is None or gain_out <= 0 else gain_in / gain_out
-            ratios.append(ratio)
-            gains.append(f"{fmt(gain_in)} then {fmt(gain_out)}")
-            holds.append(gain_in is not None and gain_in > 0 and (gain_out is not None and gain_out <= 0
-                                                                  or ratio is not None and ratio >= self.min_gain_ratio))
-        checks = [(f"diminishing returns after {self.at}", seeds_status(holds),
-                   f"{self.metric} decrease per added parameter {before}->{self.at} then {self.at}->{after}, per seed: "
-                   f"{'; '.join(gains)} (need a positive gain up to {self.at}, at least {self.min_gain_ratio}x the gain "
-                   f"after it)")]
-        return judge(checks, {"gain_ratios": ratios})
+        arms = [self.order[i - 1], self.at, self.order[i + 1]]
+        params = [points[a][0]["trainable_params"] for a in arms]
+        dp_in, dp_out = params[1] - params[0], params[2] - params[1]
+        names = [f"gain {arms[0]}->{arms[1]}", f"gain {arms[0]}->{arms[1]} - {self.min_gain_ratio:g} x "
+                 f"dP ratio x gain {arms[1]}->{arms[2]}"]
+        if dp_in <= 0 or dp_out <= 0:
+            return judge([], {"metric": self.metric, "params": params},
+                         [f"trainable parameters do not increase along {arms}: {params}"])
+        k = self.min_gain_ratio * dp_in / dp_out
+        contrasts = [[1.0, -1.0, 0.0], [1.0, -1.0 - k, k]]
+        ivs, gate, summary = self.compare(points, arms, contrasts, names)
+        est = summary["estimates"]
+        gain_in, gain_out = est[arms[0]] - est[arms[1]], est[arms[1]] - est[arms[2]]
+        summary.update(params=params, gain_per_param=[gain_in / dp_in, gain_out / dp_out],
+                       gain_ratio=(gain_in / dp_in) / (gain_out / dp_out) if gain_out else None)
+        floor = summary["noise_floor"]
+        if floor is not None and floor > 0 and abs(gain_in) < floor and abs(gain_out) < floor:
+            gate.append(f"all-zero gain: {self.metric} changes by {fmt(gain_in)} then {fmt(gain_out)}, both within "
+                        f"the training loss's within-run noise {fmt(floor)}")
+        if gate:
+            return judge([], summary, list(dict.fromkeys(gate)))
+        checks = [_check(ivs[0], 0.0, reasons=below_noise(names[0], gain_in, floor),
+                         what=f"{self.metric} must fall from {arms[0]} to {arms[1]}"),
+                  _check(ivs[1], 0.0, what=f"gain per parameter up to {self.at} at least {self.min_gain_ratio:g}x "
+                                           f"the gain per parameter after it")]
+        return judge(checks, summary)
 

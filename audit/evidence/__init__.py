@@ -39,7 +39,13 @@ class RunContext:
 
 @dataclass
 class EvidenceResult:
-    """Outcome plus the evidence record, and what ran (for the confidence cap)."""
+    """Outcome plus the evidence record, and what ran (for the confidence cap).
+
+    ``kinds``: the independent evidence kinds that ran (building an object — training an
+    adapter, quantizing — is not a kind of its own). ``strong``: fallback when the criterion's
+    ``outcome.summary`` carries no ``"strong"`` (the runner prefers the summary's). ``cap``: an
+    extra ceiling on confidence (a comparison passes the lowest cap of the claims it compares).
+    """
 
     outcome: Outcome
     evidence: dict
@@ -47,6 +53,7 @@ class EvidenceResult:
     controls_run: set[str] = field(default_factory=set)
     strong: bool = False
     waived: bool = False
+    cap: str | None = None
 
 
 def checks_decided(outcome: Outcome) -> bool:

@@ -11,6 +11,7 @@ import random
 
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.inference import PromptTable, rounded
 from audit.memory import peak_rss_mb
 from audit.stats import mean
 from controls.seeds import replication_summary, sample_prompts
@@ -141,14 +142,19 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
                            for f in families for p in samples[s][f]] for s in seeds}
     units = component_effects(ctx, spec, comps, encoded_by_seed, samples)
     metrics = next(iter(next(iter(units.values())).values())).keys()
-    effects = {m: [[[mean(units[s][p.id][m][i] for p in samples[s][f]) for i in range(len(comps))]
+    # mean and resample values depend on the seed's own sample: per-prompt values are per seed
+    per_prompt = {m: {str(s): {pid: rounded(u[m]) for pid, u in sorted(units[s].items())} for s in seeds}
+                  for m in metrics}
+    effects = {m: [[[mean(per_prompt[m][str(s)][p.id][i] for p in samples[s][f]) for i in range(len(comps))]
                     for f in families] for s in seeds] for m in metrics}
-    outcome = claim.acceptance.evaluate(effects[claim.metric.kind], labels, families, seeds)
+    ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
+    table = PromptTable.from_samples(per_prompt[claim.metric.kind], ids, labels, per_seed_values=True)
+    outcome = claim.acceptance.evaluate(table)
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(labels))
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
-        "labels": labels, "families": families, "seeds": seeds, "effects": effects,
-        "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
+        "labels": labels, "families": families, "seeds": seeds, "effects": effects, "samples": ids,
+        "per_prompt": per_prompt,
         "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }

@@ -1,10 +1,16 @@
-"""Evidence for ``kind: comparison``: run the referenced claims, compare their tops."""
+"""Evidence for ``kind: comparison``: run the referenced claims, compare their tops.
+
+A comparison is derived evidence: it is never surer than what it compares. Its confidence cap is
+the lowest cap of the compared claims (an exploratory input caps it at low), its evidence kinds
+are the union of theirs and its controls those every input ran.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
+from audit.confidence import lowest, record_cap
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.verdict import Outcome, Verdict
 
@@ -17,7 +23,9 @@ def _sweep_of(rec: dict) -> dict:
     if isinstance(top, str) and re.fullmatch(r"L\d+", top):  # a residual component is its layer
         top = int(top[1:])
     return {"claim_id": rec["claim_id"], "verdict": rec["verdict"], "top": top,
-            "top_separated": s.get("top_separated", False), "flat": s.get("flat", False),
+            "top_separated": bool(s.get("top_separated", False)), "flat": s.get("flat", False),
+            "strong": bool(s.get("strong", False)), "stage": (rec.get("claim") or {}).get("stage", "exploratory"),
+            "confidence_cap": record_cap(rec), "closest_interval": s.get("closest_interval"),
             "n_layers": rec.get("provenance", {}).get("n_layers") or len(labels), "labels": labels,
             "pooled": s.get("pooled"), "metric": ev.get("metric"), "method": ev.get("method"),
             "model_id": rec.get("provenance", {}).get("model_id"), "n_seeds": len(table),
@@ -43,6 +51,8 @@ def compare(ctx: RunContext) -> EvidenceResult:
     else:
         outcome = claim.acceptance.evaluate_sweeps(sweeps)
     kinds = {k for r in records for k in r.get("evidence_kinds", [])}
-    evidence = {"kind": "comparison", "sweeps": sweeps}
-    return EvidenceResult(outcome, evidence, kinds=kinds or {"ablation"}, controls_run={"seeds"},
-                          strong=outcome.verdict is not Verdict.INCONCLUSIVE and all(s["top_separated"] for s in sweeps))
+    controls = set.intersection(*(set(r.get("controls_run", [])) for r in records)) if records else set()
+    caps = {s["claim_id"]: s["confidence_cap"] for s in sweeps}
+    evidence = {"kind": "comparison", "sweeps": sweeps, "input_caps": caps}
+    return EvidenceResult(outcome, evidence, kinds=kinds or {"ablation"}, controls_run=controls,
+                          strong=False, cap=lowest(*caps.values()) if caps else "low")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.inference import PromptTable, rounded
 from audit.memory import peak_rss_mb
 from audit.stats import mean
 from controls.seeds import replication_summary, sample_prompts
@@ -102,13 +103,16 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
     result = cached_sweep(ctx, spec, encoded, layers)
     effects = {metric: seed_means(per_prompt, samples, seeds, families, len(layers))
                for metric, per_prompt in result["metrics"].items()}
-    outcome = claim.acceptance.evaluate(effects[claim.metric.kind], layers, families, seeds)
+    ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
+    per_prompt = {m: {pid: rounded(v) for pid, v in sorted(pp.items())} for m, pp in result["metrics"].items()}
+    table = PromptTable.from_samples(per_prompt[claim.metric.kind], ids, layers)
+    outcome = claim.acceptance.evaluate(table)
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(layers))
     base = result["base"]
     evidence = {
         "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,
-        "families": families, "seeds": seeds, "effects": effects,
-        "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()},
+        "families": families, "seeds": seeds, "effects": effects, "samples": ids,
+        "per_prompt": per_prompt,
         "n_prompts": {"per_family_per_seed": claim.suite.prompts_per_family, "unique": len(encoded),
                       "computed": result["computed"], "from_cache": result["from_cache"]},
         "base": {"mean_target_nll": mean(b["target_nll"] for b in base.values()),

@@ -9,29 +9,31 @@ re-run loads them instead of retraining (``--no-cache`` retrains and saves nothi
 
 from __future__ import annotations
 
-import random
-
-from audit.evidence import EvidenceResult, RunContext, checks_decided, evidence_for
+from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import dependency
 from audit.stats import mean
 
 
 def split(ctx: RunContext, task, seed: int) -> tuple[list, list]:
-    """Disjoint (training, held-out) prompts of the task family, drawn by the seed."""
-    prompts = sorted(ctx.lc.suite.suite.families[task.family].prompts, key=lambda p: p.id)
-    need = task.train_prompts + task.eval_prompts
-    if need > len(prompts):
-        raise ValueError(f"family {task.family} has {len(prompts)} prompts; train_prompts + eval_prompts = {need}")
-    random.Random(f"lora:{seed}:{task.family}").shuffle(prompts)
-    return prompts[:task.train_prompts], prompts[task.train_prompts:need]
+    """Disjoint (training, held-out) prompts of the task family, drawn by the seed
+    (:func:`interventions.lora.split_prompts`)."""
+    from interventions.lora import split_prompts
+
+    return split_prompts(ctx.lc.suite, task, seed)
 
 
-def drift_pairs(ctx: RunContext, task, seed: int) -> list:
+def drift_pairs(ctx: RunContext, task, seed: int) -> dict:
+    """``{family: {prompt id: (prompt ids, answer ids)}}`` of the unrelated drift prompts the seed draws."""
     from interventions.steering import continuation_ids
 
     chat = ctx.lc.claim.suite.chat_template
-    return [continuation_ids(ctx.loaded.tokenizer, p.prompt, p.answer, chat)
-            for fam in task.drift_families for p in ctx.lc.suite.sample(seed, fam, task.drift_prompts)]
+    return {fam: {p.id: continuation_ids(ctx.loaded.tokenizer, p.prompt, p.answer, chat)
+                  for p in ctx.lc.suite.sample(seed, fam, task.drift_prompts)} for fam in task.drift_families}
+
+
+def _flat(drifts: dict) -> list:
+    """The drift pairs as the flat list the adapter cache key has always used."""
+    return [pair for by_id in drifts.values() for pair in by_id.values()]
 
 
 def atlas_layers(ctx: RunContext, deps: list):
@@ -46,11 +48,16 @@ def atlas_layers(ctx: RunContext, deps: list):
     return top
 
 
+# stored measurements every cached adapter must have (older ones are measured again, not retrained)
+REQUIRED = ("schema_valid_rate", "exact_by_prompt", "drift_by_prompt", "train_loss_by_prompt")
+
+
 def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prompts: list, eval_prompts: list,
-            drifts: list, analyze=None) -> dict:
-    """Train (or load) one adapter and measure it on the held-out prompts and drift prompts."""
+            drifts: dict, analyze=None) -> dict:
+    """Train (or load) one adapter and measure it on the held-out prompts, the drift prompts and
+    its own training examples (their final loss, one per prompt)."""
     from audit.cache import unit_key
-    from interventions.lora_training import evaluate, examples, run_adapter
+    from interventions.lora_training import evaluate, example_losses, examples, run_adapter
 
     tok, claim = ctx.loaded.tokenizer, ctx.lc.claim
     task = claim.intervention.task
@@ -58,7 +65,7 @@ def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prom
     cache = ctx.options.evidence_cache
     key = unit_key(kind="lora_adapter", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, modules=modules,
                    training=training.model_dump(mode="json"), seed=seed, data=[d[0] for d in data],
-                   eval=[p.id for p in eval_prompts], drift=drifts, chat=claim.suite.chat_template,
+                   eval=[p.id for p in eval_prompts], drift=_flat(drifts), chat=claim.suite.chat_template,
                    max_new_tokens=task.max_new_tokens)
     directory = cache.adapter_dir(key) if cache.enabled else None
     base = ctx.loaded.model
@@ -68,10 +75,13 @@ def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prom
         base = load_variant(ctx.loaded, "nf4")
 
     def measure(model):
-        return evaluate(model, tok, eval_prompts, drifts, claim.suite.chat_template, task.max_new_tokens,
-                        ctx.options.batch_size)
+        return {**evaluate(model, tok, eval_prompts, drifts, claim.suite.chat_template, task.max_new_tokens,
+                           ctx.options.batch_size, task.family),
+                "train_loss_by_prompt": example_losses(model, tok, data, [p.id for p in train_prompts],
+                                                       ctx.options.batch_size, task.family)}
 
-    return run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze)
+    return run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze, required=REQUIRED,
+                       analysis_required=("per_prompt",) if analyze is not None else ())
 
 
 def baseline(ctx: RunContext, eval_prompts: list) -> dict:
@@ -85,21 +95,27 @@ def baseline(ctx: RunContext, eval_prompts: list) -> dict:
     key = unit_key(kind="lora_baseline", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
                    eval=[p.id for p in eval_prompts], chat=claim.suite.chat_template, max_new_tokens=task.max_new_tokens)
     got = cache.get(key)
+    if got is not None and "exact_by_prompt" not in got and isinstance(got.get("per_prompt_exact"), list):
+        got = {**got, "exact_by_prompt": {task.family: dict(zip([p.id for p in eval_prompts], got["per_prompt_exact"]))}}
     if got is None:
         import torch
 
         with torch.inference_mode():
-            got = evaluate(ctx.loaded.model, ctx.loaded.tokenizer, eval_prompts, [], claim.suite.chat_template,
-                           task.max_new_tokens, ctx.options.batch_size)
+            got = evaluate(ctx.loaded.model, ctx.loaded.tokenizer, eval_prompts, {}, claim.suite.chat_template,
+                           task.max_new_tokens, ctx.options.batch_size, task.family)
         cache.put(key, got)
-    return {k: got[k] for k in ("exact_match", "answer_nll", "json_parse_rate", "schema_valid_rate", "examples")}
+    return {k: got.get(k) for k in ("exact_match", "exact_by_prompt", "answer_nll", "json_parse_rate",
+                                    "schema_valid_rate", "examples")}
 
 
 def _row(result: dict, seed: int) -> dict:
+    from audit.criteria.lora import loss_noise
+
     keep = ("trainable_params", "final_loss", "exact_match", "answer_nll", "json_parse_rate", "schema_valid_rate",
-            "kl_drift", "train_seconds", "train_memory", "from_cache", "examples")
+            "kl_drift", "train_seconds", "train_memory", "from_cache", "examples", "exact_by_prompt",
+            "train_loss_by_prompt", "drift_by_prompt")
     return {"seed": seed, **{k: result.get(k) for k in keep}, "losses": result["losses"],
-            "n_modules": len(result["modules"])}
+            "loss_noise": loss_noise(result["losses"]), "n_modules": len(result["modules"])}
 
 
 @evidence_for("lora")
@@ -122,13 +138,14 @@ def lora(ctx: RunContext) -> EvidenceResult:
             results[name].append(_row(trained(ctx, mods, spec.training, seed, train_p, eval_p, drifts), seed))
             modules.setdefault(name, {})[str(seed)] = mods
             ctx.progress.advance()
-    outcome = claim.acceptance.evaluate_lora(results)
+    outcome = claim.acceptance.evaluate_lora(results, base_rows)
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
                 "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps}
+    # training the adapters builds what is compared: one evidence kind, "training"
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds", "random_placement"}
                           if any(p.placement == "random_matched" for p in spec.placements.values()) else {"seeds"},
-                          strong=checks_decided(outcome))
+                          strong=bool(outcome.summary.get("strong")))
 
 
 @evidence_for("lora_sweep")
@@ -154,7 +171,7 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
                 "points": [p.model_dump() for p in spec.points], "results": results, "baseline": base_rows,
                 "seeds": seeds, "dependencies": deps}
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds"},
-                          strong=checks_decided(outcome))
+                          strong=bool(outcome.summary.get("strong")))
 
 
 @evidence_for("lora_adapter_ablation")
@@ -170,17 +187,24 @@ def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
         pairs = [continuation_ids(ctx.loaded.tokenizer, p.prompt, p.answer, claim.suite.chat_template) for p in eval_p]
 
         def analyze(model):
-            return {"effects": layer_ablation_effects(model, ctx.loaded.tokenizer, pairs, ctx.options.batch_size),
-                    "norms": adapter_norms(model)}
+            from audit.inference import rounded
+
+            per_prompt = layer_ablation_effects(model, ctx.loaded.tokenizer, pairs, ctx.options.batch_size)
+            return {"effects": {k: sum(v) / len(v) for k, v in per_prompt.items()},
+                    "per_prompt": {k: rounded(v, 8) for k, v in per_prompt.items()}, "norms": adapter_norms(model)}
 
         mods = resolve({"adapter": spec.placement}, ctx.loaded.model, seed, atlas_layers(ctx, deps))["adapter"]
         res = trained(ctx, mods, spec.training, seed, train_p, eval_p, drift_pairs(ctx, spec.task, seed), analyze)
-        per_seed.append({**_row(res, seed), "effects": {str(k): v for k, v in res["analysis"]["effects"].items()},
-                         "norms": {str(k): v for k, v in res["analysis"]["norms"].items()}})
+        analysis = res["analysis"]
+        by_prompt = {p.id: {str(k): v[i] for k, v in analysis["per_prompt"].items()} for i, p in enumerate(eval_p)}
+        per_seed.append({**_row(res, seed), "effects": {str(k): v for k, v in analysis["effects"].items()},
+                         "norms": {str(k): v for k, v in analysis["norms"].items()},
+                         "effects_by_prompt": {spec.task.family: by_prompt}})
         ctx.progress.advance()
     outcome = claim.acceptance.evaluate_adapter_ablation(per_seed, ctx.n_layers, spec.permutations)
     evidence = {"kind": "lora_adapter_ablation", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placement": spec.placement.model_dump(), "per_seed": per_seed, "seeds": seeds, "n_layers": ctx.n_layers,
                 "mean_exact_match": mean(s["exact_match"] for s in per_seed), "dependencies": deps}
-    return EvidenceResult(outcome, evidence, kinds={"training", "ablation"}, controls_run={"seeds"},
-                          strong=checks_decided(outcome))
+    # training builds the adapter; the independent causal evidence is the per-layer adapter ablation
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
+                          strong=bool(outcome.summary.get("strong")))

@@ -7,29 +7,19 @@ components (full residual at the last layer) are flagged so they are never read 
 
 from __future__ import annotations
 
-import random
-
+from audit.criteria.effects import named_components
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.inference import PromptTable, rounded
 from audit.memory import peak_rss_mb
 from audit.stats import mean
+from audit.suite import sample_pairs
 from audit.verdict import Outcome, Verdict
 from controls.seeds import replication_summary
 
 
 class NoPatchingEvidence(RuntimeError):
     """Every pair was refused or uninformative: nothing to judge."""
-
-
-def sample_pairs(suite, seeds, families, k):
-    out = {}
-    for seed in seeds:
-        out[seed] = {}
-        for fam in families:
-            pairs = sorted(suite.suite.pairs[fam], key=lambda p: p.id)
-            chosen = pairs if k >= len(pairs) else random.Random(f"{seed}:{fam}:pairs").sample(pairs, k)
-            out[seed][fam] = sorted(chosen, key=lambda p: p.id)
-    return out
 
 
 def _encode_pair(tok, pair, chat):
@@ -121,7 +111,7 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
     ctx.progress.start(max(1, len(encoded)), f"{claim.id}: {len(comps)} components x {len(encoded)} pairs")
     units = _pair_units(ctx, spec, comps, list(encoded.values()))
     informative = {pid for pid, u in units.items() if abs(u["clean"] - u["corrupt"]) >= spec.min_gap}
-    recovery = {pid: [normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]]
+    recovery = {pid: rounded([normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]])
                 for pid, u in units.items() if pid in informative}
     kept = [f for f in families if all(any(p.id in recovery for p in sampled[s][f]) for s in seeds)]
     if not kept:
@@ -129,14 +119,20 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
                                  f"with |LD_clean - LD_corrupt| < {spec.min_gap}")
     table = [[[mean(recovery[p.id][i] for p in sampled[s][f] if p.id in recovery) for i in range(len(comps))]
               for f in kept] for s in seeds]
-    outcome = claim.acceptance.evaluate(table, labels, kept, seeds)
     trivial = [c.label for c in comps if spec.is_trivial(c, ctx.n_layers)]
+    named = named_components(claim.acceptance)
+    # a trivially recovering component can neither support a claim nor, as a competitor, refute one
+    judged = [i for i, label in enumerate(labels) if label not in trivial or label in named]
+    ids = {str(s): {f: [p.id for p in sampled[s][f] if p.id in recovery] for f in kept} for s in seeds}
+    prompt_table = PromptTable.from_samples({pid: [v[i] for i in judged] for pid, v in recovery.items()}, ids,
+                                            [labels[i] for i in judged])
+    outcome = claim.acceptance.evaluate(prompt_table)
     notes = [f"{spec.direction} patching; {len(informative)} informative pairs of {len(unique)} sampled; "
              f"{len(refused)} refused (alignment); {len(units) - len(informative)} uninformative "
              f"(|LD_clean - LD_corrupt| < {spec.min_gap})."]
     if trivial:
         notes.append(f"Trivial by construction, not a finding: {', '.join(trivial)} (full residual at the last "
-                     "layer carries the whole clean run to the logits).")
+                     "layer carries the whole clean run to the logits); left out of the comparison unless named.")
     notes += [f"Families without informative pairs in every seed, dropped: {sorted(set(families) - set(kept))}"] \
         if len(kept) < len(families) else []
     per_seed = per_seed_pooled(table, len(labels))
@@ -144,13 +140,14 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
         "kind": "component_sweep", "metric": "recovery", "method": f"patching ({spec.direction})", "target": spec.target,
         "labels": labels, "families": kept, "seeds": seeds, "effects": {"recovery": table},
         "samples": {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in sampled.items()},
+        "per_prompt": {"recovery": dict(sorted(recovery.items()))}, "judged_samples": ids,
         "refused_pairs": refused, "uninformative_pairs": sorted(set(units) - informative), "trivial": trivial,
         "notes": notes, "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
-    claimed = getattr(claim.acceptance, "component", None)
-    if claimed in trivial and outcome.verdict.value == "supported":
+    trivially_named = [label for label in named if label in trivial]
+    if trivially_named and outcome.verdict is not Verdict.ERRORED:
         outcome = Outcome(Verdict.INCONCLUSIVE, outcome.reasons + [
-            f"{claimed} recovers trivially (last-layer residual carries the whole clean run): not a finding"],
-            outcome.summary)
+            f"{', '.join(map(str, trivially_named))} recover(s) trivially (last-layer residual carries the whole "
+            "clean run): not a finding either way"], outcome.summary | {"strong": False})
     return EvidenceResult(outcome, evidence, kinds={"patching"}, controls_run={"seeds"}, strong=is_strong(outcome))

@@ -3,9 +3,16 @@
 Per seed the whole pipeline runs again: the seed samples the eval prompts, the collateral prompts
 and the contrastive examples; the direction is re-estimated from them; the random vectors and the
 label shuffles are drawn from that seed. Observed effects are computed for every (layer, alpha)
-cell; the nulls only at the cells the acceptance criterion judges (``control_cells``: the claimed
-cell, or the best layer for a layer-sensitivity claim), each with N draws applied exactly like the
-real direction.
+cell and kept *per prompt* (steered minus unsteered behaviour score per eval prompt, KL per
+collateral prompt: the criteria's intervals resample prompts); the nulls only at the cells the
+acceptance criterion judges (``control_cells``: the claimed cell, or the best layer for a
+layer-sensitivity claim), each with N draws applied exactly like the real direction. The N null
+directions of one seed go to the engine as one batch of steering vectors (``Steer.vectors`` is
+[N, H]; the engine scores every (vector, prompt) pair in calls of ``ROWS_PER_CALL`` rows), so 199
+draws cost 199 x prompts short rows, not 199 separate passes over the prompts.
+
+Shuffled-label directions are divided by the real direction's raw norm (controls/shuffled_label.py):
+the null compares the un-normalised statistic; random vectors are unit like the real direction.
 
 Evidence units (observed per seed; null per seed x control x cell; example generations) go through
 the content-addressed cache, so an interrupted run resumes and an unchanged re-run loads no weights.
@@ -21,9 +28,9 @@ import time
 from audit.criteria.steering import CONTROL_NAMES, cell_key
 from audit.evidence import EvidenceResult, RunContext, evidence_for
 from audit.memory import peak_rss_mb
-from audit.stats import mean, std
+from audit.stats import mean
 
-STEERING_VERSION = 2  # bump when the numbers this builder produces change
+STEERING_VERSION = 3  # bump when the numbers this builder produces change
 EXAMPLE_PROMPTS = 3
 EXAMPLE_TOKENS = 24
 
@@ -57,7 +64,8 @@ def _encode_seed(tok, spec, metric: str, chat: bool, s: dict) -> dict:
     enc = {"eval_fams": [f for f, _ in evals], "eval_ids": [p.id for _, p in evals],
            "eval": [render_ids(tok, p.prompt, chat)[0] for _, p in evals],
            "collateral": [render_ids(tok, p.prompt, chat)[0] for ps in s["collateral"].values() for p in ps],
-           "collateral_ids": [p.id for ps in s["collateral"].values() for p in ps]}
+           "collateral_ids": [p.id for ps in s["collateral"].values() for p in ps],
+           "collateral_fams": [f for f, ps in s["collateral"].items() for _ in ps]}
     if metric == "behavior_logprob":
         phrases = spec.behavior.phrases
         enc["conts"] = [[continuation_ids(tok, p.prompt, ph, chat)[1] for ph in (phrases or [p.answer])]
@@ -85,6 +93,7 @@ class _SeedModel:
     def __init__(self, ctx: RunContext, enc: dict, seed: int, layers: list[int]):
         self.ctx, self.enc, self.seed, self.layers = ctx, enc, seed, layers
         self._eval = self._coll = self._dirs = self._acts = self._base = self._cbase = None
+        self.rows = 0  # (steering vector, scored unit) rows computed: the cost of this seed's units
 
     @property
     def model(self):
@@ -143,8 +152,11 @@ class _SeedModel:
         claim = self.ctx.lc.claim
         metric, behavior = claim.metric.kind, claim.intervention.behavior
         eng = self.engine()
+        V = 1 if steer is None else steer.vectors.shape[0]
         if metric == "behavior_logprob":
+            self.rows += V * sum(len(c) for c in self.enc["conts"])
             return torch.logsumexp(eng.sequence_logprobs(steer, self.enc["conts"]), dim=-1)
+        self.rows += V * len(self.enc["eval"])
         gens = eng.generate(steer, behavior.max_new_tokens, stop_token_ids(self.model, self.ctx.loaded.tokenizer))
         tok = self.ctx.loaded.tokenizer
         return torch.tensor([[_score_text(metric, behavior, toks, tok) for toks in row] for row in gens])
@@ -156,8 +168,12 @@ class _SeedModel:
 
     def collateral_base(self):
         if self._cbase is None:
-            self._cbase = self.coll_engine().answer_logprobs(None)[0]
+            self._cbase = self.collateral_logprobs(None)[0]
         return self._cbase
+
+    def collateral_logprobs(self, steer):
+        self.rows += (1 if steer is None else steer.vectors.shape[0]) * len(self.enc["collateral"])
+        return self.coll_engine().answer_logprobs(steer)
 
 
 def _score_text(metric: str, behavior, toks: list[int], tok) -> float:
@@ -189,6 +205,8 @@ def _pooled(by_family: dict) -> float:
 
 
 def _observed_unit(sm: _SeedModel, layers, alphas, spec) -> dict:
+    import torch
+
     from interventions.steering import Steer, kl_rows
 
     base = sm.base()
@@ -197,15 +215,25 @@ def _observed_unit(sm: _SeedModel, layers, alphas, spec) -> dict:
     unit = {"cells": {}, "base": _family_effects(sm.enc, base),
             "direction": {str(layer): {"raw_norm": dirs[layer][1], "vector": [round(x, 6) for x in dirs[layer][0].tolist()]}
                           for layer in layers}}
+    unit["noise"] = {}
     for layer in layers:
-        for alpha in alphas:
-            steer = Steer(layer, dirs[layer][0][None], alpha, spec.scale, spec.positions)
-            delta = sm.scores(steer)[0] - base
-            kl = kl_rows(cbase, sm.coll_engine().answer_logprobs(steer))[0]
+        for i, alpha in enumerate(alphas):
+            vecs = dirs[layer][0][None]
+            if i == 0:  # a zero vector through the same steered path: the measured within-run numerical noise
+                vecs = torch.cat([vecs, torch.zeros_like(vecs)])
+            steer = Steer(layer, vecs, alpha, spec.scale, spec.positions)
+            scores, clp = sm.scores(steer), sm.collateral_logprobs(steer)
+            delta = scores[0] - base
+            kl = kl_rows(cbase, clp)[0]
+            if i == 0:
+                unit["noise"][str(layer)] = {"effect": float((scores[1] - base).abs().max()),
+                                             "collateral": float(kl_rows(cbase, clp[1:])[0].abs().max())}
             fam = _family_effects(sm.enc, delta)
             unit["cells"][cell_key(layer, alpha)] = {"by_family": fam, "effect": _pooled(fam),
                                                      "collateral": float(kl.mean()),
-                                                     "collateral_max": float(kl.max())}
+                                                     "collateral_max": float(kl.max()),
+                                                     "per_prompt_effect": [float(x) for x in delta.tolist()],
+                                                     "per_prompt_collateral": [float(x) for x in kl.tolist()]}
     return unit
 
 
@@ -213,7 +241,7 @@ def _null_unit(sm: _SeedModel, control: str, layer: int, alpha: float, n: int, s
     from controls import random_vector, shuffled_label
     from interventions.steering import Steer
 
-    observed = sm.directions()[layer][0]
+    observed, raw_norm = sm.directions()[layer]
     if control == "random_vector":
         vecs = random_vector.random_directions(sm.seed, layer, n, observed.shape[0])
         diag = random_vector.describe(vecs, observed)
@@ -222,11 +250,12 @@ def _null_unit(sm: _SeedModel, control: str, layer: int, alpha: float, n: int, s
             raise ControlDidNotRun("shuffled_label needs contrastive labels; a direction from a file has none")
         acts = sm.activations()
         pos, neg = acts["positive"][layer], acts["negative"][layer]
-        vecs = shuffled_label.shuffled_directions(pos, neg, sm.seed, layer, n)
+        # scaled by the real direction's norm, not their own: the un-normalised statistic
+        vecs = shuffled_label.shuffled_directions(pos, neg, sm.seed, layer, n, relative_to=raw_norm)
         diag = shuffled_label.describe(vecs, observed, len(pos), len(neg), sm.seed, layer)
     else:
         raise ControlDidNotRun(f"unknown control {control}")
-    scores = sm.scores(Steer(layer, vecs, alpha, spec.scale, spec.positions))
+    scores = sm.scores(Steer(layer, vecs, alpha, spec.scale, spec.positions))  # all n draws as one batch
     base = sm.base()
     effects = [_pooled(_family_effects(sm.enc, row - base)) for row in scores]
     if len(effects) != n or not all(math.isfinite(e) for e in effects):
@@ -310,6 +339,15 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
         "collateral": {c: [observed[s]["cells"][c]["collateral"] for s in seeds] for c in cells},
         "collateral_max": {c: [observed[s]["cells"][c]["collateral_max"] for s in seeds] for c in cells},
         "base": {f: [observed[s]["base"][f] for s in seeds] for f in lc.families()},
+        "prompts": {"eval": [{"ids": enc[s]["eval_ids"], "families": enc[s]["eval_fams"]} for s in seeds],
+                    "collateral": [{"ids": enc[s]["collateral_ids"], "families": enc[s]["collateral_fams"]}
+                                   for s in seeds]},
+        "per_prompt": {c: {"effect": [observed[s]["cells"][c]["per_prompt_effect"] for s in seeds],
+                           "collateral": [observed[s]["cells"][c]["per_prompt_collateral"] for s in seeds]}
+                       for c in cells},
+        "numerical_noise": {cell_key(layer, a): {k: max(observed[s]["noise"][str(layer)][k] for s in seeds)
+                                                 for k in ("effect", "collateral")}
+                            for layer in layers for a in alphas},
         "required_controls": required, "waived": waived, "nulls": {}, "null_diagnostics": {},
     }
     control_cells = acc.control_cells(ev)
@@ -347,6 +385,7 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
     outcome = acc.evaluate_steering(ev)
     ev["controls"] = _control_summary(ev, outcome.summary)
     ev["resources"] = {"units_computed": computed, "units_from_cache": cached, "peak_rss_mb": peak_rss_mb(),
+                       "steered_rows_computed": sum(m.rows for m in seed_models.values()),
                        "evidence_s": round(time.perf_counter() - t0, 2)}
     ran = {"seeds"} | {c for c in required if c in ev["nulls"] and ev["nulls"][c]}
     return EvidenceResult(outcome, ev, kinds={"steering"}, controls_run=ran,
@@ -356,14 +395,16 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
 def _control_summary(ev: dict, summary: dict) -> dict:
     """Compact per-control rows for the report's control tables (full nulls stay in the evidence)."""
     out = {}
-    cell = summary.get("control_cell") or summary.get("cell")
+    cell = summary.get("cell")
     if cell and cell in ev["effect"]:
-        eff = ev["effect"][cell]
-        out["seeds"] = {"cell": cell, "effect_per_seed": eff, "effect_sd": std(eff),
-                        "collateral_per_seed": ev["collateral"][cell]}
+        out["seeds"] = {"cell": cell, "effect_per_seed": ev["effect"][cell],
+                        "effect_ci_pooled": summary.get("effect_ci") or summary.get("best_effect_ci"),
+                        "collateral_per_seed": ev["collateral"][cell],
+                        "collateral_ci_pooled": summary.get("collateral_ci")}
     for name, c in (summary.get("controls") or {}).items():
         row = {"status": c.get("status")}
-        for k in ("p", "quantile", "margin", "seeds_beating"):
+        for k in ("p", "n_draws", "n_seeds", "observed", "median", "q75", "q_significance", "per_seed_p",
+                  "max_abs_cos_with_observed", "median_abs_cos_with_observed", "median_norm_ratio"):
             if k in c:
                 row[k] = c[k]
         row["reason"] = c.get("reason", "")

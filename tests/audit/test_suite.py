@@ -42,3 +42,66 @@ def test_seed_sampling_is_deterministic_and_differs_between_seeds():
     assert a == b
     assert [p.id for p in a[42]["arithmetic"]] != [p.id for p in a[137]["arithmetic"]]
     assert len(a[42]["arithmetic"]) == 8
+
+
+def test_split_halves_are_disjoint_deterministic_and_cover_the_family():
+    suite = load_suite(MAIN_SUITE)
+    for fam in suite.family_names():
+        explore = {p.id for p in suite.with_split("explore").prompts(fam)}
+        confirm = {p.id for p in suite.with_split("confirm").prompts(fam)}
+        every = {p.id for p in suite.prompts(fam)}
+        assert explore and confirm and not explore & confirm and explore | confirm == every
+        assert abs(len(explore) - len(confirm)) <= 1
+        assert explore == {p.id for p in load_suite(MAIN_SUITE, "explore").prompts(fam)}  # same file, same half
+    for fam in suite.suite.pairs:
+        explore = {p.id for p in suite.with_split("explore").pairs(fam)}
+        confirm = {p.id for p in suite.with_split("confirm").pairs(fam)}
+        assert explore and confirm and not explore & confirm
+        assert explore | confirm == {p.id for p in suite.suite.pairs[fam]}
+
+
+def test_split_is_by_hash_of_the_id_not_by_order():
+    import hashlib
+
+    from audit.suite import split_half
+
+    class P:
+        def __init__(self, i):
+            self.id = i
+
+    items = [P(f"x-{i:03d}") for i in range(11)]
+    explore = [p.id for p in split_half(items, "explore")]
+    by_hash = sorted((p.id for p in items), key=lambda i: hashlib.sha256(i.encode()).hexdigest())
+    assert sorted(explore) == sorted(by_hash[:6]) and explore == sorted(explore)
+    assert [p.id for p in split_half(list(reversed(items)), "explore")] == explore  # input order does not matter
+
+
+def test_sampling_honours_the_split_and_all_keeps_the_old_draw():
+    import random
+
+    suite = load_suite(MAIN_SUITE)
+    half = suite.with_split("confirm")
+    allowed = {p.id for p in half.prompts("arithmetic")}
+    drawn = sample_prompts(suite, [42, 137, 2026], ["arithmetic"], 8, split="confirm")
+    assert all(p.id in allowed for ps in drawn.values() for p in ps["arithmetic"])
+    assert sample_prompts(half, [42], ["arithmetic"], 8) == {42: drawn[42]}
+    # split all draws exactly what every earlier version drew (cached evidence stays valid)
+    prompts = sorted(suite.suite.families["arithmetic"].prompts, key=lambda p: p.id)
+    old = sorted(random.Random("42:arithmetic").sample(prompts, 8), key=lambda p: p.id)
+    assert suite.sample(42, "arithmetic", 8) == old
+
+
+def test_pair_sampling_honours_the_split():
+    import random
+
+    from audit.suite import sample_pairs
+
+    suite = load_suite(MAIN_SUITE)
+    fam = sorted(suite.suite.pairs)[0]
+    drawn = sample_pairs(suite, [1, 2], [fam], 4, split="explore")
+    allowed = {p.id for p in suite.with_split("explore").pairs(fam)}
+    assert all(p.id in allowed for ps in drawn.values() for p in ps[fam]) and len(drawn[1][fam]) == 4
+    assert drawn != sample_pairs(suite, [1, 2], [fam], 4, split="confirm")
+    pairs = sorted(suite.suite.pairs[fam], key=lambda p: p.id)  # split all: the patching builder's old draw
+    assert sample_pairs(suite, [1], [fam], 4)[1][fam] == sorted(random.Random(f"1:{fam}:pairs").sample(pairs, 4),
+                                                                key=lambda p: p.id)

@@ -6,17 +6,18 @@ from audit.schema import load_claim
 from tests.conftest import write_claim
 
 
-def comparison(tmp_path, files, acceptance, name="cmp"):
+def comparison(tmp_path, files, acceptance, name="cmp", stage="exploratory", seeds="[1]"):
     path = tmp_path / f"{name}.yaml"
     listed = ", ".join(f.name for f in files)
     path.write_text(f"""\
 id: {name}
 statement: "Planted comparison of sweeps for a test."
 model: none
+stage: {stage}
 suite: {{name: {files[0].read_text().split('name: ')[1].split()[0]}}}
 intervention: {{kind: comparison, claims: [{listed}]}}
 metric: {{kind: kl}}
-controls: {{seeds: [1]}}
+controls: {{seeds: {seeds}}}
 acceptance:
 {acceptance}
 """)
@@ -63,3 +64,61 @@ def test_acceptance_must_fit_the_intervention(tmp_path, tiny_dir):
     with pytest.raises(ClaimFileError) as exc:
         load_claim(path)
     assert "does not apply" in str(exc.value)
+
+
+def test_comparison_inherits_the_lowest_cap_of_its_inputs(tmp_path, tiny_dir):
+    a = write_claim(tmp_path / "a.yaml", model=tiny_dir("cmp_hub1", "qwen2", hub=1), layer=1)
+    b = write_claim(tmp_path / "b.yaml", model=tiny_dir("cmp_hub2", "qwen2", hub=2), layer=2)
+    explored = write_claim(tmp_path / "e.yaml", model=tiny_dir("cmp_hub2", "qwen2", hub=2), layer=2,
+                           stage="exploratory")
+    both = comparison(tmp_path, [a, b], "  kind: tops_differ", name="both", stage="confirmatory", seeds="[1, 2, 3]")
+    assert both["evidence"]["input_caps"] == {"a": "medium", "b": "medium"}
+    assert both["confidence_cap"] == "medium"
+    mixed = comparison(tmp_path, [a, explored], "  kind: tops_differ", name="mixed", stage="confirmatory",
+                       seeds="[1, 2, 3]")
+    assert mixed["evidence"]["input_caps"] == {"a": "medium", "e": "low"}
+    assert mixed["confidence_cap"] == "low" and mixed["confidence"] in ("low", "none")
+    assert any("lowest cap of its inputs" in n for n in mixed["confidence_notes"])
+    # a comparison that does not declare its stage is exploratory: low whatever its inputs
+    assert comparison(tmp_path, [a, b], "  kind: tops_differ", name="undeclared", seeds="[1, 2, 3]")[
+        "confidence_cap"] == "low"
+
+
+# --------------------------------------------------------------------------- the criteria on synthetic sweeps
+
+def sweep(cid, top, separated=True, strong=True, n_layers=10):
+    return {"claim_id": cid, "top": top, "top_separated": separated, "strong": strong, "n_layers": n_layers,
+            "closest_interval": [0.2, 0.6] if separated else [-0.1, 0.3]}
+
+
+def test_tops_differ_reads_top_separated_and_reports_strength():
+    from audit.criteria.comparison import TopsDiffer
+    from audit.verdict import Verdict
+
+    differ = TopsDiffer(kind="tops_differ")
+    out = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5)])
+    assert out.verdict is Verdict.SUPPORTED and out.summary["strong"] is True
+    assert out.summary["closest_interval"] == {"a": [0.2, 0.6], "b": [0.2, 0.6]}
+    weak = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5, strong=False)])
+    assert weak.verdict is Verdict.SUPPORTED and weak.summary["strong"] is False
+    agree = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 2)])
+    assert agree.verdict is Verdict.REFUTED
+    # an argmax that is not separated decides nothing, even when the tops differ
+    tied = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5, separated=False)])
+    assert tied.verdict is Verdict.INCONCLUSIVE and tied.summary["uninformative"] == ["b"]
+    assert tied.summary["strong"] is False
+    # the uninformative one is set aside; two informative ones still decide
+    three = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5), sweep("c", 2, separated=False)])
+    assert three.verdict is Verdict.SUPPORTED and three.summary["decided_by"] == ["a", "b"]
+
+
+def test_tops_match_refutes_only_on_a_separated_top():
+    from audit.criteria.comparison import TopsMatch
+    from audit.verdict import Verdict
+
+    match = TopsMatch(kind="tops_match", expected={"a": 2, "b": 5})
+    assert match.evaluate_sweeps([sweep("a", 2), sweep("b", 5)]).verdict is Verdict.SUPPORTED
+    wrong = match.evaluate_sweeps([sweep("a", 2), sweep("b", 6, strong=False)])
+    assert wrong.verdict is Verdict.REFUTED and wrong.summary["decided_by"] == ["b"] and not wrong.summary["strong"]
+    unsure = match.evaluate_sweeps([sweep("a", 2), sweep("b", 6, separated=False)])
+    assert unsure.verdict is Verdict.INCONCLUSIVE and unsure.summary["strong"] is False

@@ -59,3 +59,38 @@ def test_a_cached_adapter_measured_again_for_an_analysis_is_not_retrained(tmp_pa
     assert TRAININGS["count"] - before == 1
     assert first["from_cache"] is False and again["from_cache"] is True  # trained earlier, analysed now
     assert again["analysis"] == {"x": 1} and again["losses"] == first["losses"]
+
+
+def test_a_cached_adapter_missing_a_new_per_prompt_metric_is_measured_again_not_retrained(tmp_path):
+    from interventions.lora_training import TRAININGS
+
+    model, tok = tiny_model("llama", n_layers=2)
+    modules = sorted(linear_modules(model))[:2]
+    data = [(tok("hello world zz")["input_ids"], 5)] * 4
+    training = Training(rank=2, alpha=4, steps=3, batch_size=2, learning_rate=0.01)
+    before = TRAININGS["count"]
+    run_adapter(model, tok, modules, training, 1, data, lambda m: {"exact_match": 0.0}, tmp_path / "a")
+    again = run_adapter(model, tok, modules, training, 1, data, lambda m: {"exact_match": 0.0, "exact_by_prompt": {}},
+                        tmp_path / "a", required=("exact_by_prompt",))
+    assert TRAININGS["count"] - before == 1 and again["from_cache"] is True and again["exact_by_prompt"] == {}
+
+
+def test_example_losses_fall_with_training_and_layer_effects_are_per_prompt():
+    from peft import LoraConfig, get_peft_model
+
+    from interventions.lora_training import example_losses, layer_ablation_effects, train
+
+    model, tok = tiny_model("llama", n_layers=2)
+    data = [(tok(f"item {i} zz")["input_ids"], 4) for i in range(4)]
+    ids = [f"p{i}" for i in range(4)]
+    peft_model = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=sorted(linear_modules(model)),
+                                                  lora_dropout=0.0))
+    before = example_losses(peft_model, tok, data, ids, 2, "fam")
+    train(peft_model, tok, data, Training(rank=2, alpha=4, steps=20, batch_size=4, learning_rate=0.05), 1)
+    after = example_losses(peft_model, tok, data, ids, 2, "fam")
+    assert set(after["fam"]) == set(ids) and all(after["fam"][i] < before["fam"][i] for i in ids)
+    pairs = [(seq[:n], seq[n:]) for seq, n in data]
+    effects = layer_ablation_effects(peft_model, tok, pairs, 2)
+    assert sorted(effects) == [0, 1] and all(len(v) == len(pairs) for v in effects.values())
+    assert sum(sum(v) for v in effects.values()) > 0  # removing the trained adapter hurts the trained answers
+    peft_model.unload()

@@ -56,7 +56,7 @@ def test_misaligned_pairs_are_refused_with_both_tokenizations_and_never_pass(tmp
 
 def test_last_layer_residual_recovery_is_flagged_trivial(tmp_path, planted_mlp):  # noqa: F811
     spec = "  kind: patching\n  target: residual\n  layers: [0, 3]\n  positions: [last]\n  min_gap: 0.01"
-    rec = run(claim_file(tmp_path, planted_mlp, spec, "  kind: top_component\n  component: L3@last\n  noise_z: 0.0",
+    rec = run(claim_file(tmp_path, planted_mlp, spec, "  kind: top_component\n  component: L3@last",
                          families="[arithmetic]", prompts=4), tmp_path)
     assert rec["evidence"]["trivial"] == ["L3@last"]
     assert rec["verdict"] == "inconclusive" and "trivial" in " ".join(rec["reasons"])

@@ -1,6 +1,7 @@
-"""Steering on tiny models: the cached fast path equals whole recomputation, planted truths come out
-right (supported; refuted by random vectors; refuted by shuffled labels), and every required
-control runs or the claim is errored / invalid."""
+"""Steering on tiny models: the cached fast path equals whole recomputation, null draws are scored as
+one batch, shuffled-label draws keep their length relative to the real direction, planted truths
+come out right with 199-draw pooled nulls (supported; refuted by random vectors; refuted by shuffled
+labels; a zero effect inconclusive), and every required control runs or the claim is errored / invalid."""
 
 import importlib.util
 
@@ -133,37 +134,101 @@ def test_direction_files(tmp_path):
         load_direction_file(tmp_path / "d.safetensors", "nope", [1], 32)
 
 
-# ------------------------------------------------------------------ planted truths
+# ------------------------------------------------------------------ null draws: batches and scale
+
+def test_a_batch_of_null_vectors_scores_like_one_vector_at_a_time():
+    """The N null draws go to the engine as one [N, H] batch: same numbers as N separate calls."""
+    model, tok = tiny_model("llama", n_layers=3)
+    eng = PromptEngine(model, adapter_for(model), tok, _prompts(tok))
+    conts = [[tok(" yes")["input_ids"], tok(" no")["input_ids"]]] * 3
+    vecs = unit(torch.randn(40, 32, generator=torch.Generator().manual_seed(3))) * 0.7  # not unit: applied as given
+    batch = eng.sequence_logprobs(Steer(1, vecs, 0.5), conts)
+    alone = torch.cat([eng.sequence_logprobs(Steer(1, vecs[i:i + 1], 0.5), conts) for i in range(0, 40, 13)])
+    assert batch.shape == (40, 3, 2)
+    assert torch.allclose(batch[0:40:13], alone, atol=1e-5)
+
+
+def test_near_copy_shuffled_directions_are_scaled_down_not_normalised():
+    """Two well separated sets: a relabelling that keeps a fraction f of the positives gives a
+    near-copy of the real difference (|cos| ~ 1) of length |2f - 1| times the real one. Divided by
+    the real direction's norm it keeps that length; unit-normalised it would be a full-strength copy."""
+    from controls.shuffled_label import describe, label_draws, shuffled_directions
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.zeros(64)
+    target[0] = 5.0
+    pos, neg = target + 0.05 * torch.randn(20, 64, generator=g), -target + 0.05 * torch.randn(20, 64, generator=g)
+    real = pos.mean(0) - neg.mean(0)
+    scaled = shuffled_directions(pos, neg, 7, 0, 199, relative_to=float(real.norm()))
+    kept = torch.tensor([sum(d[:20]) / 20 for d in label_draws(20, 20, 7, 0, 199)])
+    cos = (scaled @ real).abs() / (scaled.norm(dim=-1) * real.norm())
+    near = cos > 0.9
+    assert near.any()
+    assert torch.allclose(scaled.norm(dim=-1)[near], (2 * kept[near] - 1).abs(), atol=0.02)
+    assert float(scaled.norm(dim=-1).max()) < 1.0  # shorter than the real (unit) direction
+    unit_draws = shuffled_directions(pos, neg, 7, 0, 199)
+    assert torch.allclose(unit_draws.norm(dim=-1), torch.ones(199), atol=1e-5)  # the old, full-strength null
+    d = describe(scaled, real / real.norm(), 20, 20, 7, 0)
+    assert d["max_abs_cos_with_observed"] > 0.9 and d["max_norm_ratio"] < 1.0
+    assert d["median_norm_ratio"] < 0.5 and 0 <= d["median_abs_cos_with_observed"] <= 1
+
+
+# ------------------------------------------------------------------ planted truths (199 null draws)
 
 def test_planted_direction_is_supported_with_both_controls_passed(tmp_path, planted_steering):
     model, suite = planted_steering("linear")
-    rec = run(steering_claim(tmp_path / "linear.yaml", model=model, suite=suite, alpha=0.5), tmp_path)
+    rec = run(steering_claim(tmp_path / "linear.yaml", model=model, suite=suite, alpha=0.5, n=199), tmp_path)
     assert rec["verdict"] == "supported", rec["reasons"]
-    controls = rec["summary"]["controls"]
+    s = rec["summary"]
+    controls = s["controls"]
     assert controls["random_vector"]["status"] == "passed" and controls["shuffled_label"]["status"] == "passed"
-    assert controls["random_vector"]["p"] == pytest.approx(1 / 33)
+    assert controls["random_vector"]["p"] == pytest.approx(1 / 200)  # 199 draws, pooled over seeds
+    assert s["effect_ci"][0] > 0.05 and s["collateral_ci"][1] < 0.1 and s["selectivity_linear"]["low"] > 0
     assert set(rec["controls_run"]) == {"seeds", "random_vector", "shuffled_label"}
-    assert rec["confidence"] in {"low", "medium"}
+    assert rec["confidence"] in {"low", "medium", "high"}
     ev = rec["evidence"]
-    assert len(ev["nulls"]["random_vector"]["L0@0.5"]) == 3 and len(ev["nulls"]["random_vector"]["L0@0.5"][0]) == 32
+    assert len(ev["nulls"]["random_vector"]["L0@0.5"]) == 3 and len(ev["nulls"]["random_vector"]["L0@0.5"][0]) == 199
+    assert [len(x) for x in ev["per_prompt"]["L0@0.5"]["effect"]] == [6, 6, 6]
+    assert [len(x) for x in ev["per_prompt"]["L0@0.5"]["collateral"]] == [6, 6, 6]
+    assert ev["prompts"]["eval"][0]["families"] == ["eval"] * 6
     assert min(ev["direction"]["0"]["cos_between_seeds"]) > 0.9
+    # shuffled draws carry their length relative to the real direction; |cos| is recorded
+    shuffled = controls["shuffled_label"]
+    assert shuffled["max_abs_cos_with_observed"] > shuffled["median_abs_cos_with_observed"] > 0
+    assert shuffled["median_norm_ratio"] < 1.0 and controls["random_vector"]["median_norm_ratio"] == pytest.approx(1.0)
 
 
 def test_norm_only_effect_is_refuted_by_random_vectors(tmp_path, planted_steering):
     model, suite = planted_steering("norm")
-    rec = run(steering_claim(tmp_path / "norm.yaml", model=model, suite=suite, alpha=1.0), tmp_path)
+    rec = run(steering_claim(tmp_path / "norm.yaml", model=model, suite=suite, alpha=1.0, n=199), tmp_path)
     assert rec["verdict"] == "refuted", rec["reasons"]
-    assert rec["summary"]["effect"] > 0.5  # a real effect ...
-    assert rec["summary"]["controls"]["random_vector"]["status"] == "refuted"  # ... that any vector of that norm has
+    assert rec["summary"]["effect_ci"][0] > 0.5  # a real effect ...
+    rv = rec["summary"]["controls"]["random_vector"]
+    assert rv["status"] == "refuted" and rv["observed"] <= rv["q75"]  # ... that any vector of that norm has
 
 
 def test_label_independent_direction_is_refuted_by_shuffled_labels(tmp_path, planted_steering):
+    """Under "labels do not matter" the real difference of means is exchangeable with the shuffled
+    ones, so its p is uniform: the rule refutes when it lands in the bulk (here, for these seeds) and
+    can only pass by chance 1% of the time."""
     model, suite = planted_steering("label_free")
-    rec = run(steering_claim(tmp_path / "free.yaml", model=model, suite=suite, alpha=0.5), tmp_path)
+    rec = run(steering_claim(tmp_path / "free.yaml", model=model, suite=suite, alpha=0.5, n=199), tmp_path)
     assert rec["verdict"] == "refuted", rec["reasons"]
     controls = rec["summary"]["controls"]
     assert controls["shuffled_label"]["status"] == "refuted"
     assert controls["random_vector"]["status"] == "passed"  # it is a real direction, just not the labels'
+
+
+def test_zero_effect_is_inconclusive_saying_why(tmp_path, planted_steering):
+    """A behaviour that can never appear (a 5-letter phrase in 2 generated tokens): every steered and
+    unsteered score is 0, so every effect and every null draw is 0 — degenerate, never a finding."""
+    model, suite = planted_steering("linear")
+    claim = steering_claim(tmp_path / "zero.yaml", model=model, suite=suite, alpha=0.5, n=199, metric="generation_phrase",
+                           behavior="{match: ['ZZZZZ'], max_new_tokens: 2}")
+    rec = run(claim, tmp_path)
+    assert rec["verdict"] == "inconclusive", rec["reasons"]
+    assert "degenerate" in rec["reasons"][0] and "unintervened baseline" in rec["reasons"][0]
+    assert rec["summary"]["strong"] is False
 
 
 def test_planted_layer_profile_and_length_ratio(tmp_path, planted_steering):
@@ -172,12 +237,14 @@ def test_planted_layer_profile_and_length_ratio(tmp_path, planted_steering):
                           acceptance="{kind: steering_layer_sensitivity, alpha: 0.5}", expect="refuted")
     rec = run(flat, tmp_path)
     assert rec["verdict"] == "refuted", rec["reasons"]  # every layer passes u straight to the unembedding
+    assert rec["summary"]["inference"]["family_size"] == 3 * 2 + 3  # simultaneous over every layer pair
     assert rec["evidence"]["control_cells"] == [f"L{rec['summary']['best_layer']}@0.5"]
-    ratio = steering_claim(tmp_path / "ratio.yaml", model=model, suite=suite, families="[eval, eval_long]", n=24,
+    ratio = steering_claim(tmp_path / "ratio.yaml", model=model, suite=suite, families="[eval, eval_long]", n=199, prompts=4,
                            acceptance="{kind: steering_ratio, layer: 0, alpha: 0.5, numerator: [eval_long], "
                                       "denominator: [eval]}")
     rec = run(ratio, tmp_path)
     assert rec["verdict"] == "supported", rec["reasons"]
+    assert rec["summary"]["a_minus_k_b"]["low"] > 0 and rec["summary"]["denominator_ci"][0] > 0.05
 
 
 def test_generation_metric_steers_during_generation(tmp_path, planted_steering):
@@ -219,9 +286,9 @@ def test_file_direction_with_waived_shuffle_caps_confidence_and_is_reported(tmp_
 
     u = _basis(32, 4, seed=5)[0]
     save_file({"direction": u}, str(tmp_path / "u.safetensors"))
-    claim = steering_claim(tmp_path / "filed.yaml", model=model, suite=suite, n=24,
+    claim = steering_claim(tmp_path / "filed.yaml", model=model, suite=suite, n=199,
                            direction="{source: file, path: u.safetensors}",
-                           controls="random_vector: {n: 24}\n  waive: {shuffled_label: 'a direction from a file has no labels'}")
+                           controls="random_vector: {n: 199}\n  waive: {shuffled_label: 'a direction from a file has no labels'}")
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(claim), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -233,9 +300,9 @@ def test_file_direction_with_waived_shuffle_caps_confidence_and_is_reported(tmp_
     assert "Waived control" in page and "no labels" in page
 
 
-def test_cli_report_shows_both_null_histograms(tmp_path, planted_steering):
+def test_cli_report_shows_intervals_and_both_null_tests(tmp_path, planted_steering):
     model, suite = planted_steering("linear")
-    claim = steering_claim(tmp_path / "hist.yaml", model=model, suite=suite, n=24)
+    claim = steering_claim(tmp_path / "hist.yaml", model=model, suite=suite, n=99)  # 99 draws: p can reach 0.01
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["run", str(claim), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -244,6 +311,10 @@ def test_cli_report_shows_both_null_histograms(tmp_path, planted_steering):
         assert png.stat().st_size > 1000
     html = "".join(p.read_text() for p in out.rglob("*.html"))
     assert "hist-null-random_vector.png" in html and "hist-null-shuffled_label.png" in html
+    page = (out / "claims" / "hist.md").read_text()
+    for text in ("Intervals the verdict rests on", "95% CI", "collateral KL", "per seed", "pooled p",
+                 "null 75th", "null 99th", "abs cos with real: max / median", "99 x 3 seeds"):
+        assert text in page, text
 
 
 # ------------------------------------------------------------------ claim files
@@ -301,7 +372,8 @@ def test_shipped_steering_claims_validate():
     for name in ("smollm2_steering_refusal", "smollm2_steering_verbosity", "steering_layer_sensitivity",
                  "steering_prompt_length"):
         lc = load_claim(REPO / "claims" / f"{name}.yaml")
-        assert lc.claim.controls.random_vector.n >= 32 and lc.claim.controls.shuffled_label.n >= 32
+        assert lc.claim.controls.random_vector.n >= 199 and lc.claim.controls.shuffled_label.n >= 199
+        assert lc.claim.acceptance.max_p <= 0.01
 
 
 # ------------------------------------------------------------------ the real model (small)

@@ -1,104 +1,113 @@
-"""The hub criterion: planted effect tables, and monotonicity in the evidence (hypothesis)."""
+"""The hub criterion on per-prompt tables: planted truths, nulls, degeneracy, monotonicity."""
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audit.criteria.hub import HubAcceptance, evaluate_hub, is_strong
+from audit.calibration import SweepDesign, sweep_table
+from audit.criteria.hub import HubAcceptance, TopComponentAcceptance, is_strong
+from audit.inference import PromptTable
 from audit.verdict import STRENGTH, Verdict
 
-LAYERS = [0, 1, 2, 3]
-FAMS = ["a", "b"]
-SEEDS = [1, 2, 3]
+SMALL = SweepDesign(n_arms=6, families=4, pool=12, k=6, seeds=(1, 2, 3))
 
 
 def spec(layer=2, **kw):
     return HubAcceptance(kind="hub", layer=layer, **kw)
 
 
-def table(per_layer, jitter=0.0):
-    """effects[seed][family][layer] = per_layer[layer] (+ a small seed-dependent jitter)."""
-    return [[[v + jitter * s * (l + 1) for l, v in enumerate(per_layer)] for _ in FAMS] for s in range(len(SEEDS))]
+def planted(mu, seed=0, design=SMALL):
+    return sweep_table(mu, design, np.random.default_rng(seed))
 
 
-def test_clear_hub_is_supported_and_other_layer_is_refuted():
-    t = table([0.1, 0.2, 2.0, 0.3], jitter=0.01)
-    assert evaluate_hub(spec(2), t, LAYERS, FAMS, SEEDS).verdict is Verdict.SUPPORTED
-    refuted = evaluate_hub(spec(1), t, LAYERS, FAMS, SEEDS)
-    assert refuted.verdict is Verdict.REFUTED
-    assert "layer 2" in refuted.reasons[0]
+def test_planted_hub_is_supported_and_a_wrong_layer_refuted():
+    t = planted([1.0, 1.0, 4.0, 1.0, 1.0, 1.0])
+    out = spec(2).evaluate(t)
+    assert out.verdict is Verdict.SUPPORTED, out.reasons
+    assert out.summary["top_separated"] and is_strong(out)
+    assert len(out.summary["intervals"]) == 6  # 5 pairwise + the hub's own effect
+    wrong = spec(1).evaluate(t)
+    assert wrong.verdict is Verdict.REFUTED
+    assert "layer 2" in wrong.reasons[0] and "CI" in wrong.reasons[0]
 
 
-def test_flat_sweep_is_inconclusive_not_argmax():
-    out = evaluate_hub(spec(0), table([0.6, 0.6, 0.6, 0.6]), LAYERS, FAMS, SEEDS)
+def test_all_equal_layers_are_inconclusive_not_refuted():
+    verdicts = [spec(3).evaluate(planted([2.0] * 6, seed)).verdict for seed in range(8)]
+    assert Verdict.SUPPORTED not in verdicts
+    assert verdicts.count(Verdict.INCONCLUSIVE) >= 7
+
+
+def test_tie_at_the_top_is_inconclusive():
+    out = spec(2).evaluate(planted([1.0, 1.0, 4.0, 4.0, 1.0, 1.0]))
     assert out.verdict is Verdict.INCONCLUSIVE
-    assert "flat" in out.reasons[0]
+    assert "not separated" in out.reasons[0]
 
 
-def test_all_zero_sweep_is_inconclusive():
-    assert evaluate_hub(spec(0), table([0.0] * 4), LAYERS, FAMS, SEEDS).verdict is Verdict.INCONCLUSIVE
+def test_flat_and_zero_sweeps_are_degenerate():
+    rows = np.full((8, 4), 0.6)
+    t = PromptTable(rows, (0, 1, 2, 3), tuple("aabbaabb"), tuple(f"p{i}" for i in range(8)), (1,) * 8)
+    out = spec(0).evaluate(t)
+    assert out.verdict is Verdict.INCONCLUSIVE and out.summary["flat"]
+    assert "flat sweep" in out.reasons[0]
+    zero = PromptTable(np.zeros((8, 4)), t.labels, t.family, t.unit, t.seed)
+    assert spec(0).evaluate(zero).verdict is Verdict.INCONCLUSIVE
 
 
-def test_tie_with_runner_up_is_inconclusive():
-    out = evaluate_hub(spec(2), table([0.1, 1.0, 1.01, 0.2]), LAYERS, FAMS, SEEDS)
-    assert out.verdict is Verdict.INCONCLUSIVE
-    assert "not separated from layer 1" in " ".join(out.reasons)
+def test_undefined_statistics_are_inconclusive():
+    """Every prompt has the same effects (no spread between prompts): no interval is defined."""
+    rows = np.tile([1.0, 3.0, 1.0], (8, 1))
+    t = PromptTable(rows, (0, 1, 2), tuple("aabbaabb"), tuple(f"p{i}" for i in range(8)), (1,) * 8)
+    out = spec(1).evaluate(t)
+    assert out.verdict is Verdict.INCONCLUSIVE and "undefined" in out.reasons[0]
 
 
-def test_margin_inside_seed_noise_is_inconclusive():
-    # layer 2 beats layer 1 on average, but the seeds disagree wildly
-    t = [[[0.1, 1.0, 2.0, 0.1]] * 2, [[0.1, 2.0, 1.0, 0.1]] * 2, [[0.1, 1.0, 2.1, 0.1]] * 2]
-    out = evaluate_hub(spec(2), t, LAYERS, FAMS, SEEDS)
-    assert out.verdict is Verdict.INCONCLUSIVE
+def test_one_seed_still_has_prompt_level_noise():
+    """With one seed the old rule had SD 0 and ignored noise; prompts are the replication now."""
+    design = SweepDesign(n_arms=6, families=4, pool=12, k=6, seeds=(1,))
+    noisy = planted([1.0, 1.0, 1.3, 1.0, 1.0, 1.0], 3, design)   # +0.3 SD: not decidable from 24 prompts
+    assert spec(2, min_seed_agreement=0, min_family_fraction=0).evaluate(noisy).verdict is Verdict.INCONCLUSIVE
 
 
-def test_seed_disagreement_is_inconclusive_with_reason():
-    t = [[[0.1, 1.0, 3.0, 0.1]] * 2, [[0.1, 1.0, 3.0, 0.1]] * 2, [[0.1, 3.2, 3.0, 0.1]] * 2]
-    out = evaluate_hub(spec(2, noise_z=0.0), t, LAYERS, FAMS, SEEDS)
-    assert out.verdict is Verdict.INCONCLUSIVE
-    assert "seeds" in " ".join(out.reasons)
+def test_margin_is_required_of_the_interval():
+    t = planted([1.0, 1.0, 4.0, 3.0, 1.0, 1.0], design=SweepDesign(n_arms=6, families=4, pool=40, k=30))
+    assert spec(2, min_margin_relative=0.0, min_family_fraction=0).evaluate(t).verdict is Verdict.SUPPORTED
+    assert spec(2, min_margin_relative=0.4, min_family_fraction=0).evaluate(t).verdict is Verdict.INCONCLUSIVE
 
 
-def test_min_effect_blocks_support():
-    out = evaluate_hub(spec(2, min_effect=5.0), table([0.1, 0.2, 2.0, 0.3]), LAYERS, FAMS, SEEDS)
-    assert out.verdict is Verdict.INCONCLUSIVE
-    assert "min_effect" in " ".join(out.reasons)
+def test_min_effect_above_the_interval_refutes():
+    t = planted([0.1, 0.1, 1.0, 0.1, 0.1, 0.1])
+    out = spec(2, min_effect=5.0).evaluate(t)
+    assert out.verdict is Verdict.REFUTED and "min_effect" in out.reasons[0]
 
 
-def test_layer_missing_from_sweep_is_errored():
-    assert evaluate_hub(spec(9), table([1, 2, 3, 4]), LAYERS, FAMS, SEEDS).verdict is Verdict.ERRORED
+def test_claimed_layer_missing_is_errored():
+    assert spec(9).evaluate(planted([1.0] * 6)).verdict is Verdict.ERRORED
 
 
-def test_family_agreement_counted():
-    t = [[[0.1, 0.2, 2.0, 0.3], [0.1, 3.0, 2.0, 0.3]] for _ in SEEDS]
-    out = evaluate_hub(spec(2, min_family_fraction=1.0, noise_z=0), t, LAYERS, FAMS, SEEDS)
-    assert out.summary["family_agreement"] == 1
-    assert out.verdict is Verdict.INCONCLUSIVE
+def test_family_agreement_is_required_for_support():
+    t = planted([1.0, 1.0, 4.0, 1.0, 1.0, 1.0])
+    assert spec(2, min_family_fraction=1.0).evaluate(t).verdict is Verdict.SUPPORTED
+    out = TopComponentAcceptance(kind="top_component", component="L2", min_family_fraction=1.0).evaluate(
+        sweep_table([1.0, 1.0, 4.0, 1.0], SMALL, np.random.default_rng(0), ["L0", "L1", "L2", "L3"]))
+    assert out.verdict is Verdict.SUPPORTED
 
 
-def test_strength_needs_unanimous_seeds_and_wide_margin():
-    out = evaluate_hub(spec(2), table([0.1, 0.2, 2.0, 0.3], jitter=0.01), LAYERS, FAMS, SEEDS)
-    assert is_strong(out)
+def test_noise_z_names_its_replacement():
+    with pytest.raises(ValueError, match="alpha"):
+        HubAcceptance(kind="hub", layer=1, noise_z=2.0)
 
 
-effects = st.lists(st.floats(0, 5, allow_nan=False), min_size=len(LAYERS), max_size=len(LAYERS))
-seed_tables = st.lists(st.lists(effects, min_size=2, max_size=2), min_size=3, max_size=3)
+def test_same_table_gives_identical_intervals():
+    t = planted([1.0, 1.0, 2.0, 1.0, 1.0, 1.0], 4)
+    assert spec(2).evaluate(t).summary["intervals"] == spec(2).evaluate(planted([1.0, 1.0, 2.0, 1.0, 1.0, 1.0], 4)).summary["intervals"]
 
 
-@settings(max_examples=300, deadline=None)
-@given(seed_tables, st.integers(0, 3), st.floats(0.0, 3.0), st.floats(0.0, 0.5), st.floats(0.0, 3.0))
-def test_more_effect_at_claimed_layer_never_weakens_verdict(t, layer, delta, margin, z):
-    s = spec(layer, min_margin_relative=margin, noise_z=z, min_effect=0.5)
-    before = evaluate_hub(s, t, LAYERS, FAMS, SEEDS).verdict
-    boosted = [[[v + (delta if i == layer else 0.0) for i, v in enumerate(fam)] for fam in seed] for seed in t]
-    after = evaluate_hub(s, boosted, LAYERS, FAMS, SEEDS).verdict
-    assert STRENGTH[after] >= STRENGTH[before]
-
-
-@settings(max_examples=200, deadline=None)
-@given(seed_tables, st.integers(0, 3), st.floats(0.0, 3.0))
-def test_more_effect_elsewhere_never_strengthens_verdict(t, layer, delta):
-    s = spec(layer)
-    other = (layer + 1) % len(LAYERS)
-    before = evaluate_hub(s, t, LAYERS, FAMS, SEEDS).verdict
-    boosted = [[[v + (delta if i == other else 0.0) for i, v in enumerate(fam)] for fam in seed] for seed in t]
-    assert STRENGTH[evaluate_hub(s, boosted, LAYERS, FAMS, SEEDS).verdict] <= STRENGTH[before]
+@settings(max_examples=15, deadline=None)
+@given(boost=st.floats(0.0, 3.0), seed=st.integers(0, 50))
+def test_more_evidence_for_the_hub_never_weakens_the_verdict(boost, seed):
+    """Adding a constant to the claimed layer's effect on every prompt never moves the verdict left."""
+    base = planted([1.0, 1.2, 1.5, 1.1, 1.0, 1.0], seed)
+    boosted = PromptTable(base.values + np.eye(6)[2] * boost, base.labels, base.family, base.unit, base.seed)
+    assert STRENGTH[spec(2, min_family_fraction=0).evaluate(boosted).verdict] >= \
+        STRENGTH[spec(2, min_family_fraction=0).evaluate(base).verdict]

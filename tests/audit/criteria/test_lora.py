@@ -1,39 +1,185 @@
-"""Training criteria (LoRA efficiency, sweeps) and the permutation test: pure."""
+"""Training criteria on synthetic per-prompt evidence with planted truths: true claims supported,
+wrong ones refuted, and ceilings, floors, ties, undefined correlations and noise-level
+differences inconclusive (pure)."""
 
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from audit.criteria.lora import AdapterConcentration, LoraEfficiency, SweepBest, SweepKnee, loss_noise
 from audit.verdict import Verdict
 
-
-def test_lora_criteria_verdicts():
-    from audit.criteria.lora import LoraEfficiency, SweepBest, SweepKnee
-
-    def run(params, em):
-        return [{"trainable_params": params, "exact_match": e} for e in em]
-
-    eff = LoraEfficiency(kind="lora_efficiency", candidate="a", reference="all", control="rnd", min_param_ratio=10,
-                         max_exact_match_gap=0.1, min_margin_over_control=0.1)
-    good = {"a": run(100, [0.9, 1.0]), "all": run(5000, [1.0, 1.0]), "rnd": run(100, [0.2, 0.3])}
-    assert eff.evaluate_lora(good).verdict is Verdict.SUPPORTED
-    assert eff.evaluate_lora({**good, "rnd": run(100, [1.0, 1.0])}).verdict is Verdict.REFUTED
-    assert eff.evaluate_lora({**good, "rnd": run(100, [1.0, 0.2])}).verdict is Verdict.INCONCLUSIVE
-    assert eff.evaluate_lora({**good, "all": run(500, [1.0, 1.0])}).reasons[0].startswith("parameters")
-
-    def pts(losses):
-        return {k: [{"final_loss": v, "trainable_params": p}] for (k, p), v in zip([("r4", 4), ("r8", 8), ("r16", 16)], losses)}
-
-    knee = SweepKnee(kind="sweep_knee", order=["r4", "r8", "r16"], at="r8", min_gain_ratio=2)
-    assert knee.evaluate_sweep_points(pts([2.0, 1.0, 0.9])).verdict is Verdict.SUPPORTED
-    assert knee.evaluate_sweep_points(pts([2.0, 1.5, 0.0])).verdict is Verdict.REFUTED  # more per parameter after r8
-    assert knee.evaluate_sweep_points(pts([0.0, 0.0, 0.0])).verdict is Verdict.REFUTED  # saturated: no knee at r8
-    assert knee.evaluate_sweep_points(pts([3e-12, 1e-12, 5e-13])).verdict is Verdict.REFUTED  # float noise is no gain
-    best = SweepBest(kind="sweep_best", best="r16")
-    assert best.evaluate_sweep_points(pts([2.0, 1.0, 0.9])).verdict is Verdict.SUPPORTED
-    assert best.evaluate_sweep_points(pts([2.0, 0.5, 0.9])).verdict is Verdict.REFUTED
+SEEDS = (1, 2, 3)
+FAMILY = "task"
 
 
-def test_permutation_p_is_small_for_a_real_correlation_and_large_for_noise():
-    from audit.stats import permutation_p
+def quiet_losses(seed: int, end: float = 0.5, sd: float = 0.01) -> list[float]:
+    """A falling training loss with step-to-step noise ``sd``."""
+    rng = np.random.default_rng(seed)
+    return list(np.linspace(2.0, end, 30) + rng.normal(0, sd, 30))
 
-    xs = list(range(12))
-    assert permutation_p(xs, [2 * x + 1 for x in xs], 500, seed=1) < 0.01
-    assert permutation_p(xs, [5, 1, 9, 3, 7, 0, 11, 2, 8, 4, 10, 6], 500, seed=1) > 0.05
-    assert permutation_p(xs, [1.0] * 12, 10) == 1.0
+
+def em_results(p: dict, params: dict, n: int = 40, seeds=SEEDS) -> dict:
+    """Held-out exact match per prompt: arm value = 1 when a prompt's shared difficulty u < p[arm]
+    (arms are paired: the same prompts are easy for every arm)."""
+    out = {a: [] for a in p}
+    for s in seeds:
+        u = np.random.default_rng(s).random(n)
+        for a in p:
+            out[a].append({"seed": s, "trainable_params": params[a], "losses": quiet_losses(s),
+                           "exact_by_prompt": {FAMILY: {f"p{i:03d}": float(x < p[a]) for i, x in enumerate(u)}}})
+    return out
+
+
+EFF = LoraEfficiency(kind="lora_efficiency", candidate="a", reference="all", control="rnd", min_param_ratio=10,
+                     max_exact_match_gap=0.2, min_margin_over_control=0.3)
+PARAMS = {"a": 100, "all": 5000, "rnd": 100}
+
+
+def test_efficiency_supported_when_the_candidate_matches_the_reference_and_beats_the_control():
+    out = EFF.evaluate_lora(em_results({"a": 0.8, "all": 0.85, "rnd": 0.2}, PARAMS))
+    assert out.verdict is Verdict.SUPPORTED, out.reasons
+    checks = {c["check"]: c for c in out.summary["checks"]}
+    gap = checks["exact match a - all"]
+    assert gap["low"] > -0.2 and set(gap["per_seed"]) == {"1", "2", "3"}  # per-seed values beside the pooled CI
+    assert "seeds" in gap["method"] and "max-T over 2" in gap["method"]
+    assert isinstance(out.summary["strong"], bool)
+
+
+def test_efficiency_refuted_when_the_reference_is_clearly_better_or_the_control_as_good():
+    behind = EFF.evaluate_lora(em_results({"a": 0.2, "all": 0.9, "rnd": 0.0}, PARAMS))
+    assert behind.verdict is Verdict.REFUTED and behind.reasons[0].startswith("exact match a - all")
+    same = EFF.evaluate_lora(em_results({"a": 0.8, "all": 0.8, "rnd": 0.8}, PARAMS))
+    assert same.verdict is Verdict.REFUTED  # identical on all 120 prompts: the exact bound excludes a 0.3 margin
+    check = [c for c in same.summary["checks"] if c["check"] == "exact match a - rnd"][0]
+    assert "Clopper-Pearson" in check["method"] and check["high"] < 0.3
+    small = EFF.evaluate_lora(em_results({"a": 0.8, "all": 0.85, "rnd": 0.2}, {**PARAMS, "all": 500}))
+    assert small.verdict is Verdict.REFUTED and small.reasons[0].startswith("parameters")
+
+
+def test_efficiency_is_inconclusive_at_the_ceiling_the_floor_the_baseline_and_with_too_few_prompts():
+    ceiling = EFF.evaluate_lora(em_results({"a": 1.1, "all": 1.1, "rnd": 1.1}, PARAMS))
+    assert ceiling.verdict is Verdict.INCONCLUSIVE and any("ceiling" in r for r in ceiling.reasons)
+    floor = EFF.evaluate_lora(em_results({"a": 0.0, "all": 0.0, "rnd": 0.0}, PARAMS))
+    assert floor.verdict is Verdict.INCONCLUSIVE and any("floor" in r for r in floor.reasons)
+    res = em_results({"a": 0.5, "all": 0.5, "rnd": 0.5}, PARAMS)
+    base = [{"seed": r["seed"], "exact_by_prompt": r["exact_by_prompt"]} for r in res["a"]]
+    untrained = EFF.evaluate_lora(res, base)
+    assert untrained.verdict is Verdict.INCONCLUSIVE and any("baseline" in r for r in untrained.reasons)
+    # the two compared at the ceiling, the control not: that comparison cannot discriminate
+    top = EFF.evaluate_lora(em_results({"a": 1.1, "all": 1.1, "rnd": 0.1}, PARAMS))
+    assert top.verdict is Verdict.INCONCLUSIVE and "ceiling" in top.reasons[0]
+    few = EFF.evaluate_lora(em_results({"a": 0.7, "all": 0.8, "rnd": 0.3}, PARAMS, n=5, seeds=(1, 2)))
+    assert few.verdict is Verdict.INCONCLUSIVE  # not significant is not a refutation
+
+
+def loss_results(means: dict, n: int = 24, sd: float = 0.1, loss_sd: float = 0.01, params=None, logged: int = 30):
+    out = {}
+    for j, (a, m) in enumerate(means.items()):
+        rows = []
+        for s in SEEDS:
+            rng = np.random.default_rng(100 * s + j)
+            rows.append({"seed": s, "trainable_params": (params or {}).get(a, 1000),
+                         "losses": quiet_losses(10 * s + j, sd=loss_sd)[-logged:],
+                         "train_loss_by_prompt": {FAMILY: {f"t{i:02d}": float(m + rng.normal(0, sd)) for i in range(n)}},
+                         "drift_by_prompt": {"other": {f"o{i:02d}": float(abs(m + rng.normal(0, sd))) for i in range(n)}}})
+        out[a] = rows
+    return out
+
+
+def test_sweep_best_finds_the_planted_lowest_point_and_refutes_a_wrong_one():
+    pts = loss_results({"low": 0.5, "mid": 1.0, "high": 1.5})
+    assert SweepBest(kind="sweep_best", best="low").evaluate_sweep_points(pts).verdict is Verdict.SUPPORTED
+    wrong = SweepBest(kind="sweep_best", best="mid").evaluate_sweep_points(pts)
+    assert wrong.verdict is Verdict.REFUTED and "mid vs low" in wrong.reasons[0]
+    assert SweepBest(kind="sweep_best", best="high", direction="max").evaluate_sweep_points(pts).verdict is Verdict.SUPPORTED
+    margin = SweepBest(kind="sweep_best", best="low", margin_relative=0.6).evaluate_sweep_points(pts)
+    assert margin.verdict is Verdict.REFUTED  # 0.5 does not beat 1.0 by 60% of it
+    kl = SweepBest(kind="sweep_best", best="low", metric="kl_drift").evaluate_sweep_points(pts)
+    assert kl.verdict is Verdict.SUPPORTED
+    params = loss_results({"small": 1.0, "big": 1.0}, params={"small": 10, "big": 1000})
+    exact = SweepBest(kind="sweep_best", best="small", metric="trainable_params").evaluate_sweep_points(params)
+    assert exact.verdict is Verdict.SUPPORTED and exact.summary["checks"][0]["method"] == "exact"
+
+
+def test_sweep_best_is_inconclusive_for_ties_noise_level_differences_and_unmeasurable_noise():
+    tie = SweepBest(kind="sweep_best", best="a").evaluate_sweep_points(loss_results({"a": 1.0, "b": 1.0}))
+    assert tie.verdict is Verdict.INCONCLUSIVE
+    # 0.03 apart, every prompt agreeing, but the loss moves 0.1 from one step to the next
+    noisy = loss_results({"a": 0.50, "b": 0.53}, sd=0.001, loss_sd=0.1)
+    out = SweepBest(kind="sweep_best", best="a").evaluate_sweep_points(noisy)
+    assert out.verdict is Verdict.INCONCLUSIVE and any("below noise" in r for r in out.reasons)
+    assert out.summary["noise_floor"] > 0.03
+    short = SweepBest(kind="sweep_best", best="a").evaluate_sweep_points(loss_results({"a": 0.5, "b": 1.0}, logged=2))
+    assert short.verdict is Verdict.INCONCLUSIVE and any("not measurable" in r for r in short.reasons)
+
+
+KNEE = SweepKnee(kind="sweep_knee", order=["r4", "r8", "r16"], at="r8", min_gain_ratio=2)
+RANKS = {"r4": 4, "r8": 8, "r16": 16}
+
+
+def test_sweep_knee_supports_a_planted_knee_and_refutes_more_gain_after_it():
+    knee = KNEE.evaluate_sweep_points(loss_results({"r4": 2.0, "r8": 1.0, "r16": 0.9}, params=RANKS))
+    assert knee.verdict is Verdict.SUPPORTED, knee.reasons
+    assert knee.summary["gain_ratio"] > 2
+    later = KNEE.evaluate_sweep_points(loss_results({"r4": 2.0, "r8": 1.5, "r16": 0.0}, params=RANKS))
+    assert later.verdict is Verdict.REFUTED  # more loss per parameter after r8
+
+
+def test_sweep_knee_all_zero_gain_and_the_removed_min_gain_knob():
+    flat = KNEE.evaluate_sweep_points(loss_results({"r4": 1e-3, "r8": 1e-3, "r16": 1e-3}, sd=1e-5, params=RANKS))
+    assert flat.verdict is Verdict.INCONCLUSIVE and any("all-zero gain" in r for r in flat.reasons)
+    with pytest.raises(ValidationError, match="min_gain was removed"):
+        SweepKnee(kind="sweep_knee", order=["r4", "r8", "r16"], at="r8", min_gain=1e-4)
+    with pytest.raises(ValidationError, match="inner point"):
+        SweepKnee(kind="sweep_knee", order=["r4", "r8", "r16"], at="r4")
+
+
+def test_loss_noise_is_the_step_to_step_spread_not_the_trend():
+    assert loss_noise(list(np.linspace(1.0, 0.1, 40))) < 1e-12  # a clean descent has no noise
+    assert abs(loss_noise([1.0, 0.0] * 10) - np.std(np.diff([1.0, 0.0] * 5), ddof=1) / np.sqrt(2)) < 1e-12
+    assert loss_noise([1.0, 0.5]) is None
+
+
+def adapter_seeds(effect_of_norm, n_layers: int = 12, n_prompts: int = 16, prompt_sd: float = 0.02,
+                  loss_sd: float = 1e-3, constant_norms: bool = False) -> list[dict]:
+    out = []
+    for s in SEEDS:
+        rng = np.random.default_rng(s)
+        norms = np.full(n_layers, 5.0) if constant_norms else np.sort(rng.uniform(1, 10, n_layers))
+        effects = effect_of_norm(norms)
+        by_prompt = {f"p{i:02d}": {str(k): float(e + rng.normal(0, prompt_sd)) for k, e in enumerate(effects)}
+                     for i in range(n_prompts)}
+        out.append({"seed": s, "norms": {str(k): float(v) for k, v in enumerate(norms)},
+                    "losses": quiet_losses(s, end=0.05, sd=loss_sd), "effects_by_prompt": {FAMILY: by_prompt}})
+    return out
+
+
+CONC = AdapterConcentration(kind="adapter_concentration", min_correlation=0.7, max_p=0.05, min_late_share=0.5)
+
+
+def test_adapter_concentration_supported_for_a_planted_norm_effect_law_and_refuted_for_its_opposite():
+    true = CONC.evaluate_adapter_ablation(adapter_seeds(lambda n: 0.1 * n ** 2), 12, 199)
+    assert true.verdict is Verdict.SUPPORTED, true.reasons
+    corr = true.summary["checks"][0]
+    assert corr["p"] <= 0.01 and "one-sided" in corr["method"] and len(corr["per_seed"]) == 3
+    assert true.summary["permutation_p"] == corr["p"]  # one pooled test, not one per seed
+    wrong = CONC.evaluate_adapter_ablation(adapter_seeds(lambda n: 1.0 - 0.1 * n), 12, 199)
+    assert wrong.verdict is Verdict.REFUTED and wrong.reasons[0].startswith("norm-effect correlation")
+
+
+def test_adapter_concentration_inconclusive_for_noise_level_effects_and_undefined_correlations():
+    tiny = CONC.evaluate_adapter_ablation(adapter_seeds(lambda n: 1e-7 * n, prompt_sd=1e-8, loss_sd=1e-5), 12, 199)
+    assert tiny.verdict is Verdict.INCONCLUSIVE and all("below noise" in r for r in tiny.reasons)
+    flat = CONC.evaluate_adapter_ablation(adapter_seeds(lambda n: np.linspace(0, 1, len(n)), constant_norms=True), 12, 199)
+    assert flat.verdict is Verdict.INCONCLUSIVE
+    assert any("undefined correlation" in r for r in flat.reasons)
+
+
+def test_adapter_ablation_needs_at_least_199_permutations():
+    from interventions.lora import LoraAdapterAblation
+
+    task = {"family": "x"}
+    assert LoraAdapterAblation(kind="lora_adapter_ablation", task=task).permutations >= 199
+    with pytest.raises(ValidationError):
+        LoraAdapterAblation(kind="lora_adapter_ablation", task=task, permutations=50)

@@ -1,23 +1,78 @@
-"""Steering criteria (pure): null comparisons, controls, degenerate ratios; hypothesis for the p-value
-and quantile logic (monotonicity, small-N edge cases)."""
+"""Steering criteria (pure) on synthetic per-prompt evidence with planted truths: the pooled null test
+(inside the bulk refutes, between bulk and significance is inconclusive, 199 draws reach p <= 0.01,
+seeds pooled into one test), prompt-level intervals for effect / collateral / selectivity, the
+degeneracy gate, simultaneous layer contrasts and ratios decided on a - k b."""
 
-
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from audit.criteria.steering import (INCONCLUSIVE, PASSED, REFUTED, SteeringAcceptance, SteeringLayerSensitivity,
-                                     SteeringRatio, cell_key, empirical_p, judge_control, null_comparison, pooled_null,
-                                     quantile)
+from audit.criteria.steering import (BULK, INCONCLUSIVE, PASSED, REFUTED, SteeringAcceptance,
+                                     SteeringLayerSensitivity, SteeringRatio, cell_key, empirical_p, judge_control,
+                                     pooled_null, quantile)
 from audit.verdict import STRENGTH, Verdict
 
 floats = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 nulls = st.lists(floats, min_size=1, max_size=64)
 SEEDS = [1, 2, 3]
 CELL = cell_key(12, 0.25)
+N = 199
 
 
-# ------------------------------------------------------------------ empirical p-value and quantile
+# ------------------------------------------------------------------ synthetic evidence
+
+def _family_mean(values, families) -> float:
+    fams = sorted(set(families))
+    return float(np.mean([np.mean([v for v, f in zip(values, families) if f == g]) for g in fams]))
+
+
+def evidence(effect=1.0, collateral=0.02, noise=0.1, cnoise=0.005, cells=None, rv=None, sl=None, waived=None,
+             required=("random_vector", "shuffled_label"), families=("a", "b"), per_family=8, seed=0,
+             numerical_noise=0.0):
+    """Per-prompt evidence: ``cells[cell] = (effect per family or scalar, collateral)``; each seed draws
+    its own prompts. Nulls default to N(0, 0.05) draws of the seed statistic (far below 1.0)."""
+    rng = np.random.default_rng(seed)
+    cells = cells or {CELL: (effect, collateral)}
+    ev = {"seeds": SEEDS, "layers": sorted({int(c[1:].split("@")[0]) for c in cells}),
+          "alphas": sorted({float(c.split("@")[1]) for c in cells}), "families": list(families),
+          "prompts": {"eval": [], "collateral": []}, "per_prompt": {c: {"effect": [], "collateral": []} for c in cells},
+          "effect": {c: [] for c in cells}, "collateral": {c: [] for c in cells},
+          "effect_by_family": {c: {f: [] for f in families} for c in cells}, "required_controls": list(required),
+          "waived": waived or {}, "nulls": {}, "numerical_noise": {c: {"effect": numerical_noise} for c in cells}}
+    for s in SEEDS:
+        fams = [f for f in families for _ in range(per_family)]
+        ids = [f"{f}-{s}-{i}" for i, f in enumerate(fams)]
+        cfams = ["x"] * per_family
+        ev["prompts"]["eval"].append({"ids": ids, "families": fams})
+        ev["prompts"]["collateral"].append({"ids": [f"x-{s}-{i}" for i in range(per_family)], "families": cfams})
+        for c, (e, k) in cells.items():
+            mean_e = [e[f] if isinstance(e, dict) else e for f in fams]
+            vals = [float(m + noise * rng.standard_normal()) for m in mean_e]
+            col = [float(k + cnoise * rng.standard_normal()) for _ in cfams]
+            ev["per_prompt"][c]["effect"].append(vals)
+            ev["per_prompt"][c]["collateral"].append(col)
+            ev["effect"][c].append(_family_mean(vals, fams))
+            ev["collateral"][c].append(float(np.mean(col)))
+            for f in families:
+                ev["effect_by_family"][c][f].append(float(np.mean([v for v, g in zip(vals, fams) if g == f])))
+    for name, given_null in (("random_vector", rv), ("shuffled_label", sl)):
+        if name in required:
+            ev["nulls"][name] = {c: (given_null if given_null is not None else
+                                     (0.05 * rng.standard_normal((3, N))).tolist()) for c in cells}
+    return ev
+
+
+def spec(**kw):
+    return SteeringAcceptance(kind="steering", layer=12, alpha=0.25, **kw)
+
+
+def null_around(centre, n=N, spread=0.1, seed=1):
+    return (centre + spread * np.random.default_rng(seed).standard_normal((3, n))).tolist()
+
+
+# ------------------------------------------------------------------ p-value and quantile
 
 @given(nulls, floats)
 def test_p_value_bounds(null, obs):
@@ -31,21 +86,10 @@ def test_p_value_is_monotone_in_the_observed_value(null, a, b):
     assert empirical_p(hi, null) <= empirical_p(lo, null)
 
 
-@given(nulls)
-def test_p_value_extremes(null):
-    assert empirical_p(max(null) + 1, null) == pytest.approx(1 / (len(null) + 1))
-    assert empirical_p(min(null), null) == 1.0  # ties count against the observed value
-
-
 @given(nulls, st.floats(0, 1), st.floats(0, 1))
 def test_quantile_monotone_and_bounded(null, q1, q2):
     lo, hi = sorted((q1, q2))
     assert min(null) <= quantile(null, lo) <= quantile(null, hi) <= max(null)
-
-
-@given(nulls)
-def test_quantile_endpoints(null):
-    assert quantile(null, 0.0) == min(null) and quantile(null, 1.0) == max(null)
 
 
 def test_quantile_matches_linear_interpolation():
@@ -54,82 +98,125 @@ def test_quantile_matches_linear_interpolation():
     assert quantile([7.0], 0.95) == 7.0
 
 
-@given(nulls, floats)
-def test_beating_the_null_means_above_its_quantile_and_small_p(null, obs):
-    c = null_comparison(obs, null, 0.95, 0.05)
-    if c["beats"]:
-        assert obs > c["quantile"] and c["p"] <= 0.05 and c["powered"]
-
-
-@given(st.integers(1, 18), floats)
-def test_small_null_can_never_pass(n, obs):
-    """With N < 19 draws the smallest attainable p is 1/(N+1) > 0.05: never passed, never refuted for it."""
-    null = [0.0] * n
-    res = judge_control("random_vector", [obs] * 3, [null] * 3, 0.95, 0.05, 3)
-    assert res["status"] == INCONCLUSIVE and "cannot reach" in res["reason"]
-
-
-@settings(max_examples=200)
-@given(st.lists(st.lists(floats, min_size=20, max_size=20), min_size=3, max_size=3), floats, floats)
-def test_control_status_is_monotone_in_the_observed_effect(per_seed_nulls, a, b):
-    lo, hi = sorted((a, b))
-    strength = {REFUTED: 0, INCONCLUSIVE: 1, PASSED: 2}
-    s_lo = judge_control("x", [lo] * 3, per_seed_nulls, 0.95, 0.05, 3)["status"]
-    s_hi = judge_control("x", [hi] * 3, per_seed_nulls, 0.95, 0.05, 3)["status"]
-    assert strength[s_hi] >= strength[s_lo]
-
-
 def test_pooled_null_averages_draw_i_over_seeds():
     assert pooled_null([[1, 2], [3, 4], [5, 6]]) == [3, 4]
     with pytest.raises(ValueError):
         pooled_null([[1, 2], [3]])
 
 
+# ------------------------------------------------------------------ the pooled null test
+
+def test_observed_inside_the_bulk_refutes():
+    null = null_around(0.0)
+    pooled = pooled_null(null)
+    obs = quantile(pooled, 0.5)
+    res = judge_control("random_vector", [obs] * 3, null, 0.01)
+    assert res["status"] == REFUTED and "75th percentile" in res["reason"] and "bulk" in res["reason"]
+    one_seed = null[:1]
+    at_edge = judge_control("random_vector", [quantile(one_seed[0], BULK)], one_seed, 0.01)
+    assert at_edge["status"] == REFUTED  # "at or below" the 75th percentile
+    above = judge_control("random_vector", [quantile(one_seed[0], BULK) + 1e-9], one_seed, 0.01)
+    assert above["status"] == INCONCLUSIVE
+
+
+def test_observed_between_bulk_and_significance_is_inconclusive():
+    null = null_around(0.0)
+    obs = quantile(pooled_null(null), 0.9)
+    res = judge_control("random_vector", [obs] * 3, null, 0.01)
+    assert res["status"] == INCONCLUSIVE and 0.01 < res["p"] < 0.25 and "not significant" in res["reason"]
+
+
+def test_199_draws_reach_p_of_0_01_and_pass():
+    null = null_around(0.0)
+    res = judge_control("random_vector", [1.0] * 3, null, 0.01)
+    assert res["status"] == PASSED and res["p"] == pytest.approx(1 / 200) and res["p"] <= 0.01
+    assert res["n_draws"] == 199 and res["powered"]
+
+
+def test_seeds_are_pooled_into_one_test():
+    """Each seed alone sits near its null's 97th percentile (p > 0.01 per seed); the seed mean against
+    the null of seed means (spread shrinks by sqrt(3)) is significant: one pooled test passes."""
+    rng = np.random.default_rng(4)
+    null = rng.standard_normal((3, N))
+    obs = [float(np.quantile(row, 0.97)) for row in null]
+    res = judge_control("random_vector", obs, null.tolist(), 0.01)
+    assert all(p > 0.01 for p in res["per_seed_p"])
+    assert res["status"] == PASSED, res["reason"]
+
+
+@given(st.integers(1, 98), floats)
+def test_small_null_can_never_decide(n, obs):
+    """With N < 99 draws the smallest attainable p is 1/(N+1) > 0.01: never passed, never refuted for it."""
+    res = judge_control("random_vector", [obs] * 3, [[0.0] * n] * 3, 0.01)
+    assert res["status"] == INCONCLUSIVE and "cannot reach" in res["reason"]
+
+
+def test_a_null_that_ties_with_the_observed_value_is_inconclusive():
+    res = judge_control("shuffled_label", [0.3] * 3, [[0.3] * N] * 3, 0.01)
+    assert res["status"] == INCONCLUSIVE and "tie" in res["reason"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 10.0), st.sampled_from([99, 199, 400]), floats, floats)
+def test_control_status_is_monotone_in_the_observed_effect(seed, spread, n, a, b):
+    per_seed_nulls = np.round(spread * np.random.default_rng(seed).standard_normal((3, n)), 1).tolist()  # with ties
+    lo, hi = sorted((a, b))
+    order = {REFUTED: 0, INCONCLUSIVE: 1, PASSED: 2}
+    s_lo = judge_control("x", [lo] * 3, per_seed_nulls, 0.01)["status"]
+    s_hi = judge_control("x", [hi] * 3, per_seed_nulls, 0.01)["status"]
+    if not (np.ptp(pooled_null(per_seed_nulls)) == 0):  # a tie at the null's only value is inconclusive
+        assert order[s_hi] >= order[s_lo]
+
+
 def test_non_finite_null_is_an_error():
     with pytest.raises(ValueError):
-        null_comparison(1.0, [0.0, float("nan")], 0.95, 0.05)
+        judge_control("x", [1.0], [[0.0, float("nan")]], 0.01)
 
 
 # ------------------------------------------------------------------ the steering criterion
 
-def evidence(effect=(1.0, 1.1, 0.9), collateral=(0.02, 0.03, 0.025), rv=None, sl=None, waived=None,
-             required=("random_vector", "shuffled_label")):
-    rv = rv if rv is not None else [[0.01 * i - 0.1 for i in range(32)]] * 3
-    sl = sl if sl is not None else [[0.005 * i for i in range(32)]] * 3
-    nulls = {}
-    if "random_vector" in required:
-        nulls["random_vector"] = {CELL: rv}
-    if "shuffled_label" in required:
-        nulls["shuffled_label"] = {CELL: sl}
-    return {"layers": [12], "alphas": [0.25], "seeds": SEEDS, "effect": {CELL: list(effect)},
-            "effect_by_family": {CELL: {"a": list(effect), "b": [e * 0.8 for e in effect]}},
-            "collateral": {CELL: list(collateral)}, "nulls": nulls, "required_controls": list(required),
-            "waived": waived or {}}
-
-
-def spec(**kw):
-    return SteeringAcceptance(kind="steering", layer=12, alpha=0.25, **kw)
-
-
-def test_clean_steering_is_supported_with_both_controls_passed():
+def test_clean_steering_is_supported_with_intervals_and_both_controls_passed():
     out = spec().evaluate_steering(evidence())
     assert out.verdict is Verdict.SUPPORTED, out.reasons
-    assert {c["status"] for c in out.summary["controls"].values()} == {PASSED}
-    assert out.summary["selectivity"] == pytest.approx(1.0 / 0.025)
+    s = out.summary
+    assert {c["status"] for c in s["controls"].values()} == {PASSED}
+    lo, hi = s["effect_ci"]
+    assert lo < s["effect"] < hi and lo > 0.9 and hi < 1.1
+    assert s["collateral_ci"][0] < 0.02 < s["collateral_ci"][1]
+    assert s["selectivity"] == pytest.approx(s["effect"] / s["collateral"])
+    assert s["selectivity_linear"]["low"] > 0 and len(s["effect_per_seed"]) == 3
+    assert s["inference"]["family_size"] == 3 and "max-T" in s["inference"]["method"]
+    assert s["strong"] is True
+    assert s["controls"]["random_vector"]["p"] == pytest.approx(1 / 200)
 
 
 def test_random_vectors_that_do_as_well_refute():
-    rv = [[1.0 + 0.01 * (i - 16) for i in range(32)]] * 3  # the observed effect sits in the middle of the null
-    out = spec().evaluate_steering(evidence(rv=rv))
+    out = spec().evaluate_steering(evidence(rv=null_around(1.0, spread=0.05)))
     assert out.verdict is Verdict.REFUTED
     assert out.summary["controls"]["random_vector"]["status"] == REFUTED
     assert any("random_vector" in r and "null explains" in r for r in out.reasons)
 
 
 def test_shuffled_labels_that_do_as_well_refute():
-    sl = [[1.2] * 32] * 3
-    out = spec().evaluate_steering(evidence(sl=sl))
+    out = spec().evaluate_steering(evidence(sl=[[1.2] * N] * 3))
     assert out.verdict is Verdict.REFUTED and out.summary["controls"]["shuffled_label"]["status"] == REFUTED
+
+
+def test_a_null_above_the_bulk_but_not_significant_leaves_the_claim_inconclusive():
+    ev = evidence()
+    observed = float(np.mean(ev["effect"][CELL]))
+    null = np.array(null_around(0.0, spread=0.2, seed=9))
+    null += observed - np.quantile(null.mean(0), 0.9)  # observed at the pooled null's 90th percentile
+    ev["nulls"]["random_vector"][CELL] = null.tolist()
+    out = spec().evaluate_steering(ev)
+    assert out.verdict is Verdict.INCONCLUSIVE
+    assert out.summary["controls"]["random_vector"]["status"] == INCONCLUSIVE
+
+
+def test_default_32_draws_cannot_support():
+    ev = evidence(rv=(0.05 * np.random.default_rng(0).standard_normal((3, 32))).tolist())
+    out = spec().evaluate_steering(ev)
+    assert out.verdict is Verdict.INCONCLUSIVE and any("cannot reach p <= 0.01" in r for r in out.reasons)
 
 
 def test_a_control_that_did_not_run_is_errored_never_passed():
@@ -137,8 +224,7 @@ def test_a_control_that_did_not_run_is_errored_never_passed():
     ev["nulls"]["shuffled_label"] = {}
     out = spec().evaluate_steering(ev)
     assert out.verdict is Verdict.ERRORED and "did not run" in out.reasons[0]
-    ev = evidence(required=("random_vector",))  # neither configured nor waived
-    assert spec().evaluate_steering(ev).verdict is Verdict.ERRORED
+    assert spec().evaluate_steering(evidence(required=("random_vector",))).verdict is Verdict.ERRORED
 
 
 def test_waived_control_is_skipped_with_its_reason():
@@ -149,99 +235,154 @@ def test_waived_control_is_skipped_with_its_reason():
     assert any("no labels" in r for r in out.reasons)
 
 
+def test_zero_effect_is_degenerate_never_a_finding():
+    ev = evidence(effect=0.0, noise=0.0, rv=[[0.0] * N] * 3, sl=[[0.0] * N] * 3)
+    out = spec().evaluate_steering(ev)
+    assert out.verdict is Verdict.INCONCLUSIVE and "degenerate" in out.reasons[0]
+    assert "unintervened baseline" in out.reasons[0] and out.summary["strong"] is False
+
+
+def test_constant_effect_is_zero_variance_and_inconclusive():
+    out = spec().evaluate_steering(evidence(effect=0.5, noise=0.0))
+    assert out.verdict is Verdict.INCONCLUSIVE and "zero variance" in out.reasons[0]
+
+
+def test_effects_within_the_measured_numerical_noise_are_inconclusive():
+    ev = evidence(effect=0.0, noise=1e-7, numerical_noise=1e-6, rv=null_around(0.0, spread=1e-7),
+                  sl=null_around(0.0, spread=1e-7))
+    out = spec().evaluate_steering(ev)
+    assert out.verdict is Verdict.INCONCLUSIVE and "numerical noise" in out.reasons[0]
+
+
+def test_pure_noise_effect_is_never_supported():
+    """Effects centred on 0 with prompt noise: the effect CI straddles min_effect 0 -> never supported."""
+    for seed in range(5):
+        out = spec(min_effect=0.0).evaluate_steering(evidence(effect=0.0, noise=0.3, seed=seed,
+                                                              rv=null_around(0.0, seed=seed), sl=null_around(0.0)))
+        assert out.verdict is not Verdict.SUPPORTED
+
+
 def test_degenerate_collateral_makes_selectivity_uninformative_never_a_finding():
-    out = spec().evaluate_steering(evidence(effect=(0.0117,) * 3, collateral=(1e-7,) * 3))
+    out = spec().evaluate_steering(evidence(effect=0.0117, noise=0.001, collateral=1e-7, cnoise=1e-8))
     assert out.verdict is not Verdict.SUPPORTED
     assert out.summary["selectivity"] is None and out.summary["selectivity_uninformative"]
-    big = spec().evaluate_steering(evidence(effect=(5.0, 5.1, 4.9), collateral=(1e-6,) * 3))
+    big = spec().evaluate_steering(evidence(effect=5.0, collateral=1e-6, cnoise=1e-7))
     assert big.verdict is Verdict.INCONCLUSIVE and any("uninformative" in r for r in big.reasons)
 
 
 def test_collateral_and_selectivity_refute():
-    out = spec().evaluate_steering(evidence(collateral=(0.6, 0.62, 0.58)))
+    out = spec().evaluate_steering(evidence(collateral=0.6, cnoise=0.02))
     assert out.verdict is Verdict.REFUTED
-    assert any("collateral" in r for r in out.reasons) and any("selectivity" in r for r in out.reasons)
+    assert any("collateral" in r and "exceeds" in r for r in out.reasons)
+    assert any("selectivity" in r and "< 0" in r for r in out.reasons)
 
 
-def test_small_effect_refutes_and_noisy_effect_is_inconclusive():
-    rv = [[-1.0] * 32] * 3
-    sl = [[-1.0] * 32] * 3
-    assert spec().evaluate_steering(evidence(effect=(0.01, 0.012, 0.011), collateral=(0.001, 0.001, 0.001),
-                                             rv=rv, sl=sl)).verdict is Verdict.REFUTED
-    noisy = spec().evaluate_steering(evidence(effect=(0.0, 0.2, 0.1), collateral=(0.01,) * 3, rv=rv, sl=sl))
-    assert noisy.verdict is Verdict.INCONCLUSIVE
+def test_small_effect_refutes_and_a_noisy_effect_is_inconclusive():
+    low = [[-1.0 - 0.01 * i for i in range(N)]] * 3
+    small = spec().evaluate_steering(evidence(effect=0.01, noise=0.005, collateral=0.001, cnoise=1e-4, rv=low, sl=low))
+    assert small.verdict is Verdict.REFUTED and any("below min_effect" in r for r in small.reasons)
+    noisy = spec().evaluate_steering(evidence(effect=0.1, noise=0.5, collateral=0.01, cnoise=0.001, rv=low, sl=low))
+    assert noisy.verdict is Verdict.INCONCLUSIVE and any("contains min_effect" in r for r in noisy.reasons)
 
 
 def test_decrease_direction_flips_the_sign():
-    rv = [[-0.01 * i for i in range(32)]] * 3
-    sl = [[-0.005 * i for i in range(32)]] * 3
-    out = spec(direction="decrease").evaluate_steering(evidence(effect=(-1.0, -1.1, -0.9), rv=rv, sl=sl))
-    assert out.verdict is Verdict.SUPPORTED
+    ev = evidence(effect=-1.0, rv=null_around(0.0, spread=0.05), sl=null_around(0.0, spread=0.05))
+    assert spec(direction="decrease").evaluate_steering(ev).verdict is Verdict.SUPPORTED
+    assert spec().evaluate_steering(ev).verdict is Verdict.REFUTED
 
 
-@settings(max_examples=100)
+@settings(max_examples=60, deadline=None)
 @given(st.floats(0, 3), st.floats(0, 3))
 def test_steering_verdict_is_monotone_in_the_effect(a, b):
     lo, hi = sorted((a, b))
-    v_lo = spec().evaluate_steering(evidence(effect=(lo,) * 3)).verdict
-    v_hi = spec().evaluate_steering(evidence(effect=(hi,) * 3)).verdict
+    v_lo = spec().evaluate_steering(evidence(effect=lo)).verdict
+    v_hi = spec().evaluate_steering(evidence(effect=hi)).verdict
     assert STRENGTH[v_hi] >= STRENGTH[v_lo]
 
 
-def test_unknown_cell_is_errored():
-    out = SteeringAcceptance(kind="steering", layer=3, alpha=0.25).evaluate_steering(evidence())
-    assert out.verdict is Verdict.ERRORED
+def test_unknown_cell_and_old_evidence_are_errored():
+    assert SteeringAcceptance(kind="steering", layer=3, alpha=0.25).evaluate_steering(evidence()).verdict is \
+        Verdict.ERRORED
+    ev = evidence()
+    del ev["per_prompt"]
+    out = spec().evaluate_steering(ev)
+    assert out.verdict is Verdict.ERRORED and "per-prompt" in out.reasons[0]
+
+
+@pytest.mark.parametrize("key", ["noise_z", "min_seed_agreement", "null_quantile"])
+def test_seed_noise_keys_are_rejected_with_their_replacement(key):
+    with pytest.raises(ValidationError, match="remove"):
+        SteeringAcceptance(kind="steering", layer=12, alpha=0.25, **{key: 2})
+
+
+def test_defaults_follow_the_headline_recommendation():
+    assert spec().max_p == 0.01
 
 
 # ------------------------------------------------------------------ layer sensitivity and ratios
 
-def sweep_evidence(per_layer, noise=0.01):
-    layers = list(range(len(per_layer)))
-    ev = {"layers": layers, "alphas": [0.5], "seeds": SEEDS, "waived": {},
-          "required_controls": ["random_vector", "shuffled_label"], "nulls": {"random_vector": {}, "shuffled_label": {}},
-          "effect": {}, "collateral": {}, "effect_by_family": {}}
-    for layer, e in zip(layers, per_layer):
-        c = cell_key(layer, 0.5)
-        ev["effect"][c] = [e + noise * s for s in range(3)]
-        ev["collateral"][c] = [0.01] * 3
-        for name in ev["nulls"]:
-            ev["nulls"][name][c] = [[0.001 * i for i in range(32)]] * 3
-    return ev
+def sweep(per_layer, noise=0.05, seed=0):
+    cells = {cell_key(layer, 0.5): (e, 0.01) for layer, e in enumerate(per_layer)}
+    return evidence(cells=cells, noise=noise, seed=seed)
 
 
-def test_layer_sensitivity():
-    acc = SteeringLayerSensitivity(kind="steering_layer_sensitivity", alpha=0.5)
-    peaked = acc.evaluate_steering(sweep_evidence([0.1, 0.2, 1.5, 0.3, 0.1]))
-    assert peaked.verdict is Verdict.SUPPORTED and peaked.summary["best_layer"] == 2
-    assert acc.control_cells(sweep_evidence([0.1, 0.2, 1.5, 0.3, 0.1])) == [cell_key(2, 0.5)]
-    flat = acc.evaluate_steering(sweep_evidence([1.0, 1.05, 1.1, 1.0, 0.95]))
-    assert flat.verdict is Verdict.REFUTED
+LAYERS = SteeringLayerSensitivity(kind="steering_layer_sensitivity", alpha=0.5)
+
+
+def test_peaked_layer_profile_is_supported_with_simultaneous_intervals():
+    ev = sweep([0.1, 0.2, 1.5, 0.3, 0.1])
+    out = LAYERS.evaluate_steering(ev)
+    assert out.verdict is Verdict.SUPPORTED, out.reasons
+    s = out.summary
+    assert s["best_layer"] == 2 and LAYERS.control_cells(ev) == [cell_key(2, 0.5)]
+    assert s["inference"]["family_size"] == 5 * 4 + 5  # every ordered pair and every layer: max-T
+    assert len(s["layers_shown_below"]) >= s["layers_needed_below"] == 3
+    assert s["best_effect_ci"][0] > 1.0
+
+
+def test_flat_layer_profile_is_refuted():
+    out = LAYERS.evaluate_steering(sweep([1.0, 1.05, 1.1, 1.0, 0.95]))
+    assert out.verdict is Verdict.REFUTED, out.reasons
+
+
+def test_a_profile_whose_peak_is_within_the_noise_is_inconclusive():
+    out = LAYERS.evaluate_steering(sweep([0.2, 0.25, 0.45, 0.2, 0.2], noise=1.0))
+    assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
 
 
 def test_layer_sensitivity_with_zero_median_reports_no_ratio():
-    acc = SteeringLayerSensitivity(kind="steering_layer_sensitivity", alpha=0.5)
-    out = acc.evaluate_steering(sweep_evidence([0.0, 0.0, 1.0, 0.0, 0.0], noise=0.0))
+    out = LAYERS.evaluate_steering(sweep([0.0, 0.0, 1.0, 0.0, 0.0], noise=0.01))
     assert out.summary["ratio"] is None and "uninformative" in out.summary["ratio_note"]
+    assert out.verdict is Verdict.SUPPORTED  # best - 2 x (about 0) is clearly positive
 
 
-def test_ratio_needs_an_informative_denominator():
-    ev = evidence(effect=(1.0, 1.1, 0.9))
-    ev["effect_by_family"][CELL] = {"long": [0.6, 0.65, 0.55], "short": [1.0, 1.1, 0.9]}
+def test_all_layers_zero_is_degenerate():
+    out = LAYERS.evaluate_steering(sweep([0.0] * 5, noise=0.0))
+    assert out.verdict is Verdict.INCONCLUSIVE and "degenerate" in out.reasons[0]
+
+
+def test_ratio_is_decided_on_a_minus_k_b_with_an_informative_denominator():
     acc = SteeringRatio(kind="steering_ratio", layer=12, alpha=0.25, numerator=["long"], denominator=["short"])
-    assert acc.evaluate_steering(ev).verdict is Verdict.SUPPORTED
-    ev["effect_by_family"][CELL] = {"long": [0.1, 0.12, 0.11], "short": [1.0, 1.1, 0.9]}
-    assert acc.evaluate_steering(ev).verdict is Verdict.REFUTED
-    ev["effect_by_family"][CELL] = {"long": [0.5, 0.5, 0.5], "short": [1e-5, 2e-5, 1e-5]}
-    out = acc.evaluate_steering(ev)
-    assert out.verdict is Verdict.INCONCLUSIVE and out.summary["ratio"] is None
+
+    def ev(long, short, noise=0.05):
+        return evidence(cells={CELL: ({"long": long, "short": short}, 0.02)}, families=("long", "short"), noise=noise)
+
+    supported = acc.evaluate_steering(ev(0.8, 1.0))
+    assert supported.verdict is Verdict.SUPPORTED, supported.reasons
+    assert supported.summary["a_minus_k_b"]["low"] > 0 and supported.summary["ratio"] == pytest.approx(
+        supported.summary["numerator_effect"] / supported.summary["denominator_effect"])
+    assert acc.evaluate_steering(ev(0.1, 1.0)).verdict is Verdict.REFUTED
+    tiny = acc.evaluate_steering(ev(0.5, 1e-5, noise=1e-6))
+    assert tiny.verdict is Verdict.INCONCLUSIVE and tiny.summary["ratio"] is None
+    assert any("uninformative" in r for r in tiny.reasons)
 
 
-def test_criteria_module_is_pure():
+def test_criteria_module_imports_no_torch():
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
-    code = ("import sys, audit.criteria.steering; "
-            "bad = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; sys.exit(1 if bad else 0)")
+    code = ("import sys, audit.criteria.steering, audit.cards.steering; "
+            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0

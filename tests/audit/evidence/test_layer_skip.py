@@ -13,7 +13,7 @@ from tests.interventions.test_layer_skip import make_identity
 
 
 def skip_claim(path, model, configs: str, extra_intervention: str = "", acceptance: str = "",
-               min_speedup: float = 1.05, timing_tolerance: float = 1.25) -> object:
+               min_speedup: float = 1.05, timing_tolerance: float = 1.25, prompts: int = 3) -> object:
     path.write_text(textwrap.dedent(f"""\
         id: {path.stem}
         statement: "Naive layer skipping is not a free speedup (planted test)."
@@ -21,7 +21,7 @@ def skip_claim(path, model, configs: str, extra_intervention: str = "", acceptan
         suite:
           name: {MAIN_SUITE}
           families: [arithmetic, copying, factual_recall]
-          prompts_per_family: 3
+          prompts_per_family: {prompts}
           chat_template: false
         intervention:
           kind: layer_skip
@@ -61,11 +61,15 @@ def test_skipping_layers_that_write_nothing_is_free_so_the_claim_is_refuted(tmp_
     # verdict here turns on the planted faithfulness (min_speedup 0.01 counts any config as fast
     # enough, a loose timing tolerance lets a stalled repeat pass), and the planted speed-up (4 of 6
     # layers gone) is checked on the median of the repeats
-    lc = skip_claim(tmp_path / "free.yaml", identity_model, "[{block: [1, 4]}]", min_speedup=0.01, timing_tolerance=100)
+    # (12 prompts per family: identical outputs on every one of n distinct prompts bound the mean from
+    # below by the exact Clopper-Pearson rule, which needs n > 42 to clear 0.9)
+    lc = skip_claim(tmp_path / "free.yaml", identity_model, "[{block: [1, 4]}]", min_speedup=0.01, timing_tolerance=100,
+                    prompts=12)
     rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
     row = rec["evidence"]["configs"][0]
-    assert row["skipped"] == [1, 2, 3, 4]
+    assert row["skipped"] == [1, 2, 3, 4] and rec["evidence"]["n_prompts"] > 42
     assert all(s["top5_overlap"] == 1.0 and s["greedy_agreement"] == 1.0 for s in row["seeds"])
+    assert all(v["greedy_agreement"] == 1.0 for v in row["per_prompt"].values())
     assert all(abs(s["nll_increase"]) < 1e-4 for s in row["seeds"])
     assert row["median_speedup"] > 1.05, row["speedups"]
     assert rec["verdict"] == "refuted", rec["reasons"]
@@ -76,6 +80,10 @@ def test_skipping_a_planted_hub_breaks_outputs_so_the_claim_is_supported(tmp_pat
     lc = skip_claim(tmp_path / "hub.yaml", hub_model, "[{layers: [2]}, {every_other: [0, 2]}]")
     rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
     assert rec["verdict"] == "supported", rec["reasons"]
+    assert rec["evidence_kinds"] == ["ablation"]  # deleting layers builds the model; comparing is the ablation
+    for check in rec["summary"]["checks"]:
+        overlap = check["parts"][0]["parts"][0]
+        assert overlap["check"] == "top5_overlap" and overlap["high"] < 0.9 and overlap["per_seed"]
     for row in rec["evidence"]["configs"]:
         assert all(s["top5_overlap"] < 0.9 for s in row["seeds"])
         assert all(s["nll_increase"] != 0 for s in row["seeds"])  # measured (a random model has no "right" answer)
@@ -133,6 +141,7 @@ def test_the_card_renders_the_config_table_and_tradeoff_plot(tmp_path, hub_model
     render_report(out)
     page = (out / "claims" / "card.md").read_text()
     assert "Skip configs against the unmodified model" in page and "| L2 | 1 | 2 |" in page
+    assert "95% interval" in page and "skip L2 › faithful › top5_overlap" in page
     assert (out / "plots" / "card-tradeoff.png").stat().st_size > 1000
 
 
