@@ -142,3 +142,13 @@ def all_cases() -> list[Case]:
 
 
 EXTRA_CASES: list[Callable[[], list[Case]]] = []  # other criteria families add their case lists here
+
+# Other criteria families. Their modules import Case from here, so each is imported only when its
+# cases are built (no import cycle).
+def _cases_of(module: str) -> Callable[[], list[Case]]:
+    import importlib
+
+    return lambda: importlib.import_module(module).cases()
+
+
+EXTRA_CASES += [_cases_of("audit.calibration_steering"), _cases_of("audit.calibration_training")]

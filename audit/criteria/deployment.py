@@ -33,7 +33,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 from audit import inference
 from audit.criteria import criterion
 from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci
-from audit.spec import StrictModel
+from audit.spec import ReplacedKeys, StrictModel
 from audit.verdict import Outcome, Verdict
 
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
@@ -341,7 +341,7 @@ def _magnitude_rows(ref: np.ndarray, other: np.ndarray) -> np.ndarray:
 
 
 @criterion("causal_drift")
-class CausalDrift(StrictModel):
+class CausalDrift(ReplacedKeys):
     """"The causal surface survives quantization": each mode's per-layer effect vector correlates
     with the reference's (Spearman), keeps its top layer, and keeps its magnitude.
 
@@ -357,13 +357,8 @@ class CausalDrift(StrictModel):
     magnitude_ratio: tuple[PositiveFloat, PositiveFloat] = Field(
         (0.8, 1.25), description="[low, high] bounds of mean |effect| under the mode / under the reference")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, data):
-        if isinstance(data, dict) and "top_tie_relative" in data:
-            raise ValueError("top_tie_relative was removed: a near-tie of the top layer is now an interval that "
-                             "includes 0 (uncertain) — delete the key")
-        return data
+    REPLACED = {"top_tie_relative": "top_tie_relative was removed: a near-tie of the top layer is now an interval "
+                                    "that includes 0 (uncertain) — delete the key"}
 
     @model_validator(mode="after")
     def _ordered(self):

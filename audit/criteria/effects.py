@@ -18,7 +18,8 @@ import numpy as np
 from pydantic import Field, PositiveInt
 
 from audit.criteria import criterion
-from audit.criteria.hub import ReplacedKeys, sweep_description, vs_others
+from audit.criteria.hub import _REPLACED, sweep_description, vs_others
+from audit.spec import ReplacedKeys
 from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, decide, degenerate, fmt_ci,
                              pairwise_contrasts, simultaneous_ci, single_ci, strength)
 from audit.verdict import Outcome, Verdict
@@ -40,6 +41,8 @@ def _degenerate(table: PromptTable, columns: list[int], summary: dict) -> Outcom
 
 
 class _Alpha(ReplacedKeys):
+    REPLACED = _REPLACED
+
     alpha: float = Field(ALPHA, gt=0.0, lt=0.5, description="error level of the (simultaneous) intervals")
 
 

@@ -21,12 +21,12 @@ import math
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, NonNegativeInt
 
 from audit.criteria import criterion
 from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, degenerate, fmt_ci, pairwise_contrasts,
                              simultaneous_ci, strength)
-from audit.spec import StrictModel
+from audit.spec import ReplacedKeys
 from audit.stats import mean
 from audit.verdict import Outcome, Verdict
 
@@ -36,20 +36,9 @@ _REPLACED = {"noise_z": "noise_z (seed-to-seed SDs) was replaced by prompt-level
                                    "are reported beside them, not required (remove the key)"}
 
 
-class ReplacedKeys(StrictModel):
-    """Rejects keys of the seed-noise rule with a message naming their replacement."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _replaced_keys(cls, data):
-        if isinstance(data, dict):
-            for key, why in _REPLACED.items():
-                if key in data and key not in cls.model_fields:
-                    raise ValueError(why)
-        return data
-
-
 class SeparationThresholds(ReplacedKeys):
+    REPLACED = _REPLACED
+
     min_seed_agreement: Literal["all"] | NonNegativeInt = Field(
         "all", description="seeds whose own top component must be the claimed one")
     min_family_fraction: float = Field(0.5, ge=0.0, le=1.0,

@@ -28,7 +28,7 @@ from audit.criteria import criterion
 from audit.criteria.deployment import (PASS, UNCERTAIN, exact_check, finite, fmt, intervals, judge, make_check,
                                        statistic_intervals)
 from audit.inference import N_BOOT, PromptTable, degenerate, empirical_p
-from audit.spec import StrictModel
+from audit.spec import ReplacedKeys, StrictModel
 from audit.verdict import Outcome
 
 NOISE_WINDOW = 10  # logged losses at the end of a run whose step-to-step spread is its within-run noise
@@ -259,7 +259,7 @@ def _late_share(ys: np.ndarray, late: np.ndarray) -> np.ndarray:
         return np.where(total > 0, pos[:, late].sum(1) / total, np.nan)
 
 
-class _SweepCriterion(StrictModel):
+class _SweepCriterion(ReplacedKeys):
     metric: Literal["final_loss", "kl_drift", "trainable_params"] = Field(
         "final_loss", description="final_loss: each training example's loss under the trained adapter; kl_drift: "
                                   "KL on each unrelated prompt; trainable_params: exact counts")
@@ -350,13 +350,8 @@ class SweepKnee(_SweepCriterion):
     at: str
     min_gain_ratio: PositiveFloat = 2.0
 
-    @model_validator(mode="before")
-    @classmethod
-    def _removed(cls, data):
-        if isinstance(data, dict) and "min_gain" in data:
-            raise ValueError("min_gain was removed: gains are compared with the training loss's measured within-run "
-                             "noise instead of a chosen constant — delete the key")
-        return data
+    REPLACED = {"min_gain": "min_gain was removed: gains are compared with the training loss's measured within-run "
+                            "noise instead of a chosen constant — delete the key"}
 
     @model_validator(mode="after")
     def _inner(self):

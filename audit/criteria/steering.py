@@ -54,12 +54,12 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 import numpy as np
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, NonNegativeInt
 
 from audit.criteria import criterion
 from audit.inference import (ALPHA, INCONCLUSIVE, N_BOOT, REFUTED, SUPPORTED, PromptTable, check, decide,
                              degenerate, empirical_p, fmt_ci, simultaneous_ci, strength)
-from audit.spec import StrictModel
+from audit.spec import ReplacedKeys
 from audit.verdict import Outcome, Verdict
 
 CONTROL_NAMES = ("random_vector", "shuffled_label")
@@ -222,22 +222,15 @@ _REMOVED = {
 }
 
 
-class NullThresholds(StrictModel):
+class NullThresholds(ReplacedKeys):
+    REPLACED = _REMOVED
+
     max_p: float = Field(0.01, gt=0.0, le=1.0, description="a null control passes when its pooled empirical "
                          "p-value is at most this (with 199 draws the smallest p is 0.005)")
     direction: Literal["increase", "decrease"] = Field(
         "increase", description="the behavior the steering is claimed to move: increase or decrease the score")
     min_denominator: float = Field(1e-3, gt=0.0, description="ratios whose denominator is below this are "
                                    "uninformative (never a finding)")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _removed_keys(cls, data):
-        if isinstance(data, dict):
-            for key, why in _REMOVED.items():
-                if key in data:
-                    raise ValueError(why)
-        return data
 
     # helpers --------------------------------------------------------------------------------
     def _sign(self) -> float:

@@ -6,34 +6,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from audit.calibration_training import PARAMS, RANKS, adapter_seeds, em_results, loss_results  # synthetic evidence
 from audit.criteria.lora import AdapterConcentration, LoraEfficiency, SweepBest, SweepKnee, loss_noise
 from audit.verdict import Verdict
-
-SEEDS = (1, 2, 3)
-FAMILY = "task"
-
-
-def quiet_losses(seed: int, end: float = 0.5, sd: float = 0.01) -> list[float]:
-    """A falling training loss with step-to-step noise ``sd``."""
-    rng = np.random.default_rng(seed)
-    return list(np.linspace(2.0, end, 30) + rng.normal(0, sd, 30))
-
-
-def em_results(p: dict, params: dict, n: int = 40, seeds=SEEDS) -> dict:
-    """Held-out exact match per prompt: arm value = 1 when a prompt's shared difficulty u < p[arm]
-    (arms are paired: the same prompts are easy for every arm)."""
-    out = {a: [] for a in p}
-    for s in seeds:
-        u = np.random.default_rng(s).random(n)
-        for a in p:
-            out[a].append({"seed": s, "trainable_params": params[a], "losses": quiet_losses(s),
-                           "exact_by_prompt": {FAMILY: {f"p{i:03d}": float(x < p[a]) for i, x in enumerate(u)}}})
-    return out
 
 
 EFF = LoraEfficiency(kind="lora_efficiency", candidate="a", reference="all", control="rnd", min_param_ratio=10,
                      max_exact_match_gap=0.2, min_margin_over_control=0.3)
-PARAMS = {"a": 100, "all": 5000, "rnd": 100}
 
 
 def test_efficiency_supported_when_the_candidate_matches_the_reference_and_beats_the_control():
@@ -73,20 +52,6 @@ def test_efficiency_is_inconclusive_at_the_ceiling_the_floor_the_baseline_and_wi
     assert few.verdict is Verdict.INCONCLUSIVE  # not significant is not a refutation
 
 
-def loss_results(means: dict, n: int = 24, sd: float = 0.1, loss_sd: float = 0.01, params=None, logged: int = 30):
-    out = {}
-    for j, (a, m) in enumerate(means.items()):
-        rows = []
-        for s in SEEDS:
-            rng = np.random.default_rng(100 * s + j)
-            rows.append({"seed": s, "trainable_params": (params or {}).get(a, 1000),
-                         "losses": quiet_losses(10 * s + j, sd=loss_sd)[-logged:],
-                         "train_loss_by_prompt": {FAMILY: {f"t{i:02d}": float(m + rng.normal(0, sd)) for i in range(n)}},
-                         "drift_by_prompt": {"other": {f"o{i:02d}": float(abs(m + rng.normal(0, sd))) for i in range(n)}}})
-        out[a] = rows
-    return out
-
-
 def test_sweep_best_finds_the_planted_lowest_point_and_refutes_a_wrong_one():
     pts = loss_results({"low": 0.5, "mid": 1.0, "high": 1.5})
     assert SweepBest(kind="sweep_best", best="low").evaluate_sweep_points(pts).verdict is Verdict.SUPPORTED
@@ -115,7 +80,6 @@ def test_sweep_best_is_inconclusive_for_ties_noise_level_differences_and_unmeasu
 
 
 KNEE = SweepKnee(kind="sweep_knee", order=["r4", "r8", "r16"], at="r8", min_gain_ratio=2)
-RANKS = {"r4": 4, "r8": 8, "r16": 16}
 
 
 def test_sweep_knee_supports_a_planted_knee_and_refutes_more_gain_after_it():
@@ -139,20 +103,6 @@ def test_loss_noise_is_the_step_to_step_spread_not_the_trend():
     assert loss_noise(list(np.linspace(1.0, 0.1, 40))) < 1e-12  # a clean descent has no noise
     assert abs(loss_noise([1.0, 0.0] * 10) - np.std(np.diff([1.0, 0.0] * 5), ddof=1) / np.sqrt(2)) < 1e-12
     assert loss_noise([1.0, 0.5]) is None
-
-
-def adapter_seeds(effect_of_norm, n_layers: int = 12, n_prompts: int = 16, prompt_sd: float = 0.02,
-                  loss_sd: float = 1e-3, constant_norms: bool = False) -> list[dict]:
-    out = []
-    for s in SEEDS:
-        rng = np.random.default_rng(s)
-        norms = np.full(n_layers, 5.0) if constant_norms else np.sort(rng.uniform(1, 10, n_layers))
-        effects = effect_of_norm(norms)
-        by_prompt = {f"p{i:02d}": {str(k): float(e + rng.normal(0, prompt_sd)) for k, e in enumerate(effects)}
-                     for i in range(n_prompts)}
-        out.append({"seed": s, "norms": {str(k): float(v) for k, v in enumerate(norms)},
-                    "losses": quiet_losses(s, end=0.05, sd=loss_sd), "effects_by_prompt": {FAMILY: by_prompt}})
-    return out
 
 
 CONC = AdapterConcentration(kind="adapter_concentration", min_correlation=0.7, max_p=0.05, min_late_share=0.5)

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from audit.calibration_steering import CELL, N, null_around  # synthetic evidence generators
+from audit.calibration_steering import steering_evidence as evidence
 from audit.criteria.steering import (BULK, INCONCLUSIVE, PASSED, REFUTED, SteeringAcceptance,
                                      SteeringLayerSensitivity, SteeringRatio, cell_key, empirical_p, judge_control,
                                      pooled_null, quantile)
@@ -16,60 +18,10 @@ from audit.verdict import STRENGTH, Verdict
 
 floats = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 nulls = st.lists(floats, min_size=1, max_size=64)
-SEEDS = [1, 2, 3]
-CELL = cell_key(12, 0.25)
-N = 199
-
-
-# ------------------------------------------------------------------ synthetic evidence
-
-def _family_mean(values, families) -> float:
-    fams = sorted(set(families))
-    return float(np.mean([np.mean([v for v, f in zip(values, families) if f == g]) for g in fams]))
-
-
-def evidence(effect=1.0, collateral=0.02, noise=0.1, cnoise=0.005, cells=None, rv=None, sl=None, waived=None,
-             required=("random_vector", "shuffled_label"), families=("a", "b"), per_family=8, seed=0,
-             numerical_noise=0.0):
-    """Per-prompt evidence: ``cells[cell] = (effect per family or scalar, collateral)``; each seed draws
-    its own prompts. Nulls default to N(0, 0.05) draws of the seed statistic (far below 1.0)."""
-    rng = np.random.default_rng(seed)
-    cells = cells or {CELL: (effect, collateral)}
-    ev = {"seeds": SEEDS, "layers": sorted({int(c[1:].split("@")[0]) for c in cells}),
-          "alphas": sorted({float(c.split("@")[1]) for c in cells}), "families": list(families),
-          "prompts": {"eval": [], "collateral": []}, "per_prompt": {c: {"effect": [], "collateral": []} for c in cells},
-          "effect": {c: [] for c in cells}, "collateral": {c: [] for c in cells},
-          "effect_by_family": {c: {f: [] for f in families} for c in cells}, "required_controls": list(required),
-          "waived": waived or {}, "nulls": {}, "numerical_noise": {c: {"effect": numerical_noise} for c in cells}}
-    for s in SEEDS:
-        fams = [f for f in families for _ in range(per_family)]
-        ids = [f"{f}-{s}-{i}" for i, f in enumerate(fams)]
-        cfams = ["x"] * per_family
-        ev["prompts"]["eval"].append({"ids": ids, "families": fams})
-        ev["prompts"]["collateral"].append({"ids": [f"x-{s}-{i}" for i in range(per_family)], "families": cfams})
-        for c, (e, k) in cells.items():
-            mean_e = [e[f] if isinstance(e, dict) else e for f in fams]
-            vals = [float(m + noise * rng.standard_normal()) for m in mean_e]
-            col = [float(k + cnoise * rng.standard_normal()) for _ in cfams]
-            ev["per_prompt"][c]["effect"].append(vals)
-            ev["per_prompt"][c]["collateral"].append(col)
-            ev["effect"][c].append(_family_mean(vals, fams))
-            ev["collateral"][c].append(float(np.mean(col)))
-            for f in families:
-                ev["effect_by_family"][c][f].append(float(np.mean([v for v, g in zip(vals, fams) if g == f])))
-    for name, given_null in (("random_vector", rv), ("shuffled_label", sl)):
-        if name in required:
-            ev["nulls"][name] = {c: (given_null if given_null is not None else
-                                     (0.05 * rng.standard_normal((3, N))).tolist()) for c in cells}
-    return ev
 
 
 def spec(**kw):
     return SteeringAcceptance(kind="steering", layer=12, alpha=0.25, **kw)
-
-
-def null_around(centre, n=N, spread=0.1, seed=1):
-    return (centre + spread * np.random.default_rng(seed).standard_normal((3, n))).tolist()
 
 
 # ------------------------------------------------------------------ p-value and quantile
