@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from filelock import FileLock
@@ -67,12 +68,19 @@ def test_concurrent_run_waits_for_the_lock(tmp_path, tiny_dir):
     lock = FileLock(str(out / ".lock"))
     lock.acquire()
     proc = audit(["run", claim, "--out", out], tmp_path / "cache")
-    time.sleep(4)
-    assert proc.poll() is None  # waiting, not failing and not writing
-    assert not ledger_lines(out)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 180  # start-up (imports) is slow on a loaded machine: wait for the message
+    while not any("waiting for it to finish" in line for line in lines) and time.monotonic() < deadline:
+        assert proc.poll() is None, "".join(lines)  # waiting, not failing
+        time.sleep(0.2)
+    assert any("waiting for it to finish" in line for line in lines), "".join(lines)
+    time.sleep(1)
+    assert proc.poll() is None and not ledger_lines(out)  # still waiting, nothing written
     lock.release()
-    _, stderr = proc.communicate(timeout=300)
-    assert "waiting for it to finish" in stderr and proc.returncode == 0
+    assert proc.wait(timeout=300) == 0
+    reader.join(timeout=10)
     assert len(ledger_lines(out)) == 1
 
 
