@@ -4,30 +4,81 @@ from __future__ import annotations
 
 import glob
 import json
+import os
+import re
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from audit.errors import ClaimFileError
+from audit.validation import duplicate_ids
 from audit.gate import EXIT_NOTHING
-from audit.verdict import EXIT_INVALID, EXIT_OK, combine_exit_codes
+from audit.verdict import EXIT_ERRORED, EXIT_INVALID, EXIT_OK, combine_exit_codes
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Declarative audits of mechanistic-interpretability claims.")
+
+class _Typer(typer.Typer):
+    """The console entry point: an unexpected exception is one line on stderr (exit 3, errored),
+    not a traceback; MI_AUDIT_TRACEBACK=1 shows the traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if os.environ.get("MI_AUDIT_TRACEBACK"):
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            print(plain(f"internal error: {type(exc).__name__}: {first} (a bug in mi-audit; MI_AUDIT_TRACEBACK=1 "
+                        f"shows the traceback; records already in the ledger are kept)"), file=sys.stderr)
+            sys.exit(EXIT_ERRORED)
+
+
+EXIT_USAGE = 64  # a command-line usage error (sysexits EX_USAGE); 0-6 are verdict and gate codes
+
+
+def _usage_errors_exit(code: int) -> None:
+    """Typer/click report usage errors (bad option, missing argument, out of range) with exit 2,
+    which here means *inconclusive*: give them their own code."""
+    import click
+
+    click.UsageError.exit_code = code
+    try:
+        import typer._click.exceptions as vendored
+        vendored.UsageError.exit_code = code
+    except ImportError:  # typer without a vendored click
+        pass
+
+
+_usage_errors_exit(EXIT_USAGE)
+
+app = _Typer(add_completion=False, no_args_is_help=True,
+             help="Declarative audits of mechanistic-interpretability claims.")
 console = Console(stderr=True, soft_wrap=True)  # messages keep whole lines (paths, file:line) in logs
 out_console = Console()
 
 VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "errored": "magenta"}
 
+# C0 controls but tab and newline, DEL, C1 controls: escape sequences must not reach the terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """User text made safe to echo: control characters (ESC, NUL, CR, ...) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def safe(text: object) -> str:
+    """User text made safe for a rich string with markup: control characters shown, markup escaped."""
+    return escape(plain(text))
+
 
 def _quiet_libraries() -> None:
     """Library progress bars and warnings would drown the audit's own output."""
-    import os
-
     import logging
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -51,22 +102,30 @@ def expand_claim_paths(paths: list[Path]) -> list[tuple[Path, bool]]:
     out: list[tuple[Path, bool]] = []
     for p in paths:
         if p.is_dir():
-            out.extend((q, False) for q in sorted(p.iterdir()) if q.is_file() and q.suffix in CLAIM_SUFFIXES)
+            out.extend((q, False) for q in sorted(p.iterdir()) if not q.is_dir() and q.suffix in CLAIM_SUFFIXES)
         elif not p.exists() and glob.has_magic(str(p)):
             for m in sorted(glob.glob(str(p), recursive=True)):
                 q = Path(m)
                 if q.is_dir():
-                    out.extend((r, False) for r in sorted(q.iterdir()) if r.is_file() and r.suffix in CLAIM_SUFFIXES)
+                    out.extend((r, False) for r in sorted(q.iterdir()) if not r.is_dir() and r.suffix in CLAIM_SUFFIXES)
                 elif q.suffix in CLAIM_SUFFIXES:
                     out.append((q, False))
         else:
             out.append((p, True))
     seen, unique = set(), []
     for q, explicit in out:
-        if q.resolve() not in seen:
-            seen.add(q.resolve())
+        if _real(q) not in seen:
+            seen.add(_real(q))
             unique.append((q, explicit))
     return unique
+
+
+def _real(path: Path) -> Path:
+    """The resolved path, or the absolute one when it cannot be resolved (a symlink loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def claim_files(paths: list[Path]) -> list[Path]:
@@ -75,8 +134,19 @@ def claim_files(paths: list[Path]) -> list[Path]:
 
 
 def _nothing_matched(paths) -> None:
-    console.print(f"no claim files matched: {' '.join(map(str, paths))}", markup=False, highlight=False)
+    _say(f"no claim files matched: {' '.join(map(str, paths))}", to_stderr=True)
     raise typer.Exit(EXIT_NOTHING)
+
+
+def _invalid(problems) -> None:
+    for problem in problems:
+        console.print(f"[red]invalid[/red] {safe(problem)}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = EXIT_INVALID):
+    """Print one line (``error`` in red, then the message verbatim) and exit with ``code``."""
+    console.print(f"[red]error[/red] {safe(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 def _load(path: Path):
@@ -85,8 +155,44 @@ def _load(path: Path):
     try:
         return load_claim(path)
     except ClaimFileError as exc:
-        for problem in exc.problems:
-            console.print(f"[red]invalid[/red] {problem}", markup=True, highlight=False, soft_wrap=True)
+        _invalid(exc.problems)
+        return None
+
+
+def _unreadable(files: list[Path]) -> dict[Path, list]:
+    """The claim files that cannot even be read (missing, not a regular file, too large, ...),
+    found before anything else reads them: they are reported as invalid and never hashed."""
+    from audit.yamlsafe import read_bounded
+
+    bad = {}
+    for f in files:
+        try:
+            read_bounded(f)
+        except ClaimFileError as exc:
+            bad[f] = exc.problems
+    return bad
+
+
+def _open_out(out: Path) -> None:
+    """Create ``--out`` and check it is a writable directory; exit 4 with one line otherwise."""
+    if os.path.lexists(out) and not out.is_dir():
+        _fail(f"--out {out}: not a directory (a file is in the way)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"--out {out}: cannot create the directory ({exc.strerror or exc})")
+    if not os.access(out, os.W_OK | os.X_OK):
+        _fail(f"--out {out}: the directory is not writable (read-only or no permission)")
+
+
+def _render(out: Path, gate_result: dict | None = None) -> Path | None:
+    """Render the report; an unwritable or broken output dir is one line (the ledger is kept)."""
+    from audit.render import render_report
+
+    try:
+        return render_report(out, gate_result) if gate_result is not None else render_report(out)
+    except OSError as exc:
+        _say(f"error: report not rendered in {out}: {exc}; the ledger is kept", to_stderr=True, style="red")
         return None
 
 
@@ -135,8 +241,7 @@ def run(
     from audit.cache import EvidenceCache
     from audit.executors import UnitFailed, make_executor
     from audit.journal import Journal
-    from audit.models import DEVICES
-    from audit.render import render_report
+    from audit.models import DEVICES, MODES
     from audit.runner import RunOptions, run_claim
 
     _quiet_libraries()
@@ -145,38 +250,51 @@ def run(
     explicit = {f for f, named in expanded if named}
     if not files:
         _nothing_matched(paths)
-    out.mkdir(parents=True, exist_ok=True)
+    if device not in DEVICES:
+        _fail(f"--device {device}: expected one of {', '.join(DEVICES)}")
+    if dtype not in MODES:
+        _fail(f"--dtype {dtype}: expected one of {', '.join(MODES)}")
+    _open_out(out)
+    try:
+        ledger.check(out)  # before anything is computed that could not be recorded
+    except ledger.LedgerError as exc:
+        _fail(str(exc))
     lock = FileLock(str(out / ".lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:  # concurrent runs on one output dir are serialized, never interleaved
-        console.print(f"another `audit run` is writing to {out} (lock {out / '.lock'}); waiting for it to finish")
+        console.print(f"another `audit run` is writing to {safe(out)} (lock {safe(out / '.lock')}); "
+                      f"waiting for it to finish", highlight=False)
         lock.acquire()
+    except OSError as exc:
+        _fail(f"--out {out}: cannot create the lock file ({exc.strerror or exc})")
     codes, records = [], []
-    if device not in DEVICES:
-        lock.release()
-        console.print(f"[red]error[/red] --device {device}: expected one of {', '.join(DEVICES)}", highlight=False)
-        raise typer.Exit(EXIT_INVALID)
     try:
         runner = make_executor(executor, address=address, num_cpus=ray_cpus, num_gpus=ray_gpus,
                                memory_mb=ray_memory_mb, max_retries=retries, workers_per_model=ray_workers)
     except (KeyError, UnitFailed) as exc:
         lock.release()
-        console.print(f"[red]error[/red] --executor {executor}: {str(exc).strip(chr(34))}", highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+        _fail(f"--executor {executor}: {str(exc).strip(chr(34))}")
     options = RunOptions(model=model, dtype=dtype, device=device, allow_download=download, batch_size=batch_size,
                          trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache),
                          executor=runner)
-    journal = Journal(out, files, {"model": model, "dtype": dtype, "download": download})
+    unreadable = _unreadable(files)
+    dups = duplicate_ids([f for f in files if f not in unreadable])
+    journal = Journal(out, [f for f in files if f not in unreadable],
+                      {"model": model, "dtype": dtype, "download": download})
     recorded: dict[str, dict] = {}
     if journal.resuming:
         recorded = {r.get("run_id"): r for r in ledger.read(out)[0]}
         kept = sum(rid in recorded for rid in journal.done.values())
         console.print(f"resuming an interrupted run ({kept} claim(s) already recorded)")
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=False) as bar:
+        with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
             for f in files:
+                if f in unreadable:
+                    _invalid(unreadable[f])
+                    codes.append(EXIT_INVALID)
+                    continue
                 previous = journal.recorded_run(f)
                 if previous:
                     rec = recorded.get(previous)
@@ -185,35 +303,58 @@ def run(
                         codes.append(rec["exit_code"])
                         continue
                 lc = _load(f)
+                if lc is not None and f in dups:
+                    _say(f"invalid {dups[f]}", to_stderr=True, style="red")
+                    lc = None
                 if lc is None:
                     codes.append(EXIT_INVALID)
                     continue
                 if (lc.claim.retired or lc.claim.superseded_by) and f not in explicit:
                     status = f"superseded by {lc.claim.superseded_by}" if lc.claim.superseded_by else "retired"
-                    console.print(f"skipped {f}: {status} (name the file to run it anyway)", markup=False,
-                                  highlight=False)
+                    _say(f"skipped {f}: {status} (name the file to run it anyway)", to_stderr=True)
                     continue
                 try:
                     record = run_claim(lc, options, _RichProgress(bar))
                 except ClaimFileError as exc:  # valid file, but wrong for this model (e.g. layer out of range)
-                    for problem in exc.problems:
-                        console.print(f"[red]invalid[/red] {problem}", highlight=False, soft_wrap=True)
+                    _invalid(exc.problems)
                     codes.append(EXIT_INVALID)
                     continue
                 # journal first: a kill between the two leaves a run id the ledger lacks (the claim
                 # is re-run on resume), never a ledger record the journal lacks (it would be duplicated)
                 journal.mark(f, record["run_id"])
-                ledger.append(out, record)
+                try:
+                    ledger.append(out, record)
+                except ledger.LedgerError as exc:
+                    _fail(f"{exc} (claim {lc.claim.id} was computed but not recorded)", EXIT_ERRORED)
                 records.append(record)
                 codes.append(record["exit_code"])
-        html = render_report(out)
+        html = _render(out)
         journal.finish()
     finally:
         runner.close()
         lock.release()
     _print_results(records)
-    console.print(f"report: {html}")
+    _cache_warnings(options.evidence_cache)
+    if html is None:
+        codes.append(EXIT_INVALID)
+    else:
+        _say(f"report: {html}", to_stderr=True)
     raise typer.Exit(combine_exit_codes(codes))
+
+
+def _cache_warnings(cache) -> None:
+    """One line when cached evidence failed its checks or could not be written (counts are in provenance)."""
+    stats = cache.stats()
+    if stats.get("corrupt"):
+        _say(f"warning: {stats['corrupt']} cached evidence unit(s) under {cache.root} failed their checksum "
+             f"(edited or damaged); they were recomputed and replaced", to_stderr=True, style="yellow")
+    if stats.get("unverified"):
+        _say(f"note: {stats['unverified']} cached evidence unit(s) written before checksums existed were "
+             f"recomputed and replaced", to_stderr=True, style="dim")
+    if stats.get("write_errors"):
+        _say(f"warning: {stats['write_errors']} write(s) to the evidence cache {cache.root} failed "
+             f"({stats['warnings'][-1] if stats.get('warnings') else ''}); results are unaffected",
+             to_stderr=True, style="yellow")
 
 
 def _print_results(records: list[dict]) -> None:
@@ -222,8 +363,9 @@ def _print_results(records: list[dict]) -> None:
         table.add_column(col, overflow="fold")
     for r in records:
         style = VERDICT_STYLE.get(r["verdict"], "")
-        table.add_row(r["claim_id"], f"[{style}]{r['verdict']}[/{style}]", r["confidence"], r["expect"],
-                      "; ".join(r["reasons"])[:400])
+        verdict = f"[{style}]{safe(r['verdict'])}[/{style}]" if style else safe(r["verdict"])
+        table.add_row(safe(r["claim_id"]), verdict, safe(r["confidence"]), safe(r["expect"]),
+                      safe("; ".join(map(str, r["reasons"]))[:400]))
     out_console.print(table)
 
 
@@ -234,11 +376,15 @@ def check(paths: List[Path] = typer.Argument(..., help="claim files or directori
     if not files:
         _nothing_matched(paths)
     codes = []
+    dups = duplicate_ids(files)
     for f in files:
         lc = _load(f)
+        if lc is not None and f in dups:
+            _say(f"invalid {dups[f]}", style="red")
+            lc = None
         codes.append(EXIT_INVALID if lc is None else EXIT_OK)
         if lc is not None:
-            out_console.print(f"ok {f}: {lc.claim.id}")
+            _say(f"ok {f}: {lc.claim.id}")
     raise typer.Exit(combine_exit_codes(codes))
 
 
@@ -247,20 +393,53 @@ app.add_typer(cache_app, name="cache")
 
 
 @cache_app.command("clear")
-def cache_clear() -> None:
-    """Delete every cached evidence unit (dequantized model copies are kept)."""
-    from audit.cache import clear, evidence_cache_dir
+def cache_clear(yes: bool = typer.Option(False, "--yes", "-y", help="delete without asking")) -> None:
+    """Delete what the evidence cache wrote: evidence units, trained adapters, unfinished writes.
 
-    out_console.print(f"removed {clear()} evidence unit(s) from {evidence_cache_dir()}")
+    Files under the cache directory that the cache did not write are kept (and listed), as are
+    the dequantized model copies. Asks before deleting unless --yes is given."""
+    from audit.cache import inventory, remove
+
+    inv = inventory()
+    _say(_describe_cache(inv))
+    if not inv.ours():
+        raise typer.Exit(EXIT_OK)
+    if not yes:
+        try:
+            agreed = typer.confirm("delete them?", default=False, err=True)
+        except typer.Abort:  # no terminal, stdin closed, Ctrl-C
+            _fail("nothing deleted: no answer (pass --yes to delete without asking)")
+        if not agreed:
+            _say("nothing deleted")
+            raise typer.Exit(EXIT_OK)
+    remove(inv)
+    _say(f"removed {len(inv.units)} evidence unit(s) and {len(inv.adapters)} trained adapter(s) "
+         f"({_mb(inv.size('units') + inv.size('adapters') + inv.size('temps'))}) from {inv.root}")
 
 
 @cache_app.command("info")
 def cache_info() -> None:
-    """Where the evidence cache is and how many units it holds."""
-    from audit.cache import evidence_cache_dir
+    """Where the evidence cache is, what it holds and how much."""
+    from audit.cache import inventory
 
-    root = evidence_cache_dir()
-    out_console.print(f"{root}: {sum(1 for _ in root.rglob('*.json')) if root.exists() else 0} unit(s)")
+    _say(_describe_cache(inventory()))
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MB"
+
+
+def _describe_cache(inv) -> str:
+    if not inv.root.is_dir():
+        return f"{inv.root}: no evidence cache there"
+    text = (f"{inv.root}: {len(inv.units)} evidence unit(s) ({_mb(inv.size('units'))}), "
+            f"{len(inv.adapters)} trained adapter(s) ({_mb(inv.size('adapters'))})")
+    if inv.temps:
+        text += f", {len(inv.temps)} unfinished write(s) ({_mb(inv.size('temps'))})"
+    if inv.foreign:
+        names = ", ".join(p.name for p in inv.foreign[:5]) + (", ..." if len(inv.foreign) > 5 else "")
+        text += f"; {len(inv.foreign)} other file(s) or folder(s) the cache did not write, never deleted: {names}"
+    return text
 
 
 @app.command()
@@ -274,26 +453,58 @@ def schema() -> None:
 @app.command()
 def report(out: Path = typer.Option(Path("reports"), "--out")) -> None:
     """Re-render the report from the ledger without recomputing anything."""
-    from audit.render import render_report
-
-    console.print(f"report: {render_report(out)}")
+    _open_out(out)
+    html = _render(out)
+    if html is None:
+        raise typer.Exit(EXIT_INVALID)
+    _say(f"report: {html}", to_stderr=True)
 
 
 def _say(text: str, to_stderr: bool = False, style: str | None = None) -> None:
-    (console if to_stderr else out_console).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+    """Print text verbatim (no markup; control characters shown, never sent)."""
+    (console if to_stderr else out_console).print(plain(text), markup=False, highlight=False, soft_wrap=True,
+                                                  style=style)
+
+
+def _written(path: Path, write) -> bool:
+    """Run a write of ``path``; an OSError (read-only, a directory in the way) is one line, False."""
+    try:
+        write()
+        return True
+    except OSError as exc:
+        _say(f"error: {path} not written: {exc.strerror or exc}", to_stderr=True, style="red")
+        return False
+
+
+def _read_ledger(out: Path, code: int) -> tuple[list[dict], bytes]:
+    """The ledger's usable records and bytes; an unreadable ledger is one line and exit ``code``;
+    unusable lines are listed (one line each, capped), never silently skipped."""
+    from audit import ledger
+
+    try:
+        records, warnings = ledger.read(out)
+        blob = ledger.data(out)
+    except ledger.LedgerError as exc:
+        _fail(str(exc), code)
+    for w in warnings[:MAX_LISTED]:
+        _say(f"warning: {w}", to_stderr=True, style="yellow")
+    if len(warnings) > MAX_LISTED:
+        _say(f"warning: ... and {len(warnings) - MAX_LISTED} more unusable ledger line(s)", to_stderr=True,
+             style="yellow")
+    return records, blob
+
+
+MAX_LISTED = 10  # repeated messages beyond this are counted, not printed
 
 
 def _evaluate_gate(paths: list[Path], out: Path, baseline_file: Optional[Path], model: Optional[str]):
     from audit import gate as g
-    from audit import ledger
 
     files = claim_files(paths)
     claims, invalid = g.load_claims(files) if files else ([], [])
-    records, _ = ledger.read(out)
-    lpath = ledger.ledger_path(out)
+    records, blob = _read_ledger(out, g.EXIT_MISMATCH)
     baseline, problems = g.load_baseline(baseline_file or out / g.BASELINE_NAME)
-    result = g.evaluate(records, claims, baseline, invalid=invalid + problems,
-                        ledger_bytes=lpath.read_bytes() if lpath.exists() else b"", model=model,
+    result = g.evaluate(records, claims, baseline, invalid=invalid + problems, ledger_bytes=blob, model=model,
                         matched_any=bool(files))
     return result, records, claims
 
@@ -334,17 +545,15 @@ def gate(
     """
     from audit import gate as g
     from audit.junit import to_junit
-    from audit.render import render_report
 
     paths = paths or [Path("claims")]
     result, records, _ = _evaluate_gate(paths, out, baseline, model)
-    if out.is_dir():
-        g.write_json(out / g.GATE_NAME, result.to_dict())
+    if out.is_dir() and _written(out / g.GATE_NAME, lambda: g.write_json(out / g.GATE_NAME, result.to_dict())):
         if records and not no_report:
-            render_report(out, result.to_dict())
+            _render(out, result.to_dict())
     if junit:
-        junit.parent.mkdir(parents=True, exist_ok=True)
-        junit.write_text(to_junit(result), encoding="utf-8")
+        _written(junit, lambda: (junit.parent.mkdir(parents=True, exist_ok=True),
+                                 junit.write_text(to_junit(result), encoding="utf-8")))
     _print_gate(result, to_stderr=as_json)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, default=str))
@@ -363,7 +572,6 @@ def publish(
     hash); later gates fail when a published claim regresses or the ledger was rewritten.
     """
     from audit import gate as g
-    from audit.render import render_report
 
     paths = paths or [Path("claims")]
     result, records, claims = _evaluate_gate(paths, out, None, model)
@@ -371,13 +579,17 @@ def publish(
         _print_gate(result, to_stderr=False)
         _say("not published: the gate fails", style="red")
         raise typer.Exit(result.exit_code)
-    g.write_json(out / g.BASELINE_NAME, g.baseline_from(result, records, claims, g.ledger_lock(out), model))
+    _open_out(out)
+    baseline = g.baseline_from(result, records, claims, g.ledger_lock(out), model)
+    if not _written(out / g.BASELINE_NAME, lambda: g.write_json(out / g.BASELINE_NAME, baseline)):
+        raise typer.Exit(EXIT_INVALID)
     result, _, _ = _evaluate_gate(paths, out, None, model)  # the gate box now shows the new baseline
-    g.write_json(out / g.GATE_NAME, result.to_dict())
-    html = render_report(out, result.to_dict())
+    _written(out / g.GATE_NAME, lambda: g.write_json(out / g.GATE_NAME, result.to_dict()))
+    html = _render(out, result.to_dict())
     _say(f"published {len(claims)} claim(s): {out / g.BASELINE_NAME}")
-    console.print(f"report: {html}")
-    raise typer.Exit(result.exit_code)
+    if html is not None:
+        _say(f"report: {html}", to_stderr=True)
+    raise typer.Exit(result.exit_code if html is not None else combine_exit_codes([result.exit_code, EXIT_INVALID]))
 
 
 @app.command()
@@ -392,7 +604,7 @@ def history(
     from audit.errors import did_you_mean
     from audit.history import history as claim_history
 
-    records, _ = ledger.read(out)
+    records, _ = _read_ledger(out, EXIT_INVALID)
     entries = claim_history(records, claim_id)
     if not entries:
         ids = list(dict.fromkeys(r.get("claim_id") for r in records))

@@ -1,7 +1,13 @@
-"""Render suite prompts (chat template when the model has one) and tokenize them with their targets."""
+"""Render suite prompts (chat template when the model has one) and tokenize them with their targets.
+
+A chat template is Jinja code that comes with the model: :func:`apply_template` renders it under a
+time limit, so a template with runaway loops ends the claim errored instead of hanging the run.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 
 import torch
@@ -17,11 +23,40 @@ class EncodedPrompt:
     target_aligned: bool  # the answer's first token continues the prompt's tokens exactly
 
 
+TEMPLATE_SECONDS = 10.0  # one prompt's rendering; real templates take milliseconds
+
+
+class TemplateTimeout(RuntimeError):
+    """A chat template took longer than its time limit to render."""
+
+
+def apply_template(tokenizer, messages: list[dict], seconds: float | None = None, **kwargs):
+    """``tokenizer.apply_chat_template(messages, **kwargs)``, stopped with :class:`TemplateTimeout`
+    after ``seconds``. The clock is checked on every function call and on every line of the
+    compiled template (Jinja compiles to Python code named ``<template>``), in whatever thread."""
+    seconds = TEMPLATE_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + seconds
+
+    def check(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise TemplateTimeout(f"the model's chat template took more than {seconds:g} s to render one prompt "
+                                  f"(runaway loops in the template?); fix the tokenizer's chat_template or set "
+                                  f"suite.chat_template: false in the claim")
+        return check if frame.f_code.co_filename == "<template>" else None
+
+    previous = sys.gettrace()
+    sys.settrace(check)
+    try:
+        return tokenizer.apply_chat_template(messages, **kwargs)
+    finally:
+        sys.settrace(previous)
+
+
 def render(tokenizer, prompt: str, use_chat: bool) -> tuple[str, bool]:
     """The text the model sees before its answer, and whether special tokens are already in it."""
     if use_chat and getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
+        text = apply_template(tokenizer, [{"role": "user", "content": prompt}], tokenize=False,
+                              add_generation_prompt=True)
         return text, True
     # No trailing space: BPE/SentencePiece tokenizers attach the space to the answer's first token.
     return f"{prompt}\nAnswer:", False

@@ -13,6 +13,9 @@ fields) and ``published.json`` (written by ``audit publish``). It fails, one lin
   weights changed since the evidence was computed, or the claim was never run (6);
 - the baseline does not match the ledger: unreadable ``published.json``, the append-only ledger
   rewritten since publication, a published run missing, a published claim's file deleted (6);
+- a ledger line is not a usable record (non-JSON, not an object, a bad claim id, wrong field types)
+  and could be a gated claim's latest record (6); a torn write (what a crash leaves) or a corrupt
+  line a newer record of its claim supersedes is a note;
 - a claim file is invalid (4); nothing matched at all (5).
 
 The most serious failure decides the exit code: 5 > 4 > 6 > 3 > 1 > 2 > 0.
@@ -28,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from audit import ledger
 from audit.confidence import MIN_REPLICATION_SEEDS
 from audit.history import claim_changes, explain, short
 from audit.verdict import EXIT_CONTRADICTS, EXIT_ERRORED, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_OK
@@ -70,7 +74,8 @@ def required_controls(kind: str) -> frozenset[str]:
 class Failure:
     claim_id: str  # "" for failures of the baseline as a whole
     code: int
-    reason: str    # contradicts | inconclusive | errored | regressed | controls | stale | missing | baseline | invalid | nothing
+    reason: str    # contradicts | inconclusive | errored | regressed | controls | stale | missing | baseline | ledger |
+    #                invalid | nothing
     message: str
 
     def line(self) -> str:
@@ -190,10 +195,7 @@ def load_claims(files: list[Path]) -> tuple[list[CurrentClaim], list[Failure]]:
 
 def ledger_lock(out_dir: Path) -> dict:
     """The ledger's size and hash now: a later ledger must start with exactly these bytes."""
-    from audit.ledger import ledger_path
-
-    path = ledger_path(out_dir)
-    data = path.read_bytes() if path.exists() else b""
+    data = ledger.data(out_dir)
     return {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest(), "records": data.count(b"\n")}
 
 
@@ -204,6 +206,10 @@ def load_baseline(path: Path) -> tuple[dict | None, list[Failure]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict) or not isinstance(data.get("claims"), dict):
             raise ValueError("no 'claims' mapping")
+        if not all(isinstance(v, dict) and isinstance(v.get("run_id", ""), str) for v in data["claims"].values()):
+            raise ValueError("a claim entry that is not a mapping with a run_id")
+        if not isinstance(data.get("ledger", {}), dict):
+            raise ValueError("'ledger' is not a mapping")
         if data.get("schema_version") != BASELINE_SCHEMA:
             raise ValueError(f"schema_version {data.get('schema_version')!r}, expected {BASELINE_SCHEMA}")
     except (OSError, ValueError) as exc:
@@ -262,10 +268,13 @@ def select_record(records: list[dict], claim: CurrentClaim, model: str | None = 
 def evaluate(records: list[dict], claims: list[CurrentClaim], baseline: dict | None = None, *,
              invalid: list[Failure] | None = None, ledger_bytes: bytes | None = None,
              model_hash: Callable[[str], str | None] = current_model_hash, model: str | None = None,
-             matched_any: bool = True) -> GateResult:
-    """Gate the latest verdicts of ``claims`` (see the module docstring for the rules)."""
+             matched_any: bool = True, bad_lines: list[ledger.BadLine] | None = None) -> GateResult:
+    """Gate the latest verdicts of ``claims`` (see the module docstring for the rules). ``bad_lines``
+    (the ledger's unusable lines) default to those of ``ledger_bytes``."""
     failures: list[Failure] = list(invalid or [])
     notes: list[str] = []
+    if bad_lines is None and ledger_bytes is not None:
+        bad_lines = ledger.parse(ledger_bytes)[1]
     statuses: list[ClaimStatus] = []
     hashes: dict[str, str | None] = {}
     by_id = {c.id: c for c in claims}
@@ -304,6 +313,8 @@ def evaluate(records: list[dict], claims: list[CurrentClaim], baseline: dict | N
                 else:
                     notes.append(f"{cid}: published, but not among the gated claim files; not gated")
 
+    failures.extend(_bad_lines(bad_lines or [], records, {c.id for c in claims if not c.inactive}, notes))
+
     # --- every claim file ----------------------------------------------------------------------
     for c in claims:
         st = ClaimStatus(c.id, "pass", expect=c.expect, statement=c.claim.get("statement", ""),
@@ -332,6 +343,24 @@ def evaluate(records: list[dict], claims: list[CurrentClaim], baseline: dict | N
     code = combine(f.code for f in failures)
     return GateResult(code, failures, changes, statuses, notes,
                       _baseline_summary(baseline), len(records), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _bad_lines(bad: list[ledger.BadLine], records: list[dict], gated: set[str], notes: list[str]) -> list[Failure]:
+    """Unusable ledger lines: a failure (6) when one could be a gated claim's latest record, else a note."""
+    out = []
+    for b in bad:
+        newer = b.claim_id and any(r.get("claim_id") == b.claim_id for r in records[b.after:])
+        if b.torn or newer or (b.claim_id and b.claim_id not in gated):
+            why = ("a newer record of the claim is used" if newer else "not a gated claim" if b.claim_id
+                   else "what a crash during a write leaves")
+            notes.append(f"{b} ({why})")
+        elif b.claim_id:
+            out.append(Failure(b.claim_id, EXIT_MISMATCH, "ledger", f"its latest ledger record is unusable: {b}; "
+                                                                    "run the claim again to record a new one"))
+        else:
+            out.append(Failure("", EXIT_MISMATCH, "ledger", f"{b}; it names no claim, so it may hide any claim's latest "
+                                                            "record: repair or remove the line by hand"))
+    return out
 
 
 def _check_claim(c: CurrentClaim, rec: dict | None, records: list[dict], pub: dict | None, model: str | None,
@@ -488,6 +517,15 @@ def write_json(path: Path, data: dict) -> None:
 def read_gate(out_dir: Path) -> dict | None:
     """The last gate result written under ``out_dir`` (for the report's gate box), if any."""
     try:
-        return json.loads((Path(out_dir) / GATE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads((Path(out_dir) / GATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
+    return data if _gate_shaped(data) else None  # not a gate result: shown as "not evaluated"
+
+
+def _gate_shaped(data) -> bool:
+    """A gate result as ``GateResult.to_dict`` writes it (lists of mappings, each claim's failures a list)."""
+    lists = ("failures", "claims", "changes")
+    return (isinstance(data, dict)
+            and all(isinstance(data.get(k, []), list) and all(isinstance(x, dict) for x in data.get(k, [])) for k in lists)
+            and all(isinstance(c.get("failures", []), list) for c in data.get("claims", [])))

@@ -9,20 +9,21 @@ Point estimate of an arm: the mean over families of the mean of the family's row
 seed draws the same number of prompts per family this equals the old "mean over seeds of the
 family means", so per-seed results stay comparable with the pooled one.
 
-Uncertainty: a stratified bootstrap, run as weights over rows so that it is vectorised.
+Uncertainty depends on what a seed is:
 
-- ``resample="prompts"`` (inference claims, where a seed only chooses prompts): the distinct
-  prompts of each family are resampled with replacement; a drawn prompt brings every row it has
-  (a prompt two seeds drew is one unit, never two).
-- ``resample="seeds_then_prompts"`` (training claims, where a seed also trains a different
-  model): seeds are resampled first (the Multi-Bootstrap of Sellam et al. 2021), then prompts
-  within each drawn seed and family.
+- ``resample="prompts"`` (inference claims, where a seed only chooses prompts): a stratified
+  bootstrap over the distinct prompts of each family, run as counts so that it is vectorised (a
+  prompt two seeds drew is one unit, never two). :func:`simultaneous_ci` turns it into
+  intervals for several contrasts at once with a *studentised* max-T critical value (each
+  replicate divided by its own linearised SE), so "X beats each of the other 29 layers" holds at
+  the family-wise level ``alpha`` even with 8 prompts per family.
+- ``resample="seeds"`` (training claims, where a seed also trains a different model): the seed
+  is the unit. Three seeds are three models, and no resampling of prompts can stand in for the
+  models not trained: :func:`seed_t_ci` is a Student t interval over the seeds' estimates with
+  n-1 degrees of freedom, Bonferroni over what is compared.
 
-:func:`simultaneous_ci` turns the bootstrap into confidence intervals for several contrasts at
-once with a max-T critical value (the maximum studentised deviation over the contrasts), so
-"X beats each of the other 29 layers" holds at the family-wise level ``alpha``.
-scipy.stats.bootstrap resamples one axis without strata or clusters, hence the weights here;
-scipy provides the exact tests (:func:`sign_flip_p`, :func:`binomial_ci`).
+scipy.stats.bootstrap resamples one axis without strata or clusters, hence the counts here;
+scipy provides the t quantiles and the exact tests (:func:`sign_flip_p`, :func:`binomial_ci`).
 
 :func:`decide` maps an interval to a verdict so that only positive evidence refutes:
 supported when the interval clears the claimed relation by its margin, refuted when it shows the
@@ -43,7 +44,7 @@ import numpy as np
 ALPHA = 0.05
 N_BOOT = 2000
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
-Resample = Literal["prompts", "seeds_then_prompts"]
+Resample = Literal["prompts", "seeds"]
 
 
 @dataclass(frozen=True)
@@ -130,29 +131,49 @@ class PromptTable:
                            tuple(self.unit[i] for i in keep), tuple(self.seed[i] for i in keep), self.resample)
 
     # bootstrap ---------------------------------------------------------------------------
-    def bootstrap_weights(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        """Row weights of ``n_boot`` stratified bootstrap replicates: ``[b, row]``."""
-        n = len(self.family)
-        weights = np.zeros((n_boot, n))
-        if self.resample == "prompts":
-            strata = {(f,): None for f in self.family}
-            cluster_w = np.ones((n_boot, 1))
-            seed_index = {s: 0 for s in self.seeds}
-        else:
-            seeds = self.seeds
-            draws = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
-            cluster_w = np.stack([(draws == i).sum(1) for i in range(len(seeds))], axis=1).astype(float)
-            seed_index = {s: i for i, s in enumerate(seeds)}
-            strata = {(f, s): None for f, s in zip(self.family, self.seed)}
-        for key in strata:
-            rows = [r for r in range(n) if self.family[r] == key[0] and (len(key) == 1 or self.seed[r] == key[1])]
-            units = list(dict.fromkeys(self.unit[r] for r in rows))
-            picks = rng.integers(0, len(units), size=(n_boot, len(units)))
-            counts = np.stack([(picks == i).sum(1) for i in range(len(units))], axis=1).astype(float)
-            uidx = {u: i for i, u in enumerate(units)}
-            for r in rows:
-                weights[:, r] = counts[:, uidx[self.unit[r]]] * cluster_w[:, seed_index[self.seed[r]]]
-        return weights
+    def _structure(self) -> list[tuple]:
+        """Per family: (rows, unit index of each row, first row of each unit, rows per unit)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if "structure" not in memo:
+            out = []
+            for rows in self._family_rows():
+                units, first, inv = np.unique(np.array(self.unit)[rows], return_index=True, return_inverse=True)
+                out.append((rows, inv, first, np.bincount(inv).astype(float)))
+            memo["structure"] = out
+        return memo["structure"]
+
+    def bootstrap_counts(self, n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """Per family, how often each distinct prompt is drawn in each replicate: ``[b, unit]``
+        (prompts resampled with replacement within their family; a prompt brings all its rows)."""
+        out = []
+        for _, _, first, _ in self._structure():
+            n = len(first)
+            picks = rng.integers(0, n, size=(n_boot, n))
+            out.append(np.stack([(picks == i).sum(1) for i in range(n)], axis=1).astype(float))
+        return out
+
+    def moments(self, contrasts: np.ndarray, counts: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Estimates and their linearised variances of ``contrasts @ arms`` under prompt counts
+        (``counts`` from :meth:`bootstrap_counts`; None: the data as observed): ``([b, k], [b, k])``.
+
+        Per family the estimate is a ratio of sums over prompts; its variance is the
+        cluster-robust n/(n-1) sum of squared prompt residuals over the squared row count (rows of
+        one prompt are one cluster), and families add: the studentising SE of a bootstrap-t."""
+        c = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        x = self.values @ c.T
+        est, var = [], []
+        for f, (rows, inv, first, k) in enumerate(self._structure()):
+            s = np.zeros((len(first), c.shape[0]))
+            np.add.at(s, inv, x[rows])
+            w = np.ones((1, len(first))) if counts is None else counts[f]
+            total = w @ k
+            m = (w @ s) / total[:, None]
+            q = w @ (s ** 2) - 2 * m * (w @ (k[:, None] * s)) + m ** 2 * (w @ (k ** 2))[:, None]
+            n = len(first)
+            est.append(m)
+            var.append((n / (n - 1) if n > 1 else np.nan) * np.maximum(q, 0.0) / (total ** 2)[:, None])
+        fam = len(est)
+        return np.mean(est, axis=0), np.sum(var, axis=0) / fam ** 2
 
     def fingerprint(self) -> int:
         """A seed for the bootstrap generator derived from the data: same evidence, same interval."""
@@ -160,13 +181,52 @@ class PromptTable:
         h.update(repr((self.labels, self.family, self.unit, self.seed, self.resample)).encode())
         return int.from_bytes(h.digest()[:8], "little")
 
-    def replicates(self, n_boot: int = N_BOOT, seed: int | None = None) -> np.ndarray:
-        """Bootstrap replicate estimates ``[b, arm]`` (deterministic for the same table; computed once)."""
-        memo = self.__dict__.setdefault("_replicates", {})
-        if (n_boot, seed) not in memo:
+    def counts(self, n_boot: int = N_BOOT, seed: int | None = None) -> list[np.ndarray]:
+        """The table's bootstrap draws (deterministic for the same table; drawn once)."""
+        memo = self.__dict__.setdefault("_memo", {})
+        if ("counts", n_boot, seed) not in memo:
             rng = np.random.default_rng(self.fingerprint() if seed is None else seed)
-            memo[(n_boot, seed)] = self.weighted_estimates(self.bootstrap_weights(n_boot, rng))
-        return memo[(n_boot, seed)]
+            memo[("counts", n_boot, seed)] = self.bootstrap_counts(n_boot, rng)
+        return memo[("counts", n_boot, seed)]
+
+    def replicates(self, n_boot: int = N_BOOT, seed: int | None = None) -> np.ndarray:
+        """Bootstrap replicate estimates of every arm ``[b, arm]`` (for nonlinear statistics)."""
+        return self.moments(np.eye(len(self.labels)), self.counts(n_boot, seed))[0]
+
+    def seed_estimates(self, contrasts: np.ndarray) -> np.ndarray:
+        """Each seed's estimate of ``contrasts @ arms``: ``[seed, k]`` (in :attr:`seeds` order)."""
+        c = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        return np.stack([v @ c.T for v in self.per_seed().values()])
+
+
+@dataclass(frozen=True)
+class Independent:
+    """Arms of independently sampled prompt tables side by side (e.g. an effect measured on some
+    prompts and a collateral cost on disjoint ones): each is resampled on its own, variances add."""
+
+    tables: tuple
+
+    @property
+    def labels(self) -> tuple:
+        return tuple(x for t in self.tables for x in t.labels)
+
+    resample = "prompts"
+
+    def estimate(self) -> np.ndarray:
+        return np.concatenate([t.estimate() for t in self.tables])
+
+    def moments(self, contrasts: np.ndarray, counts: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+        c = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        est = var = 0.0
+        start = 0
+        for i, t in enumerate(self.tables):
+            width = len(t.labels)
+            e, v = t.moments(c[:, start:start + width], None if counts is None else counts[i])
+            est, var, start = est + e, var + v, start + width
+        return est, var
+
+    def counts(self, n_boot: int = N_BOOT) -> list:
+        return [t.counts(n_boot, seed=(t.fingerprint() + i) % 2**63) for i, t in enumerate(self.tables)]
 
 
 @dataclass(frozen=True)
@@ -196,34 +256,86 @@ class Intervals:
                 "critical_value": float(self.critical), "n_boot": self.n_boot}
 
 
-def simultaneous_ci(table: PromptTable, contrasts: np.ndarray, names: list[str], alpha: float = ALPHA,
-                    n_boot: int = N_BOOT, reps: np.ndarray | None = None) -> Intervals:
-    """Max-T simultaneous intervals for ``contrasts @ arm estimates`` (``contrasts``: k x arms).
+def _defined(point: np.ndarray, se: np.ndarray) -> np.ndarray:
+    scale = max(1.0, float(np.max(np.abs(np.nan_to_num(point)), initial=0.0)))
+    return np.isfinite(se) & (se > 1e-12 * scale)
 
-    The critical value is the ``1 - alpha`` quantile over bootstrap replicates of
-    ``max_j |d*_j - d_j| / se_j``: all k intervals cover together with probability ``1 - alpha``
-    (one contrast: a symmetric bootstrap-t interval). Contrasts whose bootstrap spread is zero are
+
+def _intervals(names, point, se, crit, alpha, method, n_boot) -> Intervals:
+    defined = _defined(point, se)
+    half = np.where(defined, crit * np.nan_to_num(se), 0.0) if math.isfinite(crit) else \
+        np.where(defined, np.inf, 0.0)
+    return Intervals(list(names), point, point - half, point + half, np.nan_to_num(se), crit, alpha, method,
+                     n_boot, defined)
+
+
+def seed_t_ci(per_seed: np.ndarray, names: list[str], alpha: float = ALPHA) -> Intervals:
+    """Intervals with the seed as the unit (a seed trained its own model): Student t over the seeds'
+    estimates ``per_seed[seed, k]``, Bonferroni over the k statistics. Exact for normal seed
+    estimates; honest about 3 seeds (2 degrees of freedom). Undefined with one seed."""
+    from scipy import stats
+
+    v = np.asarray(per_seed, dtype=float)
+    n, k = v.shape
+    point = v.mean(0)
+    se = v.std(0, ddof=1) / math.sqrt(n) if n > 1 else np.full(k, np.nan)
+    crit = float(stats.t.ppf(1 - alpha / (2 * k), n - 1)) if n > 1 else float("nan")
+    method = (f"Student t over {n} seeds (each trained its own model; {n - 1} df), Bonferroni over {k}"
+              if n > 1 else "one seed: model-to-model variation is not measurable")
+    return _intervals(names, point, se, crit, alpha, method, 0)
+
+
+def simultaneous_ci(table, contrasts: np.ndarray, names: list[str], alpha: float = ALPHA,
+                    n_boot: int = N_BOOT) -> Intervals:
+    """Simultaneous intervals for ``contrasts @ arm estimates`` (``contrasts``: k x arms) of a
+    :class:`PromptTable` or :class:`Independent` tables.
+
+    Prompts as units: a studentised max-T bootstrap — the critical value is the ``1 - alpha``
+    quantile over replicates of ``max_j |d*_j - d_j| / se*_j`` with each replicate's own
+    linearised SE, so all k intervals cover together (one contrast: a symmetric bootstrap-t).
+    Seeds as units (``resample="seeds"``): :func:`seed_t_ci`. Contrasts with no spread are
     *undefined* (their interval is the point itself and :func:`degenerate` says so).
     """
     c = np.atleast_2d(np.asarray(contrasts, dtype=float))
-    reps = table.replicates(n_boot) if reps is None else reps
-    point = c @ table.estimate()
-    d = reps @ c.T
-    # plug-in bootstrap variance shrinks by (n-1)/n per stratum; inflate by the smallest stratum's factor
-    n_min = min(len(set(u for u, f in zip(table.unit, table.family) if f == fam)) for fam in table.families)
-    inflate = math.sqrt(n_min / (n_min - 1)) if n_min > 1 else 1.0
-    se = d.std(axis=0, ddof=1) * inflate
-    scale = max(1.0, float(np.max(np.abs(point), initial=0.0)))
-    defined = se > 1e-12 * scale
+    if table.resample == "seeds":
+        return seed_t_ci(table.seed_estimates(c), names, alpha)
+    point, var = table.moments(c)
+    point, se = point[0], np.sqrt(var[0])
+    d, v = table.moments(c, table.counts(n_boot))
+    defined = _defined(point, se)
     if defined.any():
-        t = np.abs(d[:, defined] - point[defined]) * inflate / se[defined]
-        crit = float(np.quantile(t.max(axis=1), 1 - alpha))
+        num = np.abs(d[:, defined] - point[defined])
+        den = np.sqrt(v[:, defined])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(num <= 1e-12 * (1 + np.abs(point[defined])), 0.0, num / den)
+        crit = float(np.quantile(t.max(axis=1), 1 - alpha, method="higher"))
     else:
         crit = float("nan")
-    half = np.where(defined, (crit if math.isfinite(crit) else 0.0) * se, 0.0)
-    method = "max-T bootstrap over prompts" + (" within seeds" if table.resample != "prompts" else "") + \
-        ", stratified by family"
-    return Intervals(list(names), point, point - half, point + half, se, crit, alpha, method, n_boot, defined)
+    method = f"studentised max-T bootstrap over prompts ({n_boot} draws), stratified by family"
+    return _intervals(names, point, se, crit, alpha, method, n_boot)
+
+
+def statistic_ci(table, point, names: list[str], *, reps=None, per_seed=None, ranges=None,
+                 alpha: float = ALPHA) -> list[dict]:
+    """Simultaneous intervals of nonlinear statistics (a correlation, a ratio): from their values
+    per seed when seeds are the units (:func:`seed_t_ci`), else from bootstrap replicates
+    ``reps[b, k]`` drawn with the table's counts (max-T over the k statistics with bootstrap SEs).
+    ``ranges``: the values each statistic can take (a correlation's [-1, 1]); intervals are cut to them."""
+    point = np.asarray(point, dtype=float)
+    if table.resample == "seeds":
+        iv = seed_t_ci(per_seed, names, alpha)
+    else:
+        reps = np.nan_to_num(np.asarray(reps, dtype=float))
+        se = reps.std(axis=0, ddof=1)
+        defined = _defined(point, se)
+        t = np.abs(reps[:, defined] - np.nan_to_num(point[defined])) / se[defined]
+        crit = float(np.quantile(t.max(axis=1), 1 - alpha, method="higher")) if defined.any() else float("nan")
+        iv = _intervals(names, np.nan_to_num(point), se, crit, alpha,
+                        f"max-T bootstrap over prompts ({len(reps)} draws), stratified by family", len(reps))
+    ranges = ranges or [(-math.inf, math.inf)] * len(names)
+    return [{"name": n, "estimate": float(point[j]), "low": float(max(iv.low[j], ranges[j][0])),
+             "high": float(min(iv.high[j], ranges[j][1])), "defined": bool(iv.defined[j]),
+             "method": iv.method + f", over {len(names)} statistics"} for j, n in enumerate(names)]
 
 
 def pairwise_contrasts(width: int, pairs: list[tuple[int, int]]) -> np.ndarray:

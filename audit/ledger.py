@@ -3,31 +3,323 @@
 Each record is written with a single ``write`` on a file opened in append mode and fsynced, so a
 crash can at worst leave a partial *last* line; readers skip (and report) such a line and the
 next append starts on a fresh line, so earlier records are never corrupted.
+
+Reading never trusts the file: every line must be one JSON object shaped like a record (a valid
+claim id, the field types the report and the gate rely on). A line that is not is a ``BadLine``:
+kept in the file, listed by the report and the gate, never used. A ledger that cannot be read at
+all (a directory, no permission, not a regular file) raises ``LedgerError`` with one line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import stat
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
 LEDGER_NAME = "ledger.jsonl"
+# The claim id rule of claim files (audit.schema.Claim.id); ids read back from the ledger obey it too.
+CLAIM_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+CLAIM_ID_MAX = 100
+CLAIM_ID_RULE = "lower-case letters, digits and _ . -, starting with a letter or digit, at most 100 characters"
+MAX_DEPTH = 64  # real records nest about 10 deep; deeper ones would exhaust recursion in the report
+_ID = re.compile(CLAIM_ID_PATTERN)
+_OPTIONAL_ID = r"^([a-z0-9][a-z0-9_.-]*)?$"  # superseded_by, selected_by: another claim's id, or ""
+
+
+class LedgerError(OSError):
+    """The ledger as a whole cannot be read or written; the message is one line naming the file.
+    An OSError: callers that report an unreadable or unwritable output directory report it too."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A ledger line that is not a usable record: kept in the file, listed, never used."""
+
+    path: str
+    line: int
+    problem: str
+    claim_id: str = ""  # the (valid) claim id the line names, when it names one
+    torn: bool = False  # an incomplete write (what a crash leaves), not corruption
+    after: int = 0      # how many usable records precede it
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.problem}"
 
 
 def ledger_path(out_dir: Path) -> Path:
     return Path(out_dir) / LEDGER_NAME
 
 
-def append(out_dir: Path, record: dict) -> None:
-    """Append one record (a JSON object) to the ledger under ``out_dir``."""
+def valid_claim_id(value) -> bool:
+    return isinstance(value, str) and len(value) <= CLAIM_ID_MAX and bool(_ID.fullmatch(value))
+
+
+def slug(claim_id) -> str:
+    """A file-name stem for a claim id: the id itself when valid, else a sanitised, hashed stand-in
+    (never a path separator, ``..``, NUL or a leading dot, at most 60 characters)."""
+    if valid_claim_id(claim_id) and len(claim_id) <= 60:
+        return claim_id
+    text = claim_id if isinstance(claim_id, str) else repr(claim_id)
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    stem = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")[:40] or "claim"
+    return f"{stem}-{digest}"
+
+
+# ---------------------------------------------------------------------------------------------
+# the shape of a record (only what readers rely on; other fields pass through untouched)
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Suite(_Shape):
+    name: str = ""
+    families: Union[str, list[str]] = []
+    split: Optional[str] = None
+
+
+class _Controls(_Shape):
+    seeds: list[int] = []
+
+
+class _Claim(_Shape):
+    id: str = ""
+    statement: str = ""
+    model: str = ""
+    expect: str = ""
+    suite: Union[_Suite, str] = ""
+    intervention: dict = {}
+    metric: dict = {}
+    controls: _Controls = _Controls()
+    acceptance: dict = {}
+    rationale: str = ""
+    falsifier: str = ""
+    caveats: list[str] = []
+    tags: list[str] = []
+    negative_result: bool = False
+    retired: bool = False
+    superseded_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
+    stage: str = ""
+    selected_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
+
+
+class _Provenance(_Shape):
+    claim_file: str = ""
+    claim_sha256: str = ""
+    suite: str = ""
+    suite_version: int = 0
+    suite_sha256: str = ""
+    suite_split: str = ""
+    seeds: list[int] = []
+    packages: dict = {}
+    machine: dict = {}
+    code_commit: str = ""
+    dtype: str = ""
+    model_requested: str = ""
+    model_id: str = ""
+    model_upstream_id: str = ""
+    weights_sha256: str = ""
+    wall_time_s: float = 0.0
+
+
+class _Record(_Shape):
+    claim_id: str = Field(pattern=CLAIM_ID_PATTERN, max_length=CLAIM_ID_MAX)
+    schema_version: int = SCHEMA_VERSION
+    run_id: str = ""
+    statement: str = ""
+    expect: Literal["supported", "refuted"] = "supported"
+    verdict: Literal["supported", "refuted", "inconclusive", "errored"] = "errored"
+    confidence: Literal["none", "low", "medium", "high", "very_high"] = "none"
+    confidence_cap: str = ""
+    confidence_notes: list[str] = []
+    matches_expect: bool = False
+    exit_code: int = 0
+    reasons: list[str] = []
+    summary: dict = {}
+    evidence: dict = {}
+    provenance: _Provenance = _Provenance()
+    evidence_kinds: list[str] = []
+    controls_run: list[str] = []
+    started_at: str = ""
+    finished_at: str = ""
+    claim: _Claim = _Claim()
+    claim_text: Optional[str] = None
+    stage: str = ""
+    selected_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _structure_problem(value) -> str | None:
+    """Nesting deeper than MAX_DEPTH, or text that is not Unicode (a lone surrogate from a ``\\ud800`` escape)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, str) and _SURROGATE.search(item):
+            return f"text {_short(item)} is not valid Unicode (a lone surrogate)"
+        if isinstance(item, dict):
+            stack.extend((x, depth + 1) for pair in item.items() for x in pair)
+        elif isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+    return None
+
+
+def _short(value, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def record_problem(rec) -> str | None:
+    """Why a parsed JSON value is not a usable record (``None`` when it is)."""
+    if not isinstance(rec, dict):
+        return f"a JSON {type(rec).__name__}, expected a record (a JSON object)"
+    if "claim_id" not in rec:
+        return "a record without claim_id"
+    if not valid_claim_id(rec["claim_id"]):
+        return f"claim_id {_short(rec['claim_id'])} is not a claim id (expected {CLAIM_ID_RULE})"
+    structure = _structure_problem(rec)
+    if structure:
+        return structure
+    try:
+        _Record.model_validate(rec)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        return f"field {_where(rec, err['loc'])} = {_short(err.get('input'))}: {err['msg'][0].lower()}{err['msg'][1:]}"
+    return None
+
+
+def _where(rec: dict, loc: tuple) -> str:
+    """The dotted path of a validation error in the record (pydantic's union branch names left out)."""
+    parts, value = [], rec
+    for key in loc:
+        if (isinstance(value, dict) and key in value) or (isinstance(value, list) and isinstance(key, int)
+                                                          and 0 <= key < len(value)):
+            value = value[key]
+            parts.append(str(key))
+    return ".".join(parts)
+
+
+def _parse_line(raw: bytes) -> tuple[object, str | None, bool]:
+    """(value, problem, torn) of one line; torn: an incomplete write, what a crash leaves."""
+    starts_like_record = raw.lstrip().startswith(b"{")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        torn = starts_like_record and exc.end == len(raw) and "end of data" in exc.reason
+        return None, f"not UTF-8 text (byte {exc.start + 1})", torn
+    try:
+        return json.loads(text), None, False
+    except RecursionError:
+        return None, "JSON nested too deeply", False
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        if starts_like_record and isinstance(exc, json.JSONDecodeError) and not exc.msg.startswith("Extra data"):
+            return None, "an incomplete line (a crash during a write?)", True
+        return None, f"not JSON ({str(exc).split(':')[0]})", False
+
+
+_UNUSED = "the line is kept in the ledger and not used"
+
+
+def parse(data: bytes, name: str = LEDGER_NAME) -> tuple[list[dict], list[BadLine]]:
+    """The usable records of ledger bytes, in order, and every line that is not one."""
+    records: list[dict] = []
+    bad: list[BadLine] = []
+    for n, raw in enumerate(data.split(b"\n"), start=1):
+        raw = raw.rstrip(b"\r")
+        if not raw.strip():
+            continue
+        value, problem, torn = _parse_line(raw)
+        if problem is None:
+            problem = record_problem(value)
+        if problem is None:
+            records.append(value)
+            continue
+        named = value.get("claim_id") if isinstance(value, dict) else None
+        bad.append(BadLine(name, n, f"{problem}; {_UNUSED}", named if valid_claim_id(named) else "", torn,
+                           len(records)))
+    return records, bad
+
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    """The ledger's bytes (``None`` when there is no ledger yet); LedgerError when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # no ledger yet (or --out is not a directory)
+        return None
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot read the ledger ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LedgerError(f"{path}: is a directory, expected the ledger file (JSON lines); "
+                          "move it away or use another --out; nothing was read or changed")
+    if not stat.S_ISREG(st.st_mode):
+        raise LedgerError(f"{path}: is not a regular file, expected the ledger file (JSON lines); "
+                          "nothing was read or changed")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot read the ledger ({exc.strerror or exc}); nothing was changed") from None
+
+
+def load(out_dir: Path) -> tuple[list[dict], list[BadLine]]:
+    """The usable records under ``out_dir`` and the lines that are not (LedgerError: unreadable)."""
     path = ledger_path(out_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    data = _read_bytes(path)
+    return ([], []) if data is None else parse(data, str(path))
+
+
+def data(out_dir: Path) -> bytes:
+    """The ledger's bytes as they are (b"" when there is none yet; LedgerError when unreadable)."""
+    return _read_bytes(ledger_path(out_dir)) or b""
+
+
+def read(out_dir: Path) -> tuple[list[dict], list[str]]:
+    """All usable records, and a one-line warning for each line that is not (torn, corrupt)."""
+    records, bad = load(out_dir)
+    return records, [str(b) for b in bad]
+
+
+def check(out_dir: Path) -> None:
+    """Raise LedgerError now when the ledger under ``out_dir`` could not be read or appended to
+    (run it before computing anything that would then be lost)."""
+    path = ledger_path(out_dir)
+    _read_bytes(path)
+    target = path if path.exists() else Path(out_dir)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise LedgerError(f"{target}: not writable; the ledger cannot be appended to")
+
+
+def append(out_dir: Path, record: dict) -> None:
+    """Append one record (a JSON object) to the ledger under ``out_dir`` (LedgerError: it cannot be)."""
+    path = ledger_path(out_dir)
     line = json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False, default=str)
+    try:
+        _append_line(path, line.encode())
+    except OSError as exc:
+        raise LedgerError(f"{path}: cannot append to the ledger ({exc.strerror or exc}); "
+                          "the record was not written") from None
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_file():  # a directory, a FIFO (opening it would block) ...
+        raise LedgerError(f"{path}: is not a regular file, expected the ledger file; the record was not written")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         prefix = b"" if _ends_clean(fd, path) else b"\n"
-        os.write(fd, prefix + line.encode() + b"\n")
+        os.write(fd, prefix + line + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -40,25 +332,6 @@ def _ends_clean(fd: int, path: Path) -> bool:
     with open(path, "rb") as f:
         f.seek(size - 1)
         return f.read(1) == b"\n"
-
-
-def read(out_dir: Path) -> tuple[list[dict], list[str]]:
-    """All complete records, and warnings for lines that are not (e.g. cut by a crash)."""
-    path = ledger_path(out_dir)
-    if not path.exists():
-        return [], []
-    records, warnings = [], []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            warnings.append(f"{path}:{n}: skipped an incomplete ledger line (a crash during a write?)")
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-    return records, warnings
 
 
 def latest_per_claim(records: list[dict]) -> dict[str, dict]:

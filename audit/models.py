@@ -2,6 +2,11 @@
 
 Nothing is downloaded unless asked for (``allow_download``): missing weights end the claim
 *errored* with a message saying how to supply them.
+
+No code from a model directory ever runs: every transformers load passes
+``trust_remote_code=False``, and a directory that asks for its own code (``auto_map`` in
+config.json or tokenizer_config.json) or names an architecture transformers does not ship is
+refused before transformers sees it (:class:`BadModelDir`: the claim ends *errored*).
 """
 
 from __future__ import annotations
@@ -19,6 +24,15 @@ from audit.provenance import sha256_file, sha256_files
 
 class ModelUnavailable(Exception):
     """The weights for a model cannot be found on this machine."""
+
+
+class BadModelDir(ModelUnavailable):
+    """A model directory that cannot be loaded safely: broken or custom-code config, no tokenizer."""
+
+
+MAX_CONFIG_BYTES = 16 * 2**20
+NO_CODE = {"trust_remote_code": False}  # every transformers load from a path
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 @dataclass(frozen=True)
@@ -128,7 +142,7 @@ def load_variant(loaded: "LoadedModel", mode: str, device: str | None = None):
     try:
         device = device or loaded.device
         return AutoModelForCausalLM.from_pretrained(loaded.directory, device_map="auto" if device == "cuda" else device,
-                                                    **kwargs).eval()
+                                                    **NO_CODE, **kwargs).eval()
     except (ImportError, RuntimeError, ValueError, NotImplementedError) as exc:
         if mode in DTYPES:
             raise
@@ -179,9 +193,67 @@ def _torch_dtype(dtype: str):
 
 
 def _from_dir(directory: Path):
+    """Tokenizer and config of a model directory, refusing custom code and broken files."""
     from transformers import AutoConfig, AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(directory), AutoConfig.from_pretrained(directory)
+    check_model_dir(directory)
+    config = _transformers_load(AutoConfig, directory, "config.json")
+    tokenizer = _transformers_load(AutoTokenizer, directory, "the tokenizer (tokenizer.json / tokenizer_config.json)")
+    return tokenizer, config
+
+
+def _transformers_load(auto, directory: Path, what: str):
+    try:
+        return auto.from_pretrained(directory, **NO_CODE)
+    except Exception as exc:  # transformers raises OSError, ValueError, KeyError, TypeError, ... for bad files
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise BadModelDir(f"model dir {directory}: {what} could not be loaded ({type(exc).__name__}: {first})"
+                          ) from None
+
+
+def read_json_file(path: Path, what: str, limit: int = MAX_CONFIG_BYTES):
+    """A small JSON file of a model directory, read with a size bound; BadModelDir when broken."""
+    import json
+    import stat
+
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise BadModelDir(f"{path}: {what} must be a regular file under {limit} bytes")
+        with open(path, "rb") as f:
+            return json.loads(f.read(limit + 1))
+    except (OSError, RecursionError) as exc:
+        raise BadModelDir(f"{path}: {what} cannot be read ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise BadModelDir(f"{path}: {what} is not valid JSON ({exc})") from None
+
+
+def check_model_dir(directory: Path) -> None:
+    """Refuse a model directory whose config is not a JSON object, asks for its own Python code
+    (``auto_map``) or names a ``model_type`` transformers does not ship."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    from audit.errors import did_you_mean
+
+    config = read_json_file(directory / "config.json", "config.json")
+    if not isinstance(config, dict):
+        raise BadModelDir(f"{directory / 'config.json'}: expected a JSON object, got a {type(config).__name__}")
+    tok_config = directory / "tokenizer_config.json"
+    for path, data in ((directory / "config.json", config),
+                       (tok_config, read_json_file(tok_config, tok_config.name) if tok_config.exists() else {})):
+        if isinstance(data, dict) and "auto_map" in data:
+            raise BadModelDir(f"{path} has an auto_map: the model dir asks to run its own Python code, "
+                              f"which mi-audit never does (trust_remote_code=False); use a checkpoint of an "
+                              f"architecture built into transformers")
+    if not any((directory / f).is_file() for f in TOKENIZER_FILES):
+        raise BadModelDir(f"model dir {directory} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+                          f"save the tokenizer next to the weights (tokenizer.save_pretrained(DIR))")
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING_NAMES:
+        hint = did_you_mean(model_type, list(CONFIG_MAPPING_NAMES))
+        raise BadModelDir(f"{directory / 'config.json'}: model_type {model_type!r} is not an architecture this "
+                          f"transformers ships" + (f" ({hint})" if hint else "") +
+                          "; mi-audit loads built-in architectures only (no custom code)")
 
 
 def _hash_weights(paths: list[Path]) -> str:
@@ -192,14 +264,19 @@ def _hash_weights(paths: list[Path]) -> str:
     stamp = "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(paths))
     try:
         known = json.loads(index.read_text())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
         known = {}
     if stamp not in known:
         known[stamp] = sha256_files(paths) if len(paths) > 1 else sha256_file(paths[0])
-        index.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known))
-        os.replace(tmp, index)
+        try:
+            index.parent.mkdir(parents=True, exist_ok=True)
+            tmp = index.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(known))
+            os.replace(tmp, index)
+        except OSError:  # an unwritable cache only costs re-hashing next time
+            pass
     return known[stamp]
 
 
@@ -251,8 +328,8 @@ def _dequantize_to(package_dir: Path, gguf_file: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        tok = AutoTokenizer.from_pretrained(package_dir, gguf_file=gguf_file)
-        model = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=gguf_file, dtype=torch.float32)
+        tok = AutoTokenizer.from_pretrained(package_dir, gguf_file=gguf_file, **NO_CODE)
+        model = AutoModelForCausalLM.from_pretrained(package_dir, gguf_file=gguf_file, dtype=torch.float32, **NO_CODE)
         # save_pretrained refuses a GGUF-loaded model until it no longer looks quantized.
         model.config.quantization_config = None
         model.hf_quantizer = None

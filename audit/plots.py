@@ -1,12 +1,21 @@
-"""Matplotlib figures for the report (PNG, Agg backend, no timestamps in the files)."""
+"""Matplotlib figures for the report (PNG, Agg backend, no timestamps in the files).
+
+Labels and titles carry text from the ledger (claim ids, family, model and mode names), so they are
+never parsed: mathtext is off (``$\\frac{1}{$`` is text, not a failed formula), and a glyph the font
+lacks is drawn as a box without a warning.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["text.parse_math"] = False
+matplotlib.rcParams["text.usetex"] = False
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
 import matplotlib.pyplot as plt  # noqa: E402
 
 from audit.stats import mean  # noqa: E402

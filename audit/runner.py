@@ -74,6 +74,23 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
     }
 
 
+def _load_model(name: str, options: RunOptions, prov: dict):
+    """The loaded model, its architecture adapter and layer count; the provenance they give."""
+    from audit.models import load_model
+    from interventions.architectures import adapter_for
+
+    loaded = load_model(name, options.dtype, options.allow_download, options.device)
+    adapter = adapter_for(loaded.config)
+    prov.update({"model_id": loaded.model_id, "device": loaded.device, "model_source": loaded.source, "weights_sha256": loaded.weights_sha256,
+                 "weights_files": loaded.weights_files, "model_type": loaded.config.model_type,
+                 **{f"model_{k}": v for k, v in loaded.provenance.items()}})
+    n_layers = adapter.n_layers(loaded.config)
+    if not isinstance(n_layers, int) or isinstance(n_layers, bool) or n_layers < 1:
+        raise ValueError(f"config.json gives {n_layers!r} decoder layers; expected a positive integer")
+    prov["n_layers"] = n_layers
+    return loaded, adapter, n_layers
+
+
 class _Errored(Exception):
     def __init__(self, message: str, trace: str = ""):
         super().__init__(message)
@@ -81,8 +98,8 @@ class _Errored(Exception):
 
 
 def _evidence(lc, options, progress, prov) -> EvidenceResult:
-    from audit.models import ModelUnavailable, load_model
-    from interventions.architectures import UnsupportedArchitecture, adapter_for
+    from audit.models import ModelUnavailable
+    from interventions.architectures import UnsupportedArchitecture
 
     if not getattr(lc.claim.intervention, "needs_model", True):
         try:
@@ -91,15 +108,13 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
             raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None
     name = options.model or lc.claim.model
     try:
-        loaded = load_model(name, options.dtype, options.allow_download, options.device)
-        adapter = adapter_for(loaded.config)
+        loaded, adapter, n_layers = _load_model(name, options, prov)
     except (ModelUnavailable, UnsupportedArchitecture) as exc:
         raise _Errored(str(exc)) from None
-    prov.update({"model_id": loaded.model_id, "device": loaded.device, "model_source": loaded.source, "weights_sha256": loaded.weights_sha256,
-                 "weights_files": loaded.weights_files, "model_type": loaded.config.model_type,
-                 **{f"model_{k}": v for k, v in loaded.provenance.items()}})
-    n_layers = adapter.n_layers(loaded.config)
-    prov["n_layers"] = n_layers
+    except Exception as exc:  # a model dir transformers accepts but cannot use: errored, never a crash
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _Errored(f"model {name} cannot be loaded: {type(exc).__name__}: {first}",
+                       traceback.format_exc()) from None
     text_config = getattr(loaded.config, "text_config", loaded.config)
     # ClaimFileError: the claim is invalid for this model (exit 4)
     check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None))

@@ -16,7 +16,7 @@ from audit.criteria import CRITERIA
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
-from audit.spec import StrictModel
+from audit.spec import Names, StrictModel
 from audit.suite import LoadedSuite, load_suite, suite_path
 from audit.validation import validate
 from audit.yamlsafe import YamlDocument, load_yaml
@@ -36,7 +36,7 @@ AcceptanceSpec = _union(CRITERIA)
 
 class SuiteRef(StrictModel):
     name: str = Field("main", description="claims/suites/<name>.yaml, or a .yaml path relative to the claim")
-    families: Literal["all"] | list[str] = "all"
+    families: Literal["all"] | Names = "all"
     prompts_per_family: int = Field(8, ge=1, le=10_000, description="prompts sampled per family per seed")
     chat_template: bool = Field(True, description="render prompts with the model's chat template when it has one")
     split: Literal["all", "explore", "confirm"] = Field(
@@ -111,6 +111,13 @@ class Claim(StrictModel):
     superseded_by: str = Field("", pattern=r"^([a-z0-9][a-z0-9_.-]*)?$",
                                description="id of the claim that replaces this one (implies retired)")
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_an_int(cls, v):
+        if type(v) is not int:  # a Literal takes true and 1.0 for 1, even when strict
+            raise ValueError(f"schema_version must be the integer 1, got {v!r}")
+        return v
+
 
 class LoadedClaim:
     """A validated claim with its source document, hash and suite."""
@@ -178,7 +185,7 @@ def _cross_check(lc: LoadedClaim) -> None:
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
-    problems += _steering_controls(lc)
+    problems += _steering_controls(lc) + spec_problems(lc)
     if not problems:  # sampling needs valid families
         problems += _seed_problems(lc) + _stage_problems(lc)
     if problems:
@@ -333,9 +340,15 @@ def _steering_controls(lc: LoadedClaim) -> list:
             loc = ("controls", name) if ran else ("controls", "waive", name)
             problems.append(lc.problem(loc, f"the {name} control applies only to steering claims",
                                        hint=f"intervention '{iv.kind}' draws no null directions"))
-    for loc, message, hint in getattr(iv, "claim_problems", lambda _: [])(lc):
-        problems.append(lc.problem(loc, message, hint=hint))
     return problems
+
+
+def spec_problems(lc: LoadedClaim) -> list:
+    """The cross-field checks the intervention and acceptance specs declare (``claim_problems(lc)``
+    returning ``(loc, message, hint)`` triples), positioned in the claim file."""
+    found = [p for spec in (lc.claim.intervention, lc.claim.acceptance)
+             for p in getattr(spec, "claim_problems", lambda _: [])(lc)]
+    return [lc.problem(loc, message, hint=hint) for loc, message, hint in found]
 
 
 def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> None:

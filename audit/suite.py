@@ -13,12 +13,12 @@ import random
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from audit.provenance import sha256_text
 from audit.spec import StrictModel
 from audit.validation import validate
-from audit.yamlsafe import load_yaml
+from audit.yamlsafe import load_yaml, read_bounded
 
 
 class SuitePrompt(StrictModel):
@@ -48,6 +48,17 @@ class Suite(StrictModel):
     description: str = ""
     families: dict[str, SuiteFamily] = Field(min_length=1)
     pairs: dict[str, list[SuitePair]] = Field(default_factory=dict)
+
+    @field_validator("pairs")
+    @classmethod
+    def _pairs_of_families(cls, v, info: ValidationInfo):
+        """Pairs are drawn per family: pairs under a name that is no family would never be used."""
+        families = info.data.get("families")
+        unknown = [name for name in v if families is not None and name not in families]
+        if unknown:
+            raise ValueError(f"pairs for {', '.join(map(repr, unknown))}, which is not a family of this suite "
+                             f"(families: {', '.join(families)})")
+        return v
 
 
 Split = Literal["all", "explore", "confirm"]
@@ -125,12 +136,27 @@ def sample_pairs(suite: LoadedSuite, seeds: list[int], families: list[str], k: i
 
 def suite_path(name: str, claim_file: Path) -> Path:
     """A suite named in a claim: a path ending in .yaml (relative to the claim) or claims/suites/<name>.yaml."""
-    if name.endswith((".yaml", ".yml")):
-        return (claim_file.parent / name).resolve()
-    return (claim_file.parent / "suites" / f"{name}.yaml").resolve()
+    path = claim_file.parent / (name if name.endswith((".yaml", ".yml")) else f"suites/{name}.yaml")
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: reported as a missing suite file
+        return path.absolute()
+
+
+_LOADED: dict[tuple[str, str], Suite] = {}  # (resolved path, sha256 of the bytes) -> validated suite
+_MAX_LOADED = 64
 
 
 def load_suite(path: Path, split: str = "all") -> LoadedSuite:
-    doc = load_yaml(path, what="suite file")
-    suite = validate(doc, Suite, "suite")
-    return LoadedSuite(suite, path, sha256_text(doc.text), split)
+    """The validated suite at ``path`` seen through ``split``. Parsed and validated once per file
+    content (keyed by path and the sha256 of its bytes: a cheap read, exact even when a rewrite
+    keeps the size and mtime), so many claims on one suite parse it once."""
+    sha256 = hashlib.sha256(read_bounded(Path(path), "suite file")).hexdigest()
+    key = (str(Path(path).absolute()), sha256)
+    if key not in _LOADED:
+        doc = load_yaml(path, what="suite file")
+        suite, key = validate(doc, Suite, "suite"), (key[0], sha256_text(doc.text))
+        if len(_LOADED) >= _MAX_LOADED:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = suite
+    return LoadedSuite(_LOADED[key], path, key[1], split)

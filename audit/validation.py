@@ -4,25 +4,88 @@ from __future__ import annotations
 
 import re
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from audit.errors import Problem, did_you_mean, problem_at
-from audit.yamlsafe import YamlDocument
+from audit.errors import ClaimFileError, Problem, did_you_mean, problem_at
+from audit.yamlsafe import YamlDocument, load_yaml
 
 
 def validate(doc: YamlDocument, model: type[BaseModel], what: str):
     """Validate a loaded YAML document against ``model``; raise ClaimFileError with positions."""
-    from audit.errors import ClaimFileError
-
     if not isinstance(doc.data, dict):
         raise ClaimFileError([problem_at(doc.path, doc.root.start_mark,
                                          f"a {what} must be a YAML mapping (key: value), got {type(doc.data).__name__}")])
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
-        raise ClaimFileError([problem_from_error(doc, model, err) for err in exc.errors()]) from None
+        errors = one_per_union(doc, exc.errors())
+        raise ClaimFileError([problem_from_error(doc, model, err) for err in errors]) from None
+
+
+def one_per_union(doc: YamlDocument, errors: list[dict]) -> list[dict]:
+    """Pydantic reports every member of a failed union (``'all' | [layers]``): keep the errors of the
+    members whose type the input has (a list for the list), or, when it has none of them, one error
+    naming every type expected."""
+    groups: dict = {}
+    for err in errors:
+        loc = tuple(err["loc"])
+        labels = [i for i, p in enumerate(loc) if _is_member_label(p)]
+        key = _data_loc(doc, loc[:labels[0]]) if labels else id(err)  # where the union is
+        groups.setdefault(key, []).append(err)
+    out = []
+    for group in groups.values():
+        fitting = [e for e in group if not _type_mismatch(e)]
+        if len(group) == 1 or fitting:
+            out += group if len(group) == 1 else fitting
+        else:
+            wanted = " or ".join(dict.fromkeys(e["msg"].removeprefix("Input should be ") for e in group))
+            out.append({**group[0], "msg": f"Input should be {wanted}"})
+    return out
+
+
+def _type_mismatch(err: dict) -> bool:
+    """The union member failed on the type of the whole value (not on its contents or bounds)."""
+    return _is_member_label(err["loc"][-1]) and (err["type"] == "literal_error" or err["type"].endswith("_type"))
+
+
+def duplicate_ids(paths: list[Path]) -> dict[Path, Problem]:
+    """Claim files among ``paths`` that share their ``id`` with another: the ledger, the cache and
+    the report key on ids, so claims checked or run together need distinct ones. One problem per
+    such file (keyed by the path as given), positioned at its id and naming the others. Files that
+    do not load are left to the claim's own validation."""
+    found: dict[str, list[tuple[Path, Any]]] = {}  # id -> [(path, mark of the id's value)]
+    seen: set[Path] = set()
+    for path in paths:
+        try:
+            real = Path(path).resolve()
+        except (OSError, RuntimeError):  # a symlink loop: the claim's own validation reports it
+            continue
+        if real in seen:
+            continue
+        seen.add(real)
+        claim_id, mark = _claim_id(path)
+        if claim_id is not None:
+            found.setdefault(claim_id, []).append((path, mark))
+    out: dict[Path, Problem] = {}
+    for claim_id, places in found.items():
+        for path, mark in places if len(places) > 1 else []:
+            others = ", ".join(f"{q}:{m.line + 1}" for q, m in places if q != path)
+            out[path] = problem_at(path, mark, f"claim id '{claim_id}' is also the id of {others}", where="id",
+                                   hint="claims checked or run together need distinct ids: rename one")
+    return out
+
+
+def _claim_id(path: Path) -> tuple[str | None, Any]:
+    """The ``id`` of a claim file and the YAML mark of its value; (None, None) when it has none."""
+    try:
+        doc = load_yaml(path)
+    except (ClaimFileError, OSError):
+        return None, None
+    claim_id = doc.data.get("id") if isinstance(doc.data, dict) else None
+    return (claim_id, doc.node_at(("id",))[0].start_mark) if isinstance(claim_id, str) else (None, None)
 
 
 def problem_from_error(doc: YamlDocument, model: type[BaseModel], err: dict) -> Problem:
@@ -39,14 +102,16 @@ def problem_from_error(doc: YamlDocument, model: type[BaseModel], err: dict) -> 
     if kind == "missing":
         return problem_at(doc.path, node.start_mark, f"missing required key '{loc[-1]}'",
                           where=".".join(str(p) for p in loc[:-1]) or "(top level)")
-    message = err["msg"]
+    message = err["msg"].removeprefix("Value error, ")
     if "input" in err and not isinstance(err["input"], (dict, list)):
         message += f", got {err['input']!r}"
     hint = ""
-    expected = (err.get("ctx") or {}).get("expected") or (err.get("ctx") or {}).get("expected_tags")
+    ctx = err.get("ctx") or {}
+    expected = ctx.get("expected") or ctx.get("expected_tags")
     if expected:
-        hint = did_you_mean(err.get("input") if not isinstance(err.get("input"), dict) else
-                            err["input"].get("kind"), re.findall(r"'([^']+)'", str(expected)))
+        given = ctx.get("tag", err.get("input"))
+        hint = did_you_mean(given.get("kind") if isinstance(given, dict) else given,
+                            re.findall(r"'([^']+)'", str(expected)))
     return problem_at(doc.path, node.start_mark if exact or node is not doc.root else None, message, where=where, hint=hint)
 
 
@@ -61,7 +126,7 @@ def _data_loc(doc: YamlDocument, loc: tuple) -> tuple:
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             out.append(part)
             data = data[part]
-        elif isinstance(data, dict) and (data.get("kind") == part or not isinstance(part, str) or _is_type_tag(part)):
+        elif _is_member_label(part) or (isinstance(data, dict) and (part in _tags(data) or not isinstance(part, str))):
             continue  # discriminator tag or union-member label
         else:
             out.append(part)
@@ -69,8 +134,22 @@ def _data_loc(doc: YamlDocument, loc: tuple) -> tuple:
     return tuple(out)
 
 
-def _is_type_tag(part: str) -> bool:
-    return part in {"str", "int", "float", "bool", "list[int]", "list[str]"} or part.startswith(("literal[", "list["))
+TAG_KEYS = ("kind", "placement", "source")  # the keys the discriminated unions of the specs are tagged by
+
+
+def _tags(data: dict) -> set:
+    """The tag values of a mapping (``kind: hub``, ``placement: atlas``): pydantic puts the tag of
+    the union member it validated in the error location."""
+    return {data[k] for k in TAG_KEYS if isinstance(data.get(k), str)}
+
+
+MEMBER_LABELS = ("literal[", "list[", "tuple[", "dict[", "function-", "constrained-", "nullable[", "lax-or-strict[")
+
+
+def _is_member_label(part) -> bool:
+    """How pydantic names the member of a plain union in an error location (``literal['all']``,
+    ``constrained-int``, ``function-after[distinct(), list[str]]``)."""
+    return isinstance(part, str) and (part in {"str", "int", "float", "bool"} or part.startswith(MEMBER_LABELS))
 
 
 def _data_at(data: Any, loc: tuple) -> Any:
@@ -91,10 +170,14 @@ def _fields_at(model: type[BaseModel], loc: tuple, data: Any = None) -> set[str]
         if current is None:
             return set()
     members = _models_in(current)
-    kind = data.get("kind") if isinstance(data, dict) else None
-    chosen = [m for m in members if kind is not None and kind in typing.get_args(
-        m.model_fields["kind"].annotation if "kind" in m.model_fields else None)]
+    chosen = [m for m in members if isinstance(data, dict) and _tagged(m, data)]
     return {name for m in (chosen or members) for name in m.model_fields}
+
+
+def _tagged(model: type[BaseModel], data: dict) -> bool:
+    """The data carries the model's tag (its ``kind``, ``placement`` or ``source`` literal)."""
+    return any(k in model.model_fields and data.get(k) in typing.get_args(model.model_fields[k].annotation)
+               for k in TAG_KEYS)
 
 
 def _descend(tp: Any, part):

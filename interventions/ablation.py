@@ -10,15 +10,17 @@ chosen positions, by zeroing, mean-ablation or resampling.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import torch
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, model_validator
 
-from audit.spec import StrictModel
+from audit.spec import Distinct, Indices, StrictModel
 from interventions.components import Component, Position, Target, hook_point, module_layer, position_mask
 from interventions.hooks import Hook, first_output, replace_output
 from interventions.registry import intervention
+
+if TYPE_CHECKING:  # the spec is imported by the claim schema without torch; hooks import it when run
+    import torch
 
 
 class AblationValuesMissing(RuntimeError):
@@ -30,10 +32,10 @@ class Ablation(StrictModel):
     kind: Literal["ablation"]
     target: Target
     method: Literal["zero", "mean", "resample"]
-    layers: Literal["all"] | list[NonNegativeInt] = "all"
-    heads: Literal["all"] | list[NonNegativeInt] = Field("all", description="target head only")
+    layers: Literal["all"] | Indices = "all"
+    heads: Literal["all"] | Indices = Field("all", description="target head only")
     module: str = Field("", description="target module only: dotted path, e.g. model.layers.3.mlp.down_proj")
-    positions: list[Literal["all", "first", "last", "answer", "middle"] | int] = Field(
+    positions: Annotated[list[Literal["all", "first", "last", "answer", "middle"] | int], Distinct] = Field(
         default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")
     why: str = ""
 
@@ -61,6 +63,8 @@ class Ablation(StrictModel):
     def hooks(self, adapter, model, comp: Component, attention_mask: torch.Tensor, values=None) -> list[Hook]:
         """Hooks that ablate ``comp`` in one batch. ``values``: the mean vector ([d]) or the
         resampled activations ([batch, width, d]) for this component."""
+        import torch
+
         if self.method != "zero" and values is None:
             raise AblationValuesMissing(f"{self.method} ablation of {comp.label} has no {self.method} activations")
         module, pre, part = hook_point(adapter, model, comp)

@@ -7,18 +7,18 @@ and their top components compared by the acceptance criterion, optionally in rel
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from audit.spec import StrictModel
+from audit.spec import Distinct, StrictModel
 from interventions.registry import intervention
 
 
 @intervention("comparison")
 class Comparison(StrictModel):
     kind: Literal["comparison"]
-    claims: list[str] = Field(min_length=2, description="claim files, relative to this claim file")
+    claims: Annotated[list[str], Distinct] = Field(min_length=2, description="claim files, relative to this claim file")
     why: str = ""
 
     needs_model: ClassVar[bool] = False

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
-import torch
+if TYPE_CHECKING:  # the spec side (claim schema, `audit check`) imports this module without torch
+    import torch
 
 Target = Literal["residual", "attn", "mlp", "head", "module"]
 NamedPosition = Literal["all", "first", "last", "answer", "middle"]
@@ -56,6 +57,8 @@ def position_mask(attention_mask: torch.Tensor, position: Position) -> torch.Ten
     ``answer`` is the position whose next-token distribution is scored: the prompt's last token.
     Integers count from the prompt's first token; negative integers from its last.
     """
+    import torch
+
     mask = attention_mask.bool()
     if position == "all":
         return mask

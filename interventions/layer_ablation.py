@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt
+from pydantic import Field
 
-from audit.spec import StrictModel
+from audit.spec import Indices, StrictModel
 from interventions.hooks import Hook, hidden_input, replace_output, first_output
 from interventions.registry import intervention
 
@@ -26,7 +26,7 @@ class LayerAblation(StrictModel):
 
     kind: Literal["layer_ablation"]
     method: Method
-    layers: Literal["all"] | list[NonNegativeInt] = Field("all", description="'all' or explicit layer indices")
+    layers: Literal["all"] | Indices = Field("all", description="'all' or explicit layer indices")
     why: str = Field("", description="why this method makes the claim meaningful")
 
     def layer_indices(self, n_layers: int) -> list[int]:

@@ -16,7 +16,7 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
-from audit.spec import StrictModel
+from audit.spec import Indices, StrictModel
 from interventions.registry import intervention
 
 
@@ -28,9 +28,12 @@ class LeastImportant(StrictModel):
 class SkipConfig(StrictModel):
     """Exactly one way of naming the skipped layers."""
 
-    layers: Optional[list[NonNegativeInt]] = Field(None, min_length=1)
-    block: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, description="[first, last], inclusive")
-    every_other: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, description="[first, last], step 2")
+    layers: Optional[Indices] = None
+    # strict=False: YAML gives a list for a tuple (the items stay strict)
+    block: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, strict=False,
+                                                                   description="[first, last], inclusive")
+    every_other: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, strict=False,
+                                                                         description="[first, last], step 2")
     least_important: Optional[LeastImportant] = None
 
     @model_validator(mode="after")

@@ -14,11 +14,11 @@ Placements name the adapted modules:
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional, Union
+from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from audit.spec import StrictModel
+from audit.spec import DistinctNames, Names, StrictModel
 from interventions.registry import intervention
 
 Format = Literal["plain", "chat", "chat_multiturn_verbose", "bad"]
@@ -28,7 +28,7 @@ class Task(StrictModel):
     family: str = Field(description="suite family trained on, e.g. json_schema")
     train_prompts: PositiveInt = Field(24, description="training examples (drawn by the seed)")
     eval_prompts: PositiveInt = Field(12, description="held-out evaluation prompts, disjoint from training")
-    drift_families: list[str] = Field(default_factory=list, description="unrelated families for KL drift")
+    drift_families: DistinctNames = Field(default_factory=list, description="unrelated families for KL drift")
     drift_prompts: PositiveInt = Field(8, description="prompts per drift family")
     max_new_tokens: PositiveInt = Field(40, le=256, description="greedy tokens generated per eval prompt")
 
@@ -49,7 +49,7 @@ class Atlas(StrictModel):
     placement: Literal["atlas"]
     claim: str = Field(description="a layer_ablation claim file, relative to this claim file")
     top_k: PositiveInt = 2
-    modules: list[str] = Field(min_length=1, description="module names within a layer, e.g. [o_proj, down_proj]")
+    modules: Names = Field(description="module names within a layer, e.g. [o_proj, down_proj]")
 
 
 class AllLinear(StrictModel):
@@ -58,7 +58,7 @@ class AllLinear(StrictModel):
 
 class Modules(StrictModel):
     placement: Literal["modules"]
-    modules: list[str] = Field(min_length=1, description="paths below the decoder, e.g. layers.8.self_attn.o_proj")
+    modules: Names = Field(description="paths below the decoder, e.g. layers.8.self_attn.o_proj")
 
 
 class RandomMatched(StrictModel):
@@ -66,7 +66,7 @@ class RandomMatched(StrictModel):
     reference: str = Field(description="name of the placement whose parameter count is matched")
 
 
-Placement = Union[Atlas, AllLinear, Modules, RandomMatched]
+Placement = Annotated[Union[Atlas, AllLinear, Modules, RandomMatched], Field(discriminator="placement")]
 
 
 class _TrainsAdapters(StrictModel):
@@ -88,6 +88,7 @@ class _TrainsAdapters(StrictModel):
             if fam not in known:
                 out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'",
                             did_you_mean(fam, known) or f"known: {', '.join(known)}"))
+        out += self._task_size_problems(lc)
         named = self.named_placements()
         acc = lc.claim.acceptance
         for field in ("names", "labels"):  # runs the acceptance compares must exist
@@ -99,6 +100,24 @@ class _TrainsAdapters(StrictModel):
                 out.append((("intervention", "placements", name, "claim"), f"claim file {p.claim} not found",
                             f"paths are relative to {lc.path.parent}"))
         return out
+
+    def _task_size_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        """Training and held-out prompts are disjoint: together they must fit in the task family."""
+        task = self.task
+        if task.family not in lc.suite.family_names():
+            return []
+        have, need = len(lc.suite.prompts(task.family)), task.train_prompts + task.eval_prompts
+        if need <= have:
+            return []
+        split = f" in split '{lc.suite.split}'" if lc.suite.split != "all" else ""
+        return [(("intervention", "task", "train_prompts"), f"train_prompts + eval_prompts = {need}, but family "
+                 f"'{task.family}' has {have} prompts{split}", f"lower them to {have} together")]
+
+    def layer_problems(self, n_layers: int) -> list[tuple[tuple, str, str]]:
+        """An atlas placement picks its top_k layers among the model's: more than it has is no choice."""
+        return [(("intervention",), f"placement '{name}' takes top_k={p.top_k} of a sweep over {n_layers} layers",
+                 f"top_k must be at most {n_layers}") for name, p in self.named_placements().items()
+                if isinstance(p, Atlas) and p.top_k > n_layers]
 
     def named_placements(self) -> dict:
         return {}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from audit.encoding import apply_template
 from interventions.generation import greedy, kl, score
 from interventions.lora import AllLinear, Atlas, Modules, RandomMatched, layer_index
 from interventions.steering import left_pad, position_ids, render_ids
@@ -90,7 +91,7 @@ def render(tok, prompt: str, answer: str, fmt: str, previous: tuple[str, str] | 
         history = [] if previous is None else [{"role": "user", "content": previous[0]},
                                                {"role": "assistant", "content": previous[1]}]
         messages = [{"role": "system", "content": VERBOSE_SYSTEM}, *history, *messages]
-    p = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+    p = apply_template(tok, messages, tokenize=True, add_generation_prompt=True)  # time-limited
     p = list(p["input_ids"] if isinstance(p, dict) or hasattr(p, "keys") else p)
     return p + tok(answer, add_special_tokens=False)["input_ids"] + eos, len(p)
 

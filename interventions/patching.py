@@ -12,11 +12,11 @@ refused, with both tokenizations shown. A pair whose clean and corrupt runs bare
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeInt
+from pydantic import Field
 
-from audit.spec import StrictModel
+from audit.spec import Distinct, Indices, StrictModel
 from interventions.ablation import Ablation
 from interventions.components import Component
 from interventions.registry import intervention
@@ -26,9 +26,10 @@ from interventions.registry import intervention
 class Patching(StrictModel):
     kind: Literal["patching"]
     target: Literal["residual", "attn", "mlp", "head"]
-    layers: Literal["all"] | list[NonNegativeInt] = "all"
-    heads: Literal["all"] | list[NonNegativeInt] = "all"
-    positions: list[Literal["all", "first", "last", "answer", "middle"] | int] = Field(default_factory=lambda: ["all"])
+    layers: Literal["all"] | Indices = "all"
+    heads: Literal["all"] | Indices = "all"
+    positions: Annotated[list[Literal["all", "first", "last", "answer", "middle"] | int], Distinct] = Field(
+        default_factory=lambda: ["all"], min_length=1)
     direction: Literal["denoise", "noise"] = "denoise"
     min_gap: float = Field(0.5, gt=0.0, description="pairs with |LD_clean - LD_corrupt| below this are uninformative")
     why: str = ""

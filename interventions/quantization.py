@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
-from audit.spec import StrictModel
+from audit.spec import Indices, StrictModel
 from interventions.layer_ablation import Method
 from interventions.registry import intervention
 
@@ -70,7 +70,7 @@ class QuantizationDrift(ModesSpec):
     modes: list[Mode] = Field(min_length=1, description="modes compared with the reference")
     reference: Mode = "float32"
     method: Method = Field("skip", description="the layer-ablation method of the re-run sweep")
-    layers: Literal["all"] | list[NonNegativeInt] = "all"
+    layers: Literal["all"] | Indices = "all"
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_drift"

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Optional, Union
 
-from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator
 
-from audit.spec import StrictModel
+from audit.spec import DistinctNames, Indices, Names, StrictModel
 from interventions.registry import intervention
 
 # metric kinds a steering claim may use (listed in audit/metric_kinds.py)
@@ -82,16 +82,16 @@ Direction = Annotated[Union[ContrastiveDirection, FileDirection], Field(discrimi
 
 
 class Behavior(StrictModel):
-    phrases: list[str] = Field(default_factory=list, description="behavior_logprob: log P(any of these phrases) at "
+    phrases: DistinctNames = Field(default_factory=list, description="behavior_logprob: log P(any of these phrases) at "
                                "the answer position (teacher forced); empty: each eval prompt's suite answer")
-    match: list[str] = Field(default_factory=list, description="generation_phrase: case-insensitive substrings that "
-                             "mark the behavior in a generated answer")
+    match: DistinctNames = Field(default_factory=list, description="generation_phrase: case-insensitive substrings "
+                                 "that mark the behavior in a generated answer")
     max_new_tokens: PositiveInt = Field(16, le=256, description="generation metrics: greedy tokens per answer")
 
 
 class Collateral(StrictModel):
     suite: str = Field("main", description="suite of the unrelated prompts (name or .yaml path relative to the claim)")
-    families: list[str] = Field(min_length=1, description="unrelated families: KL(base || steered) at their answer")
+    families: Names = Field(description="unrelated families: KL(base || steered) at their answer")
     prompts_per_family: PositiveInt = Field(4, le=1000, description="per seed")
 
 
@@ -101,7 +101,7 @@ class Steering(StrictModel):
 
     kind: Literal["steering"]
     direction: Direction
-    layers: list[NonNegativeInt] = Field(min_length=1, description="layers whose output is steered (a sweep)")
+    layers: Indices = Field(description="layers whose output is steered (a sweep)")
     alphas: list[float] = Field(min_length=1, description="strengths (a sweep); see scale")
     scale: Literal["norm", "absolute"] = Field("norm", description="norm: h += alpha*||h||*d_hat per position; "
                                                "absolute: h += alpha*d_hat")
@@ -121,12 +121,6 @@ class Steering(StrictModel):
         if len(set(v)) != len(v):
             raise ValueError("alphas must be distinct")
         return v
-
-    @model_validator(mode="after")
-    def _distinct_layers(self):
-        if len(set(self.layers)) != len(self.layers):
-            raise ValueError("layers must be distinct")
-        return self
 
     def layer_indices(self, n_layers: int) -> list[int]:
         return sorted(set(self.layers))

@@ -63,7 +63,7 @@ TASK = "{family: zz, train_prompts: 16, eval_prompts: 24, drift_families: [other
 
 
 def lora_claim(d, name: str, placements: str, acceptance: str, kind: str = "lora", metric: str = "lora_exact_match",
-               extra: str = "", seeds: str = "[1, 2]", training: str = TRAINING):
+               extra: str = "", seeds: str = "[1, 2, 3]", training: str = TRAINING):
     path = d / f"{name}.yaml"
     path.write_text(textwrap.dedent(f"""\
         id: {name}

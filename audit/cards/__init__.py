@@ -6,6 +6,7 @@ A card builder returns ``{"plots": [(relative_png, caption)], "tables": [{"title
 
 from __future__ import annotations
 
+from audit.ledger import slug
 from audit.registry import Registry
 
 CARDS: Registry = Registry("report card (evidence kind)")
@@ -13,6 +14,16 @@ CARDS: Registry = Registry("report card (evidence kind)")
 
 def card_for(kind: str):
     return CARDS.register(kind)
+
+
+def plot_stem(rec: dict) -> str:
+    """Where a claim's plots go, relative to the report: ``plots/<slug of the claim id>`` (the id
+    read back from the ledger never becomes a path by itself)."""
+    return f"plots/{slug(rec['claim_id'])}"
+
+
+def plot_path(rec: dict, name: str) -> str:
+    return f"{plot_stem(rec)}-{name}.png"
 
 
 def build_card(rec: dict, out_dir) -> dict:

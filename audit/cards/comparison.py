@@ -5,13 +5,14 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_path
 
 
 @card_for("comparison")
 def comparison_card(rec: dict, out_dir) -> dict:
     sweeps = rec["evidence"]["sweeps"]
-    path = out_dir / f"plots/{rec['claim_id']}-sweeps.png"
+    rel = plot_path(rec, "sweeps")
+    path = out_dir / rel
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
     for s in sweeps:
         pooled = s.get("pooled") or []
@@ -29,7 +30,7 @@ def comparison_card(rec: dict, out_dir) -> dict:
     plots.save(fig, path)
     rows = [[s["claim_id"], s.get("model_id") or "-", s.get("method") or "-", s["top"],
              "yes" if s["top_separated"] else "no (uninformative)", s["verdict"]] for s in sweeps]
-    return {"plots": [(f"plots/{rec['claim_id']}-sweeps.png", "compared sweeps, normalized, by relative depth")],
+    return {"plots": [(rel, "compared sweeps, normalized, by relative depth")],
             "tables": [{"title": "Compared sweeps", "columns": ["claim", "model", "method", "top", "top separated",
                                                                  "its own verdict"], "rows": rows}],
             "notes": ["A sweep whose top is not separated from its runner-up is uninformative; it cannot decide a comparison."]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_path
 from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
 
 
@@ -13,18 +13,18 @@ def component_sweep_card(rec: dict, out_dir) -> dict:
     acc = rec.get("claim", {}).get("acceptance") or {}
     claimed = acc.get("component") or (acc.get("greater") or [None])[0]
     labels, table, metric = ev["labels"], ev["effects"][ev["metric"]], ev["metric"]
-    stem = f"plots/{rec['claim_id']}"
+    sweep, heat = plot_path(rec, "sweep"), plot_path(rec, "heatmap")
     what = f"{ev.get('target', 'component')} ({ev['method']})"
-    plots.sweep(labels, table, ev["seeds"], claimed, metric, what, rec["claim_id"], out_dir / f"{stem}-sweep.png")
+    plots.sweep(labels, table, ev["seeds"], claimed, metric, what, rec["claim_id"], out_dir / sweep)
     plots.heatmap(labels, ev["families"], table, metric, what, f"{rec['claim_id']}: family x component",
-                  out_dir / f"{stem}-heatmap.png")
+                  out_dir / heat)
     notes = [f"{len(labels)} components; metric `{metric}`."] + list(ev.get("notes", []))
     if "interval" in summary:
         lo, hi = summary["interval"]
         notes.append(f"{summary.get('component')}: pooled {summary.get('pooled', float('nan')):.4g}, "
                      f"95% CI [{lo:.4g}, {hi:.4g}] over prompts (threshold {summary.get('threshold')}).")
-    return {"plots": [(f"{stem}-sweep.png", f"{metric} per component, per seed and pooled"),
-                      (f"{stem}-heatmap.png", "family x component (mean over seeds)")]
+    return {"plots": [(sweep, f"{metric} per component, per seed and pooled"),
+                      (heat, "family x component (mean over seeds)")]
                      + interval_plot(rec, out_dir, f"{metric} difference"),
             "tables": interval_table(summary)
                       + [{"title": "Evidence per seed, beside the pooled interval",

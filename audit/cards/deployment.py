@@ -4,7 +4,7 @@ quantization (speed, memory and quality per mode; causal drift per layer)."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_path
 from audit.stats import mean, median
 
 
@@ -65,7 +65,7 @@ def checks_card(rec: dict) -> tuple[list[dict], list[str]]:
 @card_for("layer_skip")
 def layer_skip_card(rec: dict, out_dir) -> dict:
     ev, acc = rec["evidence"], (rec.get("claim") or {}).get("acceptance") or {}
-    path = f"plots/{rec['claim_id']}-tradeoff.png"
+    path = plot_path(rec, "tradeoff")
     plots.skip_tradeoff(ev["configs"], acc.get("faithful_top5_overlap", 0.9), acc.get("min_speedup", 1.05),
                         f"{rec['claim_id']}: quality vs speed per skip config", out_dir / path)
     summary = rec.get("summary") or {}
@@ -107,7 +107,7 @@ def quantization_card(rec: dict, out_dir) -> dict:
     ratio = {m: median(modes[m]["speed_ratios"][base]) if m != base else 1.0 for m in order}
     em = {m: mean(s["exact_match"] for s in modes[m]["seeds"]) for m in order}
     kl = {m: mean(s["kl"] for s in modes[m]["seeds"]) for m in order}
-    path = f"plots/{rec['claim_id']}-modes.png"
+    path = plot_path(rec, "modes")
     plots.mode_bars(order, [(f"tokens/s ratio to {base}", [ratio[m] for m in order]),
                             ("weights footprint (MB)", [modes[m]["memory_mb"] for m in order]),
                             (f"KL to {ref} (nats)", [kl[m] for m in order]),
@@ -136,7 +136,7 @@ def drift_card(rec: dict, out_dir) -> dict:
     effects = ev["per_seed_layer_effects"]
     per_mode = {m: [mean(seed[i] for seed in per_seed) for i in range(len(ev["layers"]))]
                 for m, per_seed in effects.items()}
-    path = f"plots/{rec['claim_id']}-layers.png"
+    path = plot_path(rec, "layers")
     plots.mode_layer_effects(ev["layers"], per_mode, ev["metric"], f"{rec['claim_id']}: per-layer {ev['method']} "
                              f"effect under each mode (mean over seeds)", out_dir / path)
     checks, gate = checks_card(rec)

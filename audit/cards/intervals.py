@@ -4,6 +4,7 @@ inference method, and per-seed estimates beside the pooled interval."""
 from __future__ import annotations
 
 from audit import plots
+from audit.cards import plot_path
 
 
 def _f(x) -> str:
@@ -29,7 +30,7 @@ def interval_plot(rec: dict, out_dir, xlabel: str) -> list[tuple[str, str]]:
     rows = summary.get("intervals") or []
     if not rows:
         return []
-    path = f"plots/{rec['claim_id']}-intervals.png"
+    path = plot_path(rec, "intervals")
     plots.intervals(sorted(rows, key=lambda r: r["low"]), float(summary.get("margin_required", 0.0)),
                     f"{rec['claim_id']}: simultaneous 95% intervals", out_dir / path, xlabel)
     return [(path, "claimed minus each other (simultaneous intervals over prompts); green clears the margin, "

@@ -4,7 +4,7 @@ verdict rests on, and per-seed results beside the pooled interval."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_path
 from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
 
 
@@ -12,9 +12,9 @@ from audit.cards.intervals import interval_plot, interval_table, per_seed_row_va
 def layer_sweep_card(rec: dict, out_dir) -> dict:
     ev, summary = rec["evidence"], rec.get("summary", {})
     claimed = (rec.get("claim", {}).get("acceptance") or {}).get("layer")
-    stem = f"plots/{rec['claim_id']}"
-    plots.layer_effects(ev, claimed, rec["claim_id"], out_dir / f"{stem}-layers.png")
-    plots.family_heatmap(ev, f"{rec['claim_id']}: family x layer", out_dir / f"{stem}-heatmap.png")
+    layers, heat = plot_path(rec, "layers"), plot_path(rec, "heatmap")
+    plots.layer_effects(ev, claimed, rec["claim_id"], out_dir / layers)
+    plots.family_heatmap(ev, f"{rec['claim_id']}: family x layer", out_dir / heat)
     n = len(ev["samples"][str(ev["seeds"][0])][ev["families"][0]])
     rows = [r + [n] for r in per_seed_row_values(summary, ev["layers"], claimed)]
     notes = [f"Method `{ev['method']}`; metric `{ev['metric']}`; {ev['n_prompts']['unique']} distinct prompts; "
@@ -26,8 +26,8 @@ def layer_sweep_card(rec: dict, out_dir) -> dict:
         notes.append("Leaving one family out moves the pooled top: " +
                      (" · ".join(f"without {f}: L{t}" for f, t in moved.items()) if moved else "never"))
     return {
-        "plots": [(f"{stem}-layers.png", "effect per ablated layer, per seed and pooled"),
-                  (f"{stem}-heatmap.png", "family x layer effect (mean over seeds)")]
+        "plots": [(layers, "effect per ablated layer, per seed and pooled"),
+                  (heat, "family x layer effect (mean over seeds)")]
                  + interval_plot(rec, out_dir, f"{ev['metric']} difference"),
         "tables": interval_table(summary)
                   + [{"title": "Evidence per seed, beside the pooled interval",

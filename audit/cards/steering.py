@@ -6,7 +6,7 @@ sweep, per-family effects, example answers and any waived control."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_stem
 from audit.criteria.steering import BULK, CONTROL_NAMES, pooled_null, quantile
 from audit.stats import mean, std
 
@@ -84,7 +84,7 @@ def steering_card(rec: dict, out_dir) -> dict:
     ev, summary = rec["evidence"], rec.get("summary") or {}
     acc = (rec.get("claim") or {}).get("acceptance") or {}
     sign = -1.0 if acc.get("direction") == "decrease" else 1.0
-    stem = f"plots/{rec['claim_id']}"
+    stem = plot_stem(rec)
     cell = summary.get("cell") or (ev.get("control_cells") or [None])[0]
     xlabel = _UNITS.get(ev["metric"], ev["metric"])
     plots_out, tables, notes = [], [], []

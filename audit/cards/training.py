@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for
+from audit.cards import card_for, plot_stem
 from audit.cards.deployment import checks_card
 from audit.stats import mean
 
@@ -96,7 +96,7 @@ def _params_plot(res: dict, key: str, ylabel: str, title: str, path) -> None:
 
 @card_for("lora")
 def lora_card(rec: dict, out_dir) -> dict:
-    ev, stem, cid = rec["evidence"], f"plots/{rec['claim_id']}", rec["claim_id"]
+    ev, stem, cid = rec["evidence"], plot_stem(rec), rec["claim_id"]
     res = ev["results"]
     plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss", out_dir / f"{stem}-loss.png")
     _params_plot(res, "exact_match", "held-out exact match (mean over seeds)", f"{cid}: exact match vs parameters",
@@ -113,7 +113,7 @@ def lora_card(rec: dict, out_dir) -> dict:
 
 @card_for("lora_sweep")
 def sweep_card(rec: dict, out_dir) -> dict:
-    ev, stem, cid = rec["evidence"], f"plots/{rec['claim_id']}", rec["claim_id"]
+    ev, stem, cid = rec["evidence"], plot_stem(rec), rec["claim_id"]
     res = ev["results"]
     plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss per point",
                       out_dir / f"{stem}-loss.png")
@@ -137,7 +137,7 @@ def sweep_card(rec: dict, out_dir) -> dict:
 
 @card_for("lora_adapter_ablation")
 def adapter_card(rec: dict, out_dir) -> dict:
-    ev, stem = rec["evidence"], f"plots/{rec['claim_id']}"
+    ev, stem = rec["evidence"], plot_stem(rec)
     layers = sorted({int(k) for s in ev["per_seed"] for k in s["effects"]})
     eff = [mean(s["effects"].get(str(i), 0.0) for s in ev["per_seed"]) for i in layers]
     nrm = [mean(s["norms"].get(str(i), 0.0) for s in ev["per_seed"]) for i in layers]

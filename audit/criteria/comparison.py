@@ -69,7 +69,7 @@ class TopsDiffer(StrictModel):
 @criterion("tops_match")
 class TopsMatch(StrictModel):
     kind: Literal["tops_match"]
-    expected: dict[str, int | str] = Field(description="claim id -> expected top component")
+    expected: dict[str, int | str] = Field(min_length=1, description="claim id -> expected top component")
 
     def evaluate_sweeps(self, sweeps: list[dict]) -> Outcome:
         summary = _summary(sweeps, [], expected=self.expected)

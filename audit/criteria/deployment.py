@@ -32,8 +32,8 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit import inference
 from audit.criteria import criterion
-from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci
-from audit.spec import ReplacedKeys, StrictModel
+from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci, statistic_ci
+from audit.spec import DistinctNames, ReplacedKeys, StrictModel
 from audit.verdict import Outcome, Verdict
 
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
@@ -63,6 +63,17 @@ def make_check(name: str, low: float, high: float, threshold: float, *, above: b
             "relation": ">" if above else "<", "threshold": float(threshold), "strong": bool(c["strong"]) and not reasons,
             "per_seed": {str(k): finite(v) for k, v in (per_seed or {}).items()}, "degenerate": reasons,
             "method": method, "detail": what}
+
+
+def undefined(iv: dict, spread: bool = True) -> list[str]:
+    """Why an interval cannot decide anything (empty when it can): one training seed, or no spread
+    (``spread=False`` for a statistic that may legitimately sit still, e.g. a rank correlation of
+    1 in every bootstrap replicate)."""
+    if iv.get("defined", True):
+        return []
+    if iv["method"].startswith("one seed"):
+        return [iv["method"] + "; use 3 or more seeds"]
+    return [f"undefined: {iv['name']} has no spread"] if spread else []
 
 
 def combine(name: str, parts: list[dict], negate: bool = False, what: str = "") -> dict:
@@ -116,7 +127,8 @@ def judge(checks: list[dict], summary: dict, gate=()) -> Outcome:
 # --------------------------------------------------------------------------- intervals
 
 def n_units(table: PromptTable) -> int:
-    """Independent observations: distinct prompts (per seed when a seed trains its own model)."""
+    """Observations behind an exact bound: distinct prompts (per seed when a seed trains its own
+    model — used only when every run agreed on every prompt, so no run-to-run spread was seen)."""
     if table.resample == "prompts":
         return len(set(table.unit))
     return len(set(zip(table.seed, table.unit)))
@@ -137,33 +149,19 @@ def intervals(table: PromptTable, contrasts, names: list[str], bounds=None, alph
                "defined": bool(iv.defined[j]), "method": iv.method + f", max-T over {len(names)}",
                "per_seed": {str(s): float(c[j] @ v) for s, v in per_seed.items()}}
         x = table.values @ c[j]
-        if not row["defined"] and bounds is not None and np.ptp(x) == 0:
+        if not row["defined"] and bounds is not None and np.ptp(x) == 0 and (
+                table.resample == "prompts" or len(table.seeds) > 1):
             lo = float(np.sum(np.where(c[j] > 0, c[j] * bounds[0], c[j] * bounds[1])))
             hi = float(np.sum(np.where(c[j] > 0, c[j] * bounds[1], c[j] * bounds[0])))
             n = n_units(table)
             u = binomial_ci(0, n, alpha / len(names))[1]
             v = float(x[0])
+            what = "prompts" if table.resample == "prompts" else f"prompts of {len(table.seeds)} training runs"
             row.update(low=v - u * (v - lo), high=v + u * (hi - v), defined=True,
-                       method=f"no spread: every one of {n} prompts gives {v:.4g}; exact bound (Clopper-Pearson, "
+                       method=f"no spread: every one of {n} {what} gives {v:.4g}; exact bound (Clopper-Pearson, "
                               f"0 of {n} differ, alpha {alpha:g}/{len(names)})")
         out.append(row)
     return out
-
-
-def statistic_intervals(table: PromptTable, point, reps, names: list[str], ranges: list[tuple] | None = None,
-                        alpha: float = ALPHA) -> list[dict]:
-    """Max-T simultaneous intervals of nonlinear statistics from their bootstrap replicates
-    ``reps[b, k]`` (drawn from ``table``): :func:`audit.inference.simultaneous_ci` on a table whose
-    estimates are the statistics themselves, so the critical value is the same max-T rule.
-    ``ranges``: the values each statistic can take (a correlation's [-1, 1]); intervals are cut to them."""
-    point = np.asarray(point, dtype=float)
-    proxy = PromptTable(np.tile(np.nan_to_num(point), (len(table.family), 1)), tuple(names), table.family,
-                        table.unit, table.seed, table.resample)
-    iv = simultaneous_ci(proxy, np.eye(len(names)), names, alpha, reps=np.nan_to_num(np.asarray(reps, dtype=float)))
-    ranges = ranges or [(-math.inf, math.inf)] * len(names)
-    return [{"name": n, "estimate": float(point[j]), "low": float(max(iv.low[j], ranges[j][0])),
-             "high": float(min(iv.high[j], ranges[j][1])),
-             "method": iv.method + f", max-T over {len(names)} statistics"} for j, n in enumerate(names)]
 
 
 def repeat_interval(values: list[float]) -> tuple[float, float, str]:
@@ -284,7 +282,7 @@ class QuantPractical(StrictModel):
     candidate: str = Field(description="the mode claimed practical, e.g. nf4")
     baseline: str = Field(description="the mode its speed and memory are compared with, e.g. bfloat16")
     min_speed_ratio: PositiveFloat = Field(description="candidate tokens/s >= this x baseline tokens/s")
-    beats: list[str] = Field(default_factory=list, description="modes the candidate must out-run (ratio > 1)")
+    beats: DistinctNames = Field(default_factory=list, description="modes the candidate must out-run (ratio > 1)")
     max_memory_ratio: PositiveFloat = Field(1.0, description="candidate model memory <= this x baseline")
     max_exact_match_drop: NonNegativeFloat = Field(0.05, description="exact-match drop vs the reference mode")
     max_kl: NonNegativeFloat = Field(0.1, description="mean KL(reference || candidate) at the answer position (nats)")
@@ -355,7 +353,8 @@ class CausalDrift(ReplacedKeys):
     min_spearman: float = Field(0.9, ge=-1.0, le=1.0)
     same_top: bool = Field(True, description="the top layer must be the reference's")
     magnitude_ratio: tuple[PositiveFloat, PositiveFloat] = Field(
-        (0.8, 1.25), description="[low, high] bounds of mean |effect| under the mode / under the reference")
+        (0.8, 1.25), strict=False,  # YAML gives a list; the items stay strict
+        description="[low, high] bounds of mean |effect| under the mode / under the reference")
 
     REPLACED = {"top_tie_relative": "top_tie_relative was removed: a near-tie of the top layer is now an interval "
                                     "that includes 0 (uncertain) — delete the key"}
@@ -391,8 +390,8 @@ class CausalDrift(ReplacedKeys):
             stats.append((lambda e, k=k: _magnitude_rows(block(e, 0), block(e, k))))
             names += [f"{m} Spearman", f"{m} magnitude ratio"]
         point = np.array([s(est)[0] for s in stats])
-        sivs = statistic_intervals(table, point, np.stack([s(reps) for s in stats], 1), names,
-                                   [(-1.0, 1.0), (0.0, math.inf)] * len(modes))
+        sivs = statistic_ci(table, point, names, reps=np.stack([s(reps) for s in stats], 1),
+                            ranges=[(-1.0, 1.0), (0.0, math.inf)] * len(modes))
         per_seed = {str(s): v[None] for s, v in table.per_seed().items()}
         lo, hi = self.magnitude_ratio
         checks = []
@@ -403,15 +402,15 @@ class CausalDrift(ReplacedKeys):
             mag_seeds = {s: float(stats[2 * k + 1](v)[0]) for s, v in per_seed.items()}
             checks.append(make_check(f"{m} rank correlation", rho["low"], rho["high"], self.min_spearman,
                                      estimate=rho["estimate"], per_seed=rho_seeds, method=rho["method"],
-                                     degenerate_reasons=[] if math.isfinite(rho["estimate"]) else
+                                     degenerate_reasons=undefined(rho, spread=False) if math.isfinite(rho["estimate"]) else
                                      ["undefined: a constant effect vector has no ranks"]))
             if self.same_top:
                 checks.append(top_checks[m])
-            undefined = [] if math.isfinite(mag["estimate"]) else ["undefined: the reference's effects are ~0"]
+            why = undefined(mag, spread=False) if math.isfinite(mag["estimate"]) else ["undefined: the reference's effects are ~0"]
             parts = [make_check(f">= {lo}", mag["low"], mag["high"], lo, estimate=mag["estimate"], per_seed=mag_seeds,
-                                method=mag["method"], degenerate_reasons=undefined),
+                                method=mag["method"], degenerate_reasons=why),
                      make_check(f"<= {hi}", mag["low"], mag["high"], hi, above=False, estimate=mag["estimate"],
-                                per_seed=mag_seeds, method=mag["method"], degenerate_reasons=undefined)]
+                                per_seed=mag_seeds, method=mag["method"], degenerate_reasons=why)]
             checks.append(combine(f"{m} effect magnitude", parts, what=f"ratio to {reference} must lie in [{lo}, {hi}]"))
         return judge(checks, {"modes": list(modes), "reference": reference, "statistics": sivs, **top_summary})
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 
 from audit.criteria import criterion
 from audit.criteria.hub import _REPLACED, sweep_description, vs_others
-from audit.spec import ReplacedKeys
+from audit.spec import Names, ReplacedKeys, disjoint
 from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, decide, degenerate, fmt_ci,
                              pairwise_contrasts, simultaneous_ci, single_ci, strength)
 from audit.verdict import Outcome, Verdict
@@ -46,20 +46,29 @@ class _Alpha(ReplacedKeys):
     alpha: float = Field(ALPHA, gt=0.0, lt=0.5, description="error level of the (simultaneous) intervals")
 
 
-@criterion("effect_at_least")
-class EffectAtLeast(_Alpha):
-    kind: Literal["effect_at_least"]
+class _OneComponent(_Alpha):
+    """A criterion about one named component of a sweep."""
+
     component: str
-    threshold: float
 
     def named(self) -> list:
         return [self.component]
 
-    def evaluate(self, table: PromptTable) -> Outcome:
+    def _column(self, table: PromptTable) -> int | Outcome:
+        """The component's column, or the errored outcome saying it was not measured."""
         labels = list(table.labels)
-        if (err := _missing([self.component], labels)) is not None:
-            return err
-        c = labels.index(self.component)
+        err = _missing([self.component], labels)
+        return err if err is not None else labels.index(self.component)
+
+
+@criterion("effect_at_least")
+class EffectAtLeast(_OneComponent):
+    kind: Literal["effect_at_least"]
+    threshold: float
+
+    def evaluate(self, table: PromptTable) -> Outcome:
+        if isinstance(c := self._column(table), Outcome):
+            return c
         summary = {"component": self.component, "threshold": self.threshold,
                    "per_seed": {str(s): float(v[c]) for s, v in table.per_seed().items()}}
         if (bad := _degenerate(table, [c], summary)) is not None:
@@ -79,19 +88,14 @@ class EffectAtLeast(_Alpha):
 
 
 @criterion("rank_top_k")
-class RankTopK(_Alpha):
+class RankTopK(_OneComponent):
     kind: Literal["rank_top_k"]
-    component: str
     k: PositiveInt
 
-    def named(self) -> list:
-        return [self.component]
-
     def evaluate(self, table: PromptTable) -> Outcome:
-        labels = list(table.labels)
-        if (err := _missing([self.component], labels)) is not None:
-            return err
-        c, n = labels.index(self.component), len(labels)
+        if isinstance(c := self._column(table), Outcome):
+            return c
+        n = len(table.labels)
         desc = sweep_description(table)
         ranks = {s: 1 + sum(v > row[c] for v in row) for s, row in desc["per_seed"].items()}
         summary = {"component": self.component, "k": self.k, "rank_per_seed": ranks,
@@ -126,9 +130,14 @@ class RankTopK(_Alpha):
 @criterion("exceeds")
 class Exceeds(_Alpha):
     kind: Literal["exceeds"]
-    greater: list[str] = Field(min_length=1)
-    than: list[str] = Field(min_length=1)
+    greater: Names
+    than: Names
     min_margin_relative: float = Field(0.0, ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _sides(self):
+        disjoint(self, "greater", "than")
+        return self
 
     def named(self) -> list:
         return self.greater + self.than

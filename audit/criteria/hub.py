@@ -50,6 +50,14 @@ class SeparationThresholds(ReplacedKeys):
     min_effect: float = Field(0.0, ge=0.0, description="minimum effect of the claimed component (metric units)")
     flat_tolerance: float = Field(1e-3, ge=0.0, description="relative range below which a sweep is flat")
 
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        """The seeds that must agree cannot outnumber the seeds the claim runs."""
+        n = len(lc.claim.controls.seeds)
+        if self.min_seed_agreement == "all" or self.min_seed_agreement <= n:
+            return []
+        return [(("acceptance", "min_seed_agreement"), f"min_seed_agreement {self.min_seed_agreement} is more than "
+                 f"the {n} seed(s) in controls.seeds", f"use `all`, or at most {n}")]
+
 
 @criterion("hub")
 class HubAcceptance(SeparationThresholds):

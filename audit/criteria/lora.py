@@ -4,8 +4,8 @@ Results are ``{arm: [per seed {seed, trainable_params, losses, exact_by_prompt, 
 drift_by_prompt, ...}]}``; the ``*_by_prompt`` values are ``{family: {prompt id: value}}``: held-out
 exact match (0/1), the trained adapter's final loss on each training example, KL drift on each
 unrelated prompt. A seed trains its own adapter, so arms are compared paired per prompt within a
-seed and the bootstrap resamples seeds, then prompts (``resample="seeds_then_prompts"``), with
-max-T simultaneous 95% intervals over every comparison a criterion makes (the check-list rules of
+seed and the seed is the unit of the intervals (``resample="seeds"``: Student t over the seeds'
+estimates, Bonferroni over every comparison a criterion makes; the check-list rules of
 :mod:`audit.criteria.deployment`). Exact-match contrasts with no spread at all get the exact
 Clopper-Pearson bound (see :func:`audit.criteria.deployment.intervals`).
 
@@ -19,16 +19,16 @@ inconclusive, saying which.
 from __future__ import annotations
 
 import math
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit.criteria import criterion
 from audit.criteria.deployment import (PASS, UNCERTAIN, exact_check, finite, fmt, intervals, judge, make_check,
-                                       statistic_intervals)
-from audit.inference import N_BOOT, PromptTable, degenerate, empirical_p
-from audit.spec import ReplacedKeys, StrictModel
+                                       undefined)
+from audit.inference import PromptTable, degenerate, empirical_p, statistic_ci
+from audit.spec import Distinct, ReplacedKeys, StrictModel
 from audit.verdict import Outcome
 
 NOISE_WINDOW = 10  # logged losses at the end of a run whose step-to-step spread is its within-run noise
@@ -70,7 +70,7 @@ def run_table(results: dict, arms: list[str], key: str) -> PromptTable:
                 unit.append(pid)
                 seed.append(int(s))
     return PromptTable(np.array(rows, dtype=float).reshape(len(rows), len(arms)), tuple(arms), tuple(fam),
-                       tuple(unit), tuple(seed), "seeds_then_prompts")
+                       tuple(unit), tuple(seed), "seeds")
 
 
 def baseline_values(table: PromptTable, baseline: list[dict] | None, key: str = "exact_by_prompt"):
@@ -98,7 +98,7 @@ def below_noise(name: str, estimate: float, floor: float | None) -> list[str]:
 
 
 def _check(iv: dict, threshold: float, above: bool = True, reasons=(), what: str = "") -> dict:
-    reasons = list(reasons) + ([] if iv["defined"] else [f"undefined: {iv['name']} has no spread"])
+    reasons = list(reasons) + undefined(iv)
     return make_check(iv["name"], iv["low"], iv["high"], threshold, above=above, estimate=iv["estimate"],
                       per_seed=iv["per_seed"], method=iv["method"], degenerate_reasons=reasons, what=what)
 
@@ -155,9 +155,9 @@ class AdapterConcentration(StrictModel):
 
     Pooled over seeds: R = the mean over seeds of Pearson r(per-layer adapter norm, per-layer
     adapter-ablation effect), with one permutation test (layers permuted within every seed, the
-    same statistic; one-sided) and a bootstrap interval (seeds, then held-out prompts); and the
-    share of the positive effect in the last third of the layers, pooled the same way. Both
-    intervals are simultaneous (max-T). Effects whose across-layer spread is below the training
+    same statistic; one-sided) and a t interval over the seeds; and the share of the positive
+    effect in the last third of the layers, pooled the same way. Both intervals are simultaneous
+    (Bonferroni). Effects whose across-layer spread is below the training
     loss's within-run noise, or an undefined correlation, are degenerate: inconclusive."""
 
     kind: Literal["adapter_concentration"]
@@ -176,12 +176,13 @@ class AdapterConcentration(StrictModel):
         table = run_table(results, [str(k) for k in layers], "by")
         norms = {int(s["seed"]): np.array([s["norms"][str(k)] for k in layers], dtype=float) for s in seeds}
         late = np.array([k >= n_layers * 2 / 3 for k in layers])
-        point = self._pooled(table, norms, late, np.ones((1, len(table.family))), fill=False)[0]
         means = {int(s): v for s, v in table.per_seed().items()}
         per_seed = [{"seed": s, "pearson": float(_pearson(norms[s], means[s][None])[0]),
                      "late_share": float(_late_share(means[s][None], late)[0]),
                      "effect_sd": float(np.std(means[s], ddof=1)), "loss_noise": loss_noise(x["losses"])}
                     for s, x in zip(norms, seeds)]
+        by_seed = np.array([[r["pearson"], r["late_share"]] for r in per_seed])
+        point = by_seed.mean(0)
         summary = {"per_seed": [{k: (finite(v) if isinstance(v, float) else v) for k, v in row.items()}
                                 for row in per_seed], "layers": layers}
         gate = degenerate(table.values)
@@ -194,9 +195,8 @@ class AdapterConcentration(StrictModel):
         if gate:
             return judge([], summary, gate)
         rng = np.random.default_rng(table.fingerprint())
-        reps = self._pooled(table, norms, late, table.bootstrap_weights(N_BOOT, rng))
-        ivs = statistic_intervals(table, point, reps, ["pooled Pearson r (norm, effect)", "late-layer share"],
-                                  [(-1.0, 1.0), (0.0, 1.0)])
+        ivs = statistic_ci(table, point, ["pooled Pearson r (norm, effect)", "late-layer share"],
+                           per_seed=by_seed, ranges=[(-1.0, 1.0), (0.0, 1.0)])
         p = self._permutation_p(means, norms, point[0], max(permutations, 199), rng) if math.isfinite(point[0]) else None
         undefined_r = [f"undefined correlation: seed {r['seed']} has a constant side" for r in per_seed
                        if not math.isfinite(r["pearson"])]
@@ -206,35 +206,17 @@ class AdapterConcentration(StrictModel):
                           estimate=point[0], per_seed={str(r["seed"]): r["pearson"] for r in per_seed},
                           method=ivs[0]["method"] + f"; permutation p = {fmt(p)} ({max(permutations, 199)} "
                                                     "permutations of layers within every seed, pooled, one-sided)",
-                          degenerate_reasons=undefined_r, what=f"permutation p {fmt(p)} (need <= {self.max_p})")
+                          degenerate_reasons=undefined_r + undefined(ivs[0], spread=False),
+                          what=f"permutation p {fmt(p)} (need <= {self.max_p})")
         corr["p"] = p
         if corr["status"] == PASS and (p is None or p > self.max_p):
             corr.update(status=UNCERTAIN, strong=False, detail=f"not significant: permutation p {fmt(p)} > {self.max_p}")
         share = make_check("late layers", ivs[1]["low"], ivs[1]["high"], self.min_late_share, estimate=point[1],
                            per_seed={str(r["seed"]): r["late_share"] for r in per_seed}, method=ivs[1]["method"],
-                           degenerate_reasons=undefined_share,
+                           degenerate_reasons=undefined_share + undefined(ivs[1], spread=False),
                            what=f"share of the positive effect in layers >= {math.ceil(n_layers * 2 / 3)}")
         return judge([corr, share], {**summary, "permutation_p": p, "pooled_pearson": finite(point[0]),
                                      "pooled_late_share": finite(point[1])})
-
-    @staticmethod
-    def _pooled(table: PromptTable, norms: dict, late: np.ndarray, weights: np.ndarray, fill: bool = True) -> np.ndarray:
-        """[b, 2]: (mean r, mean late share) over the seeds a replicate drew, from row weights
-        (``fill``: an undefined per-seed value counts as 0 in a replicate; else it stays NaN)."""
-        fix = np.nan_to_num if fill else (lambda x: x)
-        rs, shares, cluster = [], [], []
-        for s in table.seeds:
-            rows = np.array([i for i, x in enumerate(table.seed) if x == s])
-            w = weights[:, rows]
-            total = w.sum(1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means = (w @ table.values[rows]) / total[:, None]
-            rs.append(fix(_pearson(norms[s], means)))
-            shares.append(fix(_late_share(means, late)))
-            cluster.append(total / len(set(table.unit[i] for i in rows)))
-        cw = np.stack(cluster, 1)
-        cw = cw / cw.sum(1, keepdims=True)
-        return np.stack([(cw * np.stack(rs, 1)).sum(1), (cw * np.stack(shares, 1)).sum(1)], 1)
 
     @staticmethod
     def _permutation_p(means: dict, norms: dict, observed: float, n: int, rng) -> float:
@@ -346,7 +328,7 @@ class SweepKnee(_SweepCriterion):
     loss's within-run noise are no gain (the noise floor is measured, not a chosen constant)."""
 
     kind: Literal["sweep_knee"]
-    order: list[str] = Field(min_length=3)
+    order: Annotated[list[str], Distinct] = Field(min_length=3)
     at: str
     min_gain_ratio: PositiveFloat = 2.0
 

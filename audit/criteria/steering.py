@@ -50,16 +50,15 @@ refute).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal, Optional
 
 import numpy as np
-from pydantic import Field, NonNegativeInt
+from pydantic import Field, NonNegativeInt, model_validator
 
 from audit.criteria import criterion
-from audit.inference import (ALPHA, INCONCLUSIVE, N_BOOT, REFUTED, SUPPORTED, PromptTable, check, decide,
-                             degenerate, empirical_p, fmt_ci, simultaneous_ci, strength)
-from audit.spec import ReplacedKeys
+from audit.inference import (ALPHA, INCONCLUSIVE, REFUTED, SUPPORTED, Independent, PromptTable, check,
+                             decide, degenerate, empirical_p, fmt_ci, simultaneous_ci, strength)
+from audit.spec import Names, ReplacedKeys, disjoint
 from audit.verdict import Outcome, Verdict
 
 CONTROL_NAMES = ("random_vector", "shuffled_label")
@@ -168,35 +167,6 @@ def prompt_table(ev: dict, which: str, cells: list[str], sign: float = 1.0,
     if not rows:
         raise KeyError(f"no {kind} prompts" + (f" in families {families}" if families else ""))
     return PromptTable(np.array(rows, dtype=float), tuple(cells), tuple(fam), tuple(unit), tuple(seed))
-
-
-@dataclass(frozen=True)
-class Independent:
-    """Arms of independently sampled prompt tables side by side (the eval effect and the collateral
-    KL are measured on disjoint prompts): each table is resampled on its own, and
-    :func:`audit.inference.simultaneous_ci` sees their arms as one table's."""
-
-    tables: tuple
-
-    @property
-    def family(self) -> tuple:
-        return tuple(f"{i}:{f}" for i, t in enumerate(self.tables) for f in t.family)
-
-    @property
-    def unit(self) -> tuple:
-        return tuple(f"{i}:{u}" for i, t in enumerate(self.tables) for u in t.unit)
-
-    @property
-    def families(self) -> list[str]:
-        return sorted(set(self.family))
-
-    resample = "prompts"
-
-    def estimate(self) -> np.ndarray:
-        return np.concatenate([t.estimate() for t in self.tables])
-
-    def replicates(self, n_boot: int = N_BOOT) -> np.ndarray:
-        return np.hstack([t.replicates(n_boot, seed=(t.fingerprint() + i) % 2**63) for i, t in enumerate(self.tables)])
 
 
 def at_most(name: str, low: float, high: float, bound: float, what: str = "") -> dict:
@@ -551,11 +521,16 @@ class SteeringRatio(NullThresholds):
     kind: Literal["steering_ratio"]
     layer: NonNegativeInt = Field(description="the judged layer")
     alpha: float = Field(description="the judged strength")
-    numerator: list[str] = Field(min_length=1, description="eval families of the numerator group")
-    denominator: list[str] = Field(min_length=1, description="eval families of the denominator group")
+    numerator: Names = Field(description="eval families of the numerator group")
+    denominator: Names = Field(description="eval families of the denominator group")
     min_ratio: float = Field(0.5, ge=0.0, description="numerator effect >= this x denominator effect")
     min_effect: float = Field(0.05, ge=0.0, description="the denominator group's effect must reach this for the "
                               "comparison to be informative")
+
+    @model_validator(mode="after")
+    def _groups(self):
+        disjoint(self, "numerator", "denominator")
+        return self
 
     def evaluate_steering(self, ev: dict) -> Outcome:
         judged = self._judged_cell(ev)

@@ -177,8 +177,19 @@ def test_cuda_requested_without_a_gpu_ends_errored_with_the_fix(tmp_path, tiny_d
     from tests.conftest import write_claim
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    lc = load_claim(write_claim(tmp_path / "c.yaml", model=str(tiny_dir("cli_dev", "llama", hub=2)), prompts=1))
+    lc = load_claim(write_claim(tmp_path / "c.yaml", model=str(tiny_dir("cli_dev", "llama", hub=2)), prompts=4))
     rec = run_claim(lc, RunOptions(device="cuda", evidence_cache=EvidenceCache(tmp_path / "c")))
     assert rec["verdict"] == "errored" and "--device cpu or --device auto" in rec["reasons"][0]
     auto = run_claim(lc, RunOptions(device="auto", evidence_cache=EvidenceCache(tmp_path / "c")))
     assert auto["verdict"] == "supported" and auto["provenance"]["device"] == "cpu"
+
+
+@pytest.mark.parametrize("args", [["run", "claims/smollm2_hub.yaml", "--batch-size", "0"], ["check"],
+                                  ["run", "--no-such-option", "claims/"]])
+def test_usage_errors_have_their_own_exit_code_not_inconclusive(args, tmp_path):
+    """Exit 2 means inconclusive: a usage error must never look like a verdict."""
+    from audit.cli import EXIT_USAGE
+
+    result = runner.invoke(app, args + (["--out", str(tmp_path)] if args[0] == "run" else []))
+    assert result.exit_code == EXIT_USAGE == 64, result.output
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
 
 def test_the_cli_runs_claims_on_ray_and_rejects_an_unknown_executor(tmp_path, tiny_dir):
     model = tiny_dir("ray_cli_qwen", "qwen2", hub=1)
-    claim = write_claim(tmp_path / "cli.yaml", model=model, layer=1, seeds=(1,), prompts=2)
+    claim = write_claim(tmp_path / "cli.yaml", model=model, layer=1, seeds=(1,), prompts=4)
     proc = audit(["run", claim, "--out", tmp_path / "out", "--executor", "ray", "--ray-workers", "2",
                   "--ray-cpus", "0.5"], tmp_path / "cache")
     try:

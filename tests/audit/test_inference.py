@@ -32,7 +32,9 @@ def test_a_prompt_drawn_by_two_seeds_is_one_unit_in_the_bootstrap():
     assert np.ptp(t.replicates(200)) == 0
 
 
-def test_seeds_then_prompts_adds_seed_level_variance():
+def test_seeds_as_units_carry_the_seed_level_variance():
+    """Three seeds that trained different models: the interval is a t over three seed estimates,
+    far wider than a prompt bootstrap that would treat 60 rows as 60 independent units."""
     rng = np.random.default_rng(0)
     rows, fam, seeds, units = [], [], [], []
     for s in range(3):
@@ -40,9 +42,29 @@ def test_seeds_then_prompts_adds_seed_level_variance():
         for p in range(20):
             rows.append([shift + rng.normal(0, 0.1)])
             fam.append("a"), seeds.append(s), units.append(f"p{p}")
-    flat = small_table(rows, fam, seeds, units, "prompts")
-    nested = small_table(rows, fam, seeds, units, "seeds_then_prompts")
-    assert nested.replicates(500).std() > 5 * flat.replicates(500).std()
+    flat = single_ci(small_table(rows, fam, seeds, units, "prompts")).row(0)
+    nested = simultaneous_ci(small_table(rows, fam, seeds, units, "seeds"), np.eye(1), ["m"])
+    per_seed = np.array([0.0, 2.0, -2.0])
+    assert nested.high[0] - nested.low[0] > 5 * (flat["high"] - flat["low"])
+    # exactly Student t with 2 df on the three seed means
+    means = np.array([np.mean([r[0] for r, x in zip(rows, seeds) if x == s]) for s in range(3)])
+    assert np.allclose(means, per_seed, atol=0.1)
+    half = 4.302653 * means.std(ddof=1) / np.sqrt(3)
+    assert nested.high[0] - nested.point[0] == pytest.approx(half, rel=1e-4)
+
+
+def test_one_seed_of_a_trained_model_gives_an_undefined_interval():
+    t = small_table([[1.0], [2.0], [3.0]], resample="seeds")
+    iv = simultaneous_ci(t, np.eye(1), ["m"])
+    assert not iv.defined[0] and "one seed" in iv.method
+
+
+def test_studentised_se_matches_the_textbook_standard_error():
+    """No clusters, one family: the linearised SE is s / sqrt(n)."""
+    x = np.array([[1.0], [4.0], [2.0], [8.0], [5.0]])
+    est, var = small_table(x).moments(np.eye(1))
+    assert est[0, 0] == pytest.approx(4.0)
+    assert np.sqrt(var[0, 0]) == pytest.approx(x.std(ddof=1) / np.sqrt(5))
 
 
 def test_same_table_same_interval_deterministic():
@@ -122,3 +144,20 @@ def test_exact_tests_from_scipy():
     assert hi == 1.0 and 0.6 < lo < 0.75
     assert empirical_p(5.0, list(range(199))) == pytest.approx(195 / 200)
     assert empirical_p(1e9, list(range(199))) == pytest.approx(1 / 200)
+
+
+def test_seed_intervals_cover_when_adapters_vary_by_seed():
+    """Three seeds, each with its own model offset (SD 0.3) on top of prompt noise: the t interval
+    over seeds covers the true mean at its nominal rate; a prompt bootstrap would not."""
+    rng = np.random.default_rng(11)
+    covered, n = 0, 400
+    for _ in range(n):
+        rows, seeds, units = [], [], []
+        for s in range(3):
+            offset = rng.normal(0, 0.3)
+            for p in range(12):
+                rows.append([offset + rng.normal(0, 0.3)])
+                seeds.append(s), units.append(f"p{p}")
+        iv = simultaneous_ci(small_table(rows, None, seeds, units, "seeds"), np.eye(1), ["m"])
+        covered += iv.low[0] <= 0.0 <= iv.high[0]
+    assert 0.92 <= covered / n <= 0.98

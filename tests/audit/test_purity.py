@@ -12,3 +12,24 @@ def test_verdict_logic_imports_no_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _no_heavy_imports_after(code: str) -> subprocess.CompletedProcess:
+    probe = (f"import sys\n{code}\n"
+             "bad = [m for m in ('torch', 'transformers', 'peft', 'bitsandbytes') if m in sys.modules]\n"
+             "print('heavy modules loaded:', bad); sys.exit(1 if bad else 0)")
+    return subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
+
+
+def test_the_claim_schema_imports_no_torch():
+    proc = _no_heavy_imports_after("import audit.schema, interventions, controls, audit.gate, audit.render")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_audit_check_and_schema_run_without_importing_torch():
+    """`audit check` on every shipped claim and `audit schema` never load the model stack."""
+    code = ("from typer.testing import CliRunner\nfrom audit.cli import app\n"
+            "r = CliRunner().invoke(app, ['check', 'claims/'])\nassert r.exit_code == 0, r.output\n"
+            "r = CliRunner().invoke(app, ['schema'])\nassert r.exit_code == 0 and '\"title\"' in r.output, r.output")
+    proc = _no_heavy_imports_after(code)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

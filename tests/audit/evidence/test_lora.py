@@ -17,8 +17,9 @@ def planted(tmp_path_factory):
 def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_path):
     from interventions.lora_training import TRAININGS
 
+    # margin 0.3: with the seed as the unit, 3 seeds resolve ~0.3 here (each seed draws other unlearnable prompts)
     lc = lora_claim(planted, "efficiency", PLACEMENTS, "{kind: lora_efficiency, candidate: atlas, reference: all, "
-                    "control: random, min_param_ratio: 5, max_exact_match_gap: 0.2, min_margin_over_control: 0.5}")
+                    "control: random, min_param_ratio: 5, max_exact_match_gap: 0.2, min_margin_over_control: 0.3}")
     options = RunOptions(evidence_cache=EvidenceCache(tmp_path / "c"))
     before = TRAININGS["count"]
     rec = run_claim(lc, options)
@@ -35,19 +36,19 @@ def test_atlas_placement_wins_where_only_the_live_layer_can_learn(planted, tmp_p
         assert len(r["drift_by_prompt"]["other"]) == 3 and r["loss_noise"] > 0
     assert all(r["exact_match"] == 0.0 for r in ev["results"]["random"])  # zero inputs: nothing learned
     checks = {c["check"]: c for c in rec["summary"]["checks"]}
-    assert checks["exact match atlas - random"]["low"] > 0.5 and rec["summary"]["strong"] in (True, False)
+    assert checks["exact match atlas - random"]["low"] > 0.3 and rec["summary"]["strong"] in (True, False)
     assert ev["results"]["random"][0]["trainable_params"] == ev["results"]["atlas"][0]["trainable_params"]
     assert all(r["losses"][-1] < r["losses"][0] for r in ev["results"]["atlas"])
-    assert TRAININGS["count"] - before == 6  # 3 placements x 2 seeds
-    assert [b["exact_match"] for b in ev["baseline"]] == [0.0, 0.0]  # untrained, the model never says zz
+    assert TRAININGS["count"] - before == 9  # 3 placements x 3 seeds (the seed is the unit of the intervals)
+    assert [b["exact_match"] for b in ev["baseline"]] == [0.0, 0.0, 0.0]  # untrained, the model never says zz
     assert all(r["train_memory"]["peak_mb"] > 0 for rows in ev["results"].values() for r in rows)
     assert all(r["json_parse_rate"] is None for r in ev["results"]["atlas"])  # zz is no JSON answer
     again = run_claim(lc, options)  # adapters come from the cache: nothing is retrained
-    assert TRAININGS["count"] - before == 6
+    assert TRAININGS["count"] - before == 9
     assert again["evidence"]["results"] == {k: [{**r, "from_cache": True} for r in v] for k, v in ev["results"].items()}
     page = rendered(tmp_path, rec)
     assert "Placements (per seed)" in page and "Declared budget per run: 40 steps" in page
-    assert "no adapter (base model)" in page and "6 of 6 adapters trained now" in page
+    assert "no adapter (base model)" in page and "9 of 9 adapters trained now" in page
     assert "95% interval" in page and "exact match atlas - random" in page and "Within-run loss noise" in page
 
 
@@ -119,10 +120,10 @@ def test_sweep_finds_the_learning_rate_that_learns_and_refutes_the_one_that_cann
         """
     options = RunOptions(evidence_cache=EvidenceCache(tmp_path / "c"))
     good = run_claim(lora_claim(planted, "lr_good", points, "{kind: sweep_best, metric: final_loss, best: learns, "
-                                "margin_relative: 0.5}", kind="lora_sweep", metric="lora_training_loss", seeds="[1]"), options)
+                                "margin_relative: 0.5}", kind="lora_sweep", metric="lora_training_loss"), options)
     assert good["verdict"] == "supported", good["reasons"]
     bad = run_claim(lora_claim(planted, "lr_bad", points, "{kind: sweep_best, metric: final_loss, best: frozen}",
-                               kind="lora_sweep", metric="lora_training_loss", seeds="[1]"), options)
+                               kind="lora_sweep", metric="lora_training_loss"), options)
     assert bad["verdict"] == "refuted"
     assert "Loss is not quality" in rendered(tmp_path, bad)
     assert bad["evidence"]["results"] == good["evidence"]["results"] | {
