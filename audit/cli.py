@@ -240,7 +240,7 @@ def run(
     from audit import ledger
     from audit.cache import EvidenceCache
     from audit.executors import UnitFailed, make_executor
-    from audit.journal import Journal
+    from audit.journal import Journal, JournalError
     from audit.models import DEVICES, MODES
     from audit.runner import RunOptions, run_claim
 
@@ -280,8 +280,13 @@ def run(
                          executor=runner)
     unreadable = _unreadable(files)
     dups = duplicate_ids([f for f in files if f not in unreadable])
-    journal = Journal(out, [f for f in files if f not in unreadable],
-                      {"model": model, "dtype": dtype, "download": download})
+    try:
+        journal = Journal(out, [f for f in files if f not in unreadable],
+                          {"model": model, "dtype": dtype, "download": download})
+    except JournalError as exc:
+        runner.close()
+        lock.release()
+        _fail(str(exc))
     recorded: dict[str, dict] = {}
     if journal.resuming:
         recorded = {r.get("run_id"): r for r in ledger.read(out)[0]}
@@ -321,15 +326,18 @@ def run(
                     continue
                 # journal first: a kill between the two leaves a run id the ledger lacks (the claim
                 # is re-run on resume), never a ledger record the journal lacks (it would be duplicated)
-                journal.mark(f, record["run_id"])
                 try:
+                    journal.mark(f, record["run_id"])
                     ledger.append(out, record)
-                except ledger.LedgerError as exc:
+                except (JournalError, ledger.LedgerError) as exc:
                     _fail(f"{exc} (claim {lc.claim.id} was computed but not recorded)", EXIT_ERRORED)
                 records.append(record)
                 codes.append(record["exit_code"])
         html = _render(out)
-        journal.finish()
+        try:
+            journal.finish()
+        except JournalError as exc:
+            _say(f"warning: {exc}", to_stderr=True, style="yellow")
     finally:
         runner.close()
         lock.release()

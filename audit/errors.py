@@ -29,12 +29,26 @@ class Problem:
         return f"{pos}:{where} {self.message}{hint}"
 
 
-class ClaimFileError(Exception):
-    """A claim (or suite) file is invalid; carries every problem found, not just the first."""
+MAX_PROBLEMS = 20  # problems shown per file; the rest are counted in one closing line
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+
+class ClaimFileError(Exception):
+    """A claim (or suite) file is invalid; carries every problem found, not just the first (at most
+    MAX_PROBLEMS, then one "... and N more problems" line; ``more`` counts problems not built)."""
+
+    def __init__(self, problems: list[Problem], more: int = 0):
+        self.problems = capped(problems, more)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def capped(problems: list[Problem], more: int = 0) -> list[Problem]:
+    """The first MAX_PROBLEMS problems, and a line counting the others (``more`` of them not in the list)."""
+    hidden = max(len(problems) - MAX_PROBLEMS, 0) + more
+    if not hidden:
+        return list(problems)
+    return list(problems[:MAX_PROBLEMS]) + [Problem(problems[0].file if problems else "", None, None,
+                                                    f"... and {hidden} more problem(s)",
+                                                    hint="fix the ones above and check again")]
 
 
 def did_you_mean(word: object, choices: list[str] | tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
 from audit.spec import Names, StrictModel
 from audit.suite import LoadedSuite, load_suite, suite_path
-from audit.validation import validate
+from audit.validation import validate, work_problems
 from audit.yamlsafe import YamlDocument, load_yaml
 
 
@@ -186,6 +186,7 @@ def _cross_check(lc: LoadedClaim) -> None:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
     problems += _steering_controls(lc) + spec_problems(lc)
+    problems += [lc.problem(loc, message, hint=hint) for loc, message, hint in work_problems(lc)]
     if not problems:  # sampling needs valid families
         problems += _seed_problems(lc) + _stage_problems(lc)
     if problems:

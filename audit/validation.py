@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from audit.errors import ClaimFileError, Problem, did_you_mean, problem_at
+from audit.errors import MAX_PROBLEMS, ClaimFileError, Problem, did_you_mean, problem_at
 from audit.yamlsafe import YamlDocument, load_yaml
 
 
@@ -22,7 +25,9 @@ def validate(doc: YamlDocument, model: type[BaseModel], what: str):
         return model.model_validate(doc.data)
     except ValidationError as exc:
         errors = one_per_union(doc, exc.errors())
-        raise ClaimFileError([problem_from_error(doc, model, err) for err in errors]) from None
+        shown = errors[:MAX_PROBLEMS]  # positioning a problem scans its mapping: build only those shown
+        raise ClaimFileError([problem_from_error(doc, model, err) for err in shown],
+                             more=len(errors) - len(shown)) from None
 
 
 def one_per_union(doc: YamlDocument, errors: list[dict]) -> list[dict]:
@@ -56,6 +61,8 @@ def duplicate_ids(paths: list[Path]) -> dict[Path, Problem]:
     the report key on ids, so claims checked or run together need distinct ones. One problem per
     such file (keyed by the path as given), positioned at its id and naming the others. Files that
     do not load are left to the claim's own validation."""
+    if len(paths) < 2:  # nothing to clash with: spare the file a second parse
+        return {}
     found: dict[str, list[tuple[Path, Any]]] = {}  # id -> [(path, mark of the id's value)]
     seen: set[Path] = set()
     for path in paths:
@@ -203,3 +210,180 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
 
 def _is_model(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+# --------------------------------------------------------------------------- the work a claim implies
+# A claim is refused when its spec implies more forward passes than MAX_WORK (a typo such as 10,000
+# alphas or 4096 null draws x 64 seeds would otherwise run for days). The estimate counts forward
+# passes of one prompt (a generated token counts one), per intervention kind, as a sum of products
+# of the spec's counts; `layers: all` / `heads: all` count as ASSUMED_LAYERS / ASSUMED_HEADS before
+# the model is known (conservative). Override: MI_AUDIT_MAX_WORK=<number> or MI_AUDIT_MAX_WORK=none.
+
+WORK_ENV = "MI_AUDIT_MAX_WORK"
+MAX_WORK = 5_000_000  # forward passes; the largest shipped claim implies about 8e5
+ASSUMED_LAYERS, ASSUMED_HEADS = 64, 32
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One count of a work estimate and the claim field it comes from (() when derived)."""
+
+    label: str
+    value: int
+    loc: tuple = ()
+
+
+def work_limit() -> float | None:
+    """The limit in force: MAX_WORK, or MI_AUDIT_MAX_WORK (a positive number; ``none``: no limit).
+    ValueError on anything else."""
+    raw = os.environ.get(WORK_ENV, "").strip()
+    if not raw:
+        return MAX_WORK
+    if raw.lower() == "none":
+        return None
+    try:
+        value = float(raw.replace("_", ""))
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{WORK_ENV}={raw!r}: expected a positive number of forward passes or 'none'")
+    return value
+
+
+def work_terms(lc) -> list[tuple[Factor, ...]]:
+    """The estimate of ``lc``'s work as terms (each a product of factors) for its intervention kind."""
+    iv = lc.claim.intervention
+    return WORK_FORMULAS.get(iv.kind, _default_work)(lc, iv)
+
+
+def work_total(terms: list[tuple[Factor, ...]]) -> int:
+    return sum(math.prod(f.value for f in term) for term in terms)
+
+
+def work_problems(lc) -> list[tuple[tuple, str, str]]:
+    """``(loc, message, hint)`` when the claim's estimated work is above the limit, positioned at the
+    field with the largest count in the largest term."""
+    try:
+        limit = work_limit()
+    except ValueError as exc:
+        return [((), str(exc), f"unset {WORK_ENV} for the default limit of {MAX_WORK:.0e}")]
+    terms = work_terms(lc)
+    total = work_total(terms)
+    if limit is None or total <= limit:
+        return []
+    biggest = max(terms, key=lambda t: math.prod(f.value for f in t))
+    top = max((f for f in biggest if f.loc), key=lambda f: f.value, default=biggest[0])
+    shown = " x ".join(f"{f.label} {f.value}" for f in biggest)
+    more = f" (+{len(terms) - 1} smaller term(s))" if len(terms) > 1 else ""
+    return [(top.loc, f"this claim implies about {total:.2e} forward passes ({shown}{more}), above the limit of "
+             f"{limit:.0e}", f"lower {'.'.join(map(str, top.loc)) or top.label}, or raise the limit: "
+             f"{WORK_ENV}=<number> (or {WORK_ENV}=none)")]
+
+
+def _seeds(lc) -> Factor:
+    return Factor("seeds", len(lc.claim.controls.seeds), ("controls", "seeds"))
+
+
+def _prompts(lc, pairs: bool = False) -> Factor:
+    """Prompts (or pairs) one seed draws: prompts_per_family of each known family, at most its size."""
+    k, known = lc.claim.suite.prompts_per_family, set(lc.suite.family_names())
+    size = lc.suite.pairs if pairs else lc.suite.prompts
+    n = sum(min(k, len(size(f))) for f in lc.families() if f in known)
+    return Factor("pairs per seed" if pairs else "prompts per seed", max(n, 1), ("suite", "prompts_per_family"))
+
+
+def _count(iv, field: str, assumed: int) -> Factor:
+    listed = getattr(iv, field, "all")
+    return Factor(field, assumed if listed == "all" else len(listed), ("intervention", field))
+
+
+def _default_work(lc, iv) -> list[tuple[Factor, ...]]:
+    return [(_seeds(lc), _prompts(lc))]
+
+
+def _layer_sweep_work(lc, iv) -> list[tuple[Factor, ...]]:
+    layers = _count(iv, "layers", ASSUMED_LAYERS)
+    return [(_seeds(lc), _prompts(lc), Factor("layers + base", layers.value + 1, layers.loc))]
+
+
+def _component_work(lc, iv) -> list[tuple[Factor, ...]]:
+    """Ablation and patching: one pass per prompt and component (layer x head x position), plus the
+    base passes (clean and corrupt for patching)."""
+    patching = iv.kind == "patching"
+    seeds, prompts = _seeds(lc), _prompts(lc, pairs=patching)
+    module = getattr(iv, "target", "") == "module"
+    parts = [Factor("layers", 1)] if module else [_count(iv, "layers", ASSUMED_LAYERS)]
+    if getattr(iv, "target", "") == "head":
+        parts.append(_count(iv, "heads", ASSUMED_HEADS))
+    parts.append(Factor("positions", len(iv.positions), ("intervention", "positions")))
+    return [(seeds, prompts, *parts), (seeds, prompts, Factor("base passes", 2 if patching else 1))]
+
+
+def _steering_work(lc, iv) -> list[tuple[Factor, ...]]:
+    """Every (layer, alpha) cell steers the eval and collateral prompts with the real direction and
+    every null draw (counted at every cell: conservative); generation metrics cost a pass per token."""
+    controls = lc.claim.controls
+    nulls = [(getattr(controls, c).n, ("controls", c, "n")) for c in ("random_vector", "shuffled_label")
+             if getattr(controls, c, None) is not None]
+    draws = Factor("directions (1 + null draws)", 1 + sum(n for n, _ in nulls), max(nulls, key=lambda x: x[0])[1] if nulls else ())
+    prompts = _prompts(lc)
+    rows = Factor("prompts per seed (eval + collateral)",
+                  prompts.value + len(iv.collateral.families) * iv.collateral.prompts_per_family, prompts.loc)
+    per_row = (Factor("generated tokens", iv.behavior.max_new_tokens, ("intervention", "behavior", "max_new_tokens"))
+               if lc.claim.metric.kind != "behavior_logprob" else
+               Factor("phrases", max(1, len(iv.behavior.phrases)), ("intervention", "behavior", "phrases")))
+    alphas = Factor("alphas", len(iv.alphas), ("intervention", "alphas"))
+    return [(_seeds(lc), rows, _count(iv, "layers", ASSUMED_LAYERS), alphas, draws, per_row)]
+
+
+def _adapter_work(lc, iv) -> list[tuple[Factor, ...]]:
+    """LoRA: per seed and adapter, the training steps' batches, the held-out generations and the
+    drift prompts (base and adapted); adapter ablation adds the held-out prompts per layer."""
+    task, training = iv.task, iv.training
+    adapters = (Factor("placements", len(iv.placements), ("intervention", "placements")) if iv.kind == "lora" else
+                Factor("points", len(iv.points), ("intervention", "points")) if iv.kind == "lora_sweep" else
+                Factor("adapters", 1))
+    seeds = _seeds(lc)
+    evals = Factor("eval prompts", task.eval_prompts, ("intervention", "task", "eval_prompts"))
+    terms = [(seeds, adapters, Factor("steps", training.steps, ("intervention", "training", "steps")),
+              Factor("batch size", training.batch_size, ("intervention", "training", "batch_size"))),
+             (seeds, adapters, evals,
+              Factor("generated tokens", task.max_new_tokens, ("intervention", "task", "max_new_tokens"))),
+             (seeds, adapters, Factor("drift prompts (base + adapted)",
+                                      2 * len(task.drift_families) * task.drift_prompts,
+                                      ("intervention", "task", "drift_prompts")))]
+    if iv.kind == "lora_adapter_ablation":
+        terms.append((seeds, Factor("layers", ASSUMED_LAYERS), evals))
+    return terms
+
+
+def _generation_work(lc, iv) -> list[tuple[Factor, ...]]:
+    """Layer skip and quantization: per variant, greedy generation on every seed's prompts and the
+    timed rounds (warm-ups and repeats)."""
+    if iv.kind == "layer_skip":
+        variants = Factor("configs + base", len(iv.configs) + 1, ("intervention", "configs"))
+        tokens = Factor("generated tokens", iv.max_new_tokens, ("intervention", "max_new_tokens"))
+        timed = (Factor("speed prompts", iv.speed_prompts, ("intervention", "speed_prompts")),
+                 Factor("timed rounds", iv.speed_repeats + iv.speed_warmup, ("intervention", "speed_repeats")), tokens)
+    else:
+        variants = Factor("modes", len(iv.modes), ("intervention", "modes"))
+        tokens = Factor("generated tokens", iv.max_new_tokens, ("intervention", "max_new_tokens"))
+        speed = iv.speed
+        timed = (Factor("speed prompts", speed.prompts, ("intervention", "speed", "prompts")),
+                 Factor("timed rounds", speed.repeats + speed.warmup, ("intervention", "speed", "repeats")),
+                 Factor("timed tokens", speed.new_tokens, ("intervention", "speed", "new_tokens")))
+    return [(variants, _seeds(lc), _prompts(lc), tokens), (variants, *timed)]
+
+
+def _drift_work(lc, iv) -> list[tuple[Factor, ...]]:
+    """Quantization drift: the layer sweep re-run under every mode and the reference."""
+    modes = Factor("modes + reference", len(iv.modes) + 1, ("intervention", "modes"))
+    return [(modes, *_layer_sweep_work(lc, iv)[0])]
+
+
+WORK_FORMULAS = {
+    "layer_ablation": _layer_sweep_work, "ablation": _component_work, "patching": _component_work,
+    "steering": _steering_work, "lora": _adapter_work, "lora_sweep": _adapter_work,
+    "lora_adapter_ablation": _adapter_work, "layer_skip": _generation_work, "quantization": _generation_work,
+    "quantization_drift": _drift_work, "comparison": lambda lc, iv: [],
+}
