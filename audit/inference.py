@@ -305,9 +305,10 @@ def simultaneous_ci(table, contrasts: np.ndarray, names: list[str], alpha: float
     defined = _defined(point, se)
     if defined.any():
         num = np.abs(d[:, defined] - point[defined])
-        den = np.sqrt(v[:, defined])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(num <= 1e-12 * (1 + np.abs(point[defined])), 0.0, num / den)
+        # a replicate with no spread of its own (a sparse 0/1 contrast that drew only zeros) is
+        # studentised by the observed SE instead: never an infinite t
+        den = np.where(v[:, defined] > (1e-12 * se[defined]) ** 2, np.sqrt(v[:, defined]), se[defined])
+        t = np.where(num <= 1e-12 * (1 + np.abs(point[defined])), 0.0, num / den)
         crit = float(np.quantile(t.max(axis=1), 1 - alpha, method="higher"))
     else:
         crit = float("nan")

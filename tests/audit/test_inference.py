@@ -161,3 +161,17 @@ def test_seed_intervals_cover_when_adapters_vary_by_seed():
         iv = simultaneous_ci(small_table(rows, None, seeds, units, "seeds"), np.eye(1), ["m"])
         covered += iv.low[0] <= 0.0 <= iv.high[0]
     assert 0.92 <= covered / n <= 0.98
+
+
+def test_a_sparse_binary_contrast_keeps_every_interval_finite():
+    """Two of 36 prompts at 1, the rest 0: many replicates draw only zeros (no spread of their
+    own); the max-T critical value must stay finite for this and every contrast beside it."""
+    rng = np.random.default_rng(5)
+    n = 36
+    sparse = np.zeros(n)
+    sparse[[3, 20]] = 1.0
+    values = np.column_stack([sparse, rng.normal(0.7, 0.05, n)])
+    fam = [f"f{i % 12}" for i in range(n)]
+    iv = simultaneous_ci(small_table(values, fam), np.eye(2), ["sparse", "dense"])
+    assert np.isfinite(iv.critical) and np.isfinite(iv.low).all() and np.isfinite(iv.high).all()
+    assert iv.high[1] - iv.low[1] < 0.2  # the dense contrast is not ruined by the sparse one
