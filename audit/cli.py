@@ -13,7 +13,7 @@ from typing import List, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from audit.errors import ClaimFileError
@@ -56,12 +56,41 @@ def _usage_errors_exit(code: int) -> None:
 
 _usage_errors_exit(EXIT_USAGE)
 
-app = _Typer(add_completion=False, no_args_is_help=True,
-             help="Declarative audits of mechanistic-interpretability claims.")
+app = _Typer(add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 console = Console(stderr=True, soft_wrap=True)  # messages keep whole lines (paths, file:line) in logs
 out_console = Console()
 
-VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "errored": "magenta"}
+VERDICT_STYLE = {"supported": "green", "refuted": "red", "inconclusive": "yellow", "errored": "magenta",
+                 "pending": "dim"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        from audit import __version__
+
+        out_console.print(f"mi-audit {__version__}", highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """Declarative audits of mechanistic-interpretability claims.
+
+    Exit codes: 0 as expected; 1 a verdict contradicts its expect; 2 inconclusive; 3 errored;
+    4 invalid input; 5 nothing matched; 6 stale evidence or baseline mismatch (gate);
+    7 pending (weights not on this machine); 64 command-line usage error.
+    """
+
+
+def _project():
+    """The project's settings (``[tool.mi-audit]`` in pyproject.toml); a broken table is one line, exit 4."""
+    from audit.project import ProjectConfigError, load
+
+    try:
+        return load()
+    except ProjectConfigError as exc:
+        _fail(str(exc))
 
 # C0 controls but tab and newline, DEL, C1 controls: escape sequences must not reach the terminal
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -197,22 +226,44 @@ def _render(out: Path, gate_result: dict | None = None) -> Path | None:
 
 
 class _RichProgress:
+    """A rich bar per stage on a terminal (count, elapsed, ETA); in a log (not a TTY) one line per
+    finished stage instead: ``done <stage>: <n> in <s> s``."""
+
     def __init__(self, progress: Progress):
         self.progress, self.task = progress, None
+        self.log = progress.disable
+        self.stage = ("", 0, 0, 0.0)  # description, total, done, started
 
     def start(self, total: int, description: str) -> None:
+        import time
+
         self.task = self.progress.add_task(description, total=total)
+        self.stage = (description, total, 0, time.perf_counter())
+        if self.log and not total:
+            self._finished()
 
     def advance(self, n: int = 1) -> None:
         if self.task is not None:
             self.progress.advance(self.task, n)
+        desc, total, done, t0 = self.stage
+        self.stage = (desc, total, done + n, t0)
+        if self.log and total and done < total <= done + n:
+            self._finished()
+
+    def _finished(self) -> None:
+        import time
+
+        desc, total, done, t0 = self.stage
+        _say(f"done {desc}: {done}/{total} in {time.perf_counter() - t0:.1f} s", to_stderr=True)
 
 
 @app.command()
 def run(
     paths: List[Path] = typer.Argument(..., help="claim files or directories of claim files"),
     model: Optional[str] = typer.Option(None, "--model", help="run on this checkpoint instead (alias, HF id or local dir)"),
-    out: Path = typer.Option(Path("reports"), "--out", help="where the ledger and report are written"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the run's ledger and report are written (default: the "
+                                       "project's work_dir, audit-out/; the published report changes only by "
+                                       "`audit publish`)"),
     dtype: str = typer.Option("float32", "--dtype", help="float32 | bfloat16 | float16 | int8 | nf4 (bitsandbytes)"),
     download: bool = typer.Option(False, "--download", help="allow downloading weights from the Hugging Face Hub"),
     batch_size: int = typer.Option(16, "--batch-size", min=1),
@@ -230,7 +281,7 @@ def run(
     ray_workers: int = typer.Option(1, "--ray-workers", min=1, help="Ray workers per model (each loads the weights once); "
                                     "a sweep's units are spread over them"),
 ) -> None:
-    """Run claims on their models, append verdicts to the ledger and render the report.
+    """Run claims on their models, append verdicts to the run's ledger and render its report.
 
     An interrupted run (crash, kill -9) resumes when the same command is run again: claims already
     recorded are not run or recorded twice, and finished evidence units come from the cache.
@@ -248,8 +299,18 @@ def run(
     expanded = expand_claim_paths(paths)
     files = [f for f, _ in expanded]
     explicit = {f for f, named in expanded if named}
-    if not files:
+    missing = [f for f in files if not os.path.lexists(f)]
+    if not files or len(missing) == len(files):
         _nothing_matched(paths)
+    for f in missing:  # nothing is written for a path that is not there; the others still run
+        _say(f"error {f}: no such claim file", to_stderr=True, style="red")
+    files = [f for f in files if f not in missing]
+    out = out if out is not None else _project().work_dir
+    if model:
+        from audit.models import unknown_alias
+
+        if unknown_alias(model):
+            _fail(f"--model {model}: {unknown_alias(model)}")
     if device not in DEVICES:
         _fail(f"--device {device}: expected one of {', '.join(DEVICES)}")
     if dtype not in MODES:
@@ -294,7 +355,8 @@ def run(
         console.print(f"resuming an interrupted run ({kept} claim(s) already recorded)")
     try:
         with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=False) as bar:
+                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                      transient=False, disable=not console.is_terminal) as bar:
             for f in files:
                 if f in unreadable:
                     _invalid(unreadable[f])
@@ -343,6 +405,8 @@ def run(
         lock.release()
     _print_results(records)
     _cache_warnings(options.evidence_cache)
+    if missing:
+        codes.append(EXIT_NOTHING)
     if html is None:
         codes.append(EXIT_INVALID)
     else:
@@ -459,8 +523,17 @@ def schema() -> None:
 
 
 @app.command()
-def report(out: Path = typer.Option(Path("reports"), "--out")) -> None:
+def report(out: Optional[Path] = typer.Option(None, "--out", help="the directory whose ledger is rendered "
+                                              "(default: the project's work_dir, audit-out/)")) -> None:
     """Re-render the report from the ledger without recomputing anything."""
+    from audit import ledger
+
+    out = out if out is not None else _project().work_dir
+    if not out.is_dir():
+        _fail(f"--out {out}: no such directory (nothing to render; `audit run` writes one)", EXIT_NOTHING)
+    if not ledger.ledger_path(out).exists():
+        _fail(f"--out {out}: no ledger ({ledger.LEDGER_NAME}) to render; run `audit run --out {out} CLAIM` first",
+              EXIT_NOTHING)
     _open_out(out)
     html = _render(out)
     if html is None:
@@ -505,59 +578,101 @@ def _read_ledger(out: Path, code: int) -> tuple[list[dict], bytes]:
 MAX_LISTED = 10  # repeated messages beyond this are counted, not printed
 
 
-def _evaluate_gate(paths: list[Path], out: Path, baseline_file: Optional[Path], model: Optional[str]):
+def _gate_on(paths: list[Path], records: list[dict], blob: bytes, bad_lines, baseline_file: Path,
+             model: Optional[str], pending: Optional[str]):
+    """The gate over ``records`` (and the ledger bytes they came from) under the project's policy."""
     from audit import gate as g
 
     files = claim_files(paths)
     claims, invalid = g.load_claims(files) if files else ([], [])
-    records, blob = _read_ledger(out, g.EXIT_MISMATCH)
-    baseline, problems = g.load_baseline(baseline_file or out / g.BASELINE_NAME)
+    baseline, problems = g.load_baseline(baseline_file)
+    policy = _project().policy()
+    if pending is not None:
+        policy = {"pending": pending, "source": "--pending"}
     result = g.evaluate(records, claims, baseline, invalid=invalid + problems, ledger_bytes=blob, model=model,
-                        matched_any=bool(files))
+                        matched_any=bool(files), bad_lines=bad_lines, policy=policy)
+    return result, claims
+
+
+def _evaluate_gate(paths: list[Path], out: Path, baseline_file: Optional[Path], model: Optional[str],
+                   pending: Optional[str] = None):
+    from audit import gate as g
+    from audit import ledger
+
+    records, blob = _read_ledger(out, g.EXIT_MISMATCH)
+    bad = ledger.parse(blob)[1]
+    result, claims = _gate_on(paths, records, blob, bad, baseline_file or out / g.BASELINE_NAME, model, pending)
     return result, records, claims
 
 
 def _print_gate(result, to_stderr: bool) -> None:
+    from collections import defaultdict
+
+    grouped: dict[tuple, list[str]] = defaultdict(list)  # the same failure of several claims is one line
     for f in result.failures:
-        _say(f"FAIL {f.line()}", to_stderr, "red")
+        grouped[(f.code, f.reason, f.message)].append(f.claim_id)
+    for (code, reason, message), ids in grouped.items():
+        who = f"{', '.join(i for i in ids if i)}: " if any(ids) else ""
+        _say(f"FAIL [{code}] {who}{reason}: {message}", to_stderr, "red")
     if result.changes:
-        _say("changes since the published baseline:", to_stderr)
+        _say("changes:", to_stderr)
         for ch in result.changes:
             _say(f"  {ch.claim_id}: {ch.text}", to_stderr)
     for n in result.notes:
         _say(f"note: {n}", to_stderr, "dim")
-    gated = [c for c in result.claims if c.status in ("pass", "fail")]
+    counts: dict[str, int] = defaultdict(int)
+    for c in result.claims:
+        counts[c.status] += 1
     verdict = "PASSED" if result.passed else f"FAILED (exit {result.exit_code})"
     base = (f"baseline published {result.baseline['published_at']}" if result.baseline
             else "no published baseline")
-    _say(f"gate {verdict}: {len(gated)} claim(s) gated, {sum(c.status == 'fail' for c in gated)} failing; {base}",
+    policy = result.policy
+    _say(f"gate {verdict}: {', '.join(f'{n} {k}' for k, n in sorted(counts.items()))}; {base}; pending claims "
+         f"{'allowed' if policy.get('pending') == 'allow' else 'fail'} ({policy.get('source')})",
          to_stderr, "green" if result.passed else "red")
+
+
+_PENDING_OPTION = typer.Option(None, "--pending", help="allow | fail: whether claims whose weights are not on this "
+                               "machine pass (default: the project's [tool.mi-audit.gate] pending, else fail)")
+
+
+def _check_pending(pending: Optional[str]) -> None:
+    from audit.project import PENDING_POLICIES
+
+    if pending is not None and pending not in PENDING_POLICIES:
+        _fail(f"--pending {pending}: expected one of {', '.join(PENDING_POLICIES)}")
 
 
 @app.command()
 def gate(
     paths: List[Path] = typer.Argument(None, help="claim files, directories or globs (default: claims/)"),
-    out: Path = typer.Option(Path("reports"), "--out", help="where the ledger, baseline and report live"),
+    out: Optional[Path] = typer.Option(None, "--out", help="where the ledger and baseline live (default: the "
+                                       "project's published_dir, reports/)"),
     baseline: Optional[Path] = typer.Option(None, "--baseline", help="published baseline (default: OUT/published.json)"),
     model: Optional[str] = typer.Option(None, "--model", help="gate the evidence computed with `audit run --model M`"),
+    pending: Optional[str] = _PENDING_OPTION,
     junit: Optional[Path] = typer.Option(None, "--junit", help="also write JUnit XML (one test case per claim)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON on stdout (human lines go to stderr)"),
-    no_report: bool = typer.Option(False, "--no-report", help="do not re-render the report with the gate box"),
+    write: bool = typer.Option(False, "--write/--no-report", help="write OUT/gate.json and re-render OUT's report with the gate "
+                               "box (default, --no-report: read-only, nothing in OUT changes)"),
 ) -> None:
     """Fail unless the latest verdicts still hold: compare them with their claim files and the published baseline.
 
     Exit 0 pass; 1 a verdict contradicts its expect (or a published claim became refuted); 2 inconclusive;
     3 errored or a required control did not run; 4 invalid claim file or too few seeds; 5 nothing matched;
-    6 stale or missing evidence, or the baseline does not match the ledger. The most serious wins
-    (5 > 4 > 6 > 3 > 1 > 2 > 0). Nothing is recomputed: run `audit run` first.
+    6 stale or missing evidence, or the baseline does not match the ledger; 7 pending (weights not on this
+    machine) under the policy pending = fail. The most serious wins (5 > 4 > 6 > 3 > 1 > 2 > 7 > 0).
+    Nothing is recomputed: run `audit run` first.
     """
     from audit import gate as g
     from audit.junit import to_junit
 
+    _check_pending(pending)
     paths = paths or [Path("claims")]
-    result, records, _ = _evaluate_gate(paths, out, baseline, model)
-    if out.is_dir() and _written(out / g.GATE_NAME, lambda: g.write_json(out / g.GATE_NAME, result.to_dict())):
-        if records and not no_report:
+    out = out if out is not None else _project().published_dir
+    result, records, _ = _evaluate_gate(paths, out, baseline, model, pending)
+    if write and out.is_dir() and _written(out / g.GATE_NAME, lambda: g.write_json(out / g.GATE_NAME, result.to_dict())):
+        if records:
             _render(out, result.to_dict())
     if junit:
         _written(junit, lambda: (junit.parent.mkdir(parents=True, exist_ok=True),
@@ -571,30 +686,63 @@ def gate(
 @app.command()
 def publish(
     paths: List[Path] = typer.Argument(None, help="claim files, directories or globs (default: claims/)"),
-    out: Path = typer.Option(Path("reports"), "--out"),
+    source: Optional[Path] = typer.Option(None, "--from", help="the working directory whose new records are "
+                                          "published (default: the project's work_dir, audit-out/)"),
+    out: Optional[Path] = typer.Option(None, "--to", "--out", help="the published directory (default: the project's "
+                                       "published_dir, reports/)"),
     model: Optional[str] = typer.Option(None, "--model", help="as for `audit gate --model`"),
+    pending: Optional[str] = _PENDING_OPTION,
+    dry_run: bool = typer.Option(False, "--dry-run", help="gate the merged ledger and say what would be published; "
+                                 "write nothing"),
 ) -> None:
-    """Record the published baseline (OUT/published.json) — only when the gate passes.
+    """Publish: merge the working ledger's new records into the published ledger, gate the result, and
+    only when it passes append them, write OUT/published.json and gate.json, and render OUT's report.
 
     The baseline holds each claim's published run and verdict and a lock on the ledger (its size and
     hash); later gates fail when a published claim regresses or the ledger was rewritten.
     """
     from audit import gate as g
+    from audit import ledger, publication
 
+    _check_pending(pending)
+    project = _project()
     paths = paths or [Path("claims")]
-    result, records, claims = _evaluate_gate(paths, out, None, model)
+    out = out if out is not None else project.published_dir
+    source = source if source is not None else project.work_dir
+    if not source.is_dir() and source.resolve() != out.resolve():
+        _say(f"note: no working directory {source}; publishing what {out} already has", to_stderr=True, style="dim")
+        source = None
+    try:
+        merged = publication.merge(out, source)
+        blob = merged.ledger_bytes(ledger.data(out))
+    except ledger.LedgerError as exc:
+        _fail(str(exc), g.EXIT_MISMATCH)
+    for w in merged.work_warnings[:MAX_LISTED]:
+        _say(f"warning: {w} (not published)", to_stderr=True, style="yellow")
+    result, claims = _gate_on(paths, merged.records, blob, merged.bad_lines, out / g.BASELINE_NAME, model, pending)
     if not result.passed:
         _print_gate(result, to_stderr=False)
-        _say("not published: the gate fails", style="red")
+        _say(f"not published: the gate fails ({len(merged.new)} new record(s) from {source} left unpublished)",
+             style="red")
+        raise typer.Exit(result.exit_code)
+    if dry_run:
+        _print_gate(result, to_stderr=False)
+        _say(f"dry run: would publish {len(merged.new)} new record(s) from {source} and {len(claims)} claim(s) "
+             f"to {out}; nothing written")
         raise typer.Exit(result.exit_code)
     _open_out(out)
+    try:
+        publication.write(out, merged)
+    except ledger.LedgerError as exc:
+        _fail(str(exc), EXIT_ERRORED)
+    records, _ = _read_ledger(out, g.EXIT_MISMATCH)
     baseline = g.baseline_from(result, records, claims, g.ledger_lock(out), model)
     if not _written(out / g.BASELINE_NAME, lambda: g.write_json(out / g.BASELINE_NAME, baseline)):
         raise typer.Exit(EXIT_INVALID)
-    result, _, _ = _evaluate_gate(paths, out, None, model)  # the gate box now shows the new baseline
+    result, _, _ = _evaluate_gate(paths, out, None, model, pending)  # the gate box now shows the new baseline
     _written(out / g.GATE_NAME, lambda: g.write_json(out / g.GATE_NAME, result.to_dict()))
     html = _render(out, result.to_dict())
-    _say(f"published {len(claims)} claim(s): {out / g.BASELINE_NAME}")
+    _say(f"published {len(claims)} claim(s) ({len(merged.new)} new record(s)): {out / g.BASELINE_NAME}")
     if html is not None:
         _say(f"report: {html}", to_stderr=True)
     raise typer.Exit(result.exit_code if html is not None else combine_exit_codes([result.exit_code, EXIT_INVALID]))
@@ -603,33 +751,47 @@ def publish(
 @app.command()
 def history(
     claim_id: str = typer.Argument(..., help="the claim's id"),
-    out: Path = typer.Option(Path("reports"), "--out"),
+    out: Optional[Path] = typer.Option(None, "--out", help="the published directory (default: the project's "
+                                       "published_dir); runs in the work_dir not yet published are shown too"),
     as_json: bool = typer.Option(False, "--json", help="print the history as JSON"),
     diff: bool = typer.Option(True, "--diff/--no-diff", help="show claim-file diffs between runs"),
 ) -> None:
-    """How a claim's verdict changed over time and why (claim-file diff, thresholds, model, suite, evidence)."""
-    from audit import ledger
+    """How a claim's verdict changed over time and why (claim-file diff, thresholds, model, suite, evidence),
+    and an edit of the claim file's expect since its latest run (the acknowledgement of that run)."""
+    from audit import ledger, publication
     from audit.errors import did_you_mean
-    from audit.history import history as claim_history
+    from audit.history import acknowledgement, history as claim_history
 
-    records, _ = _read_ledger(out, EXIT_INVALID)
+    project = _project()
+    out = out if out is not None else project.published_dir
+    work = project.work_dir if project.work_dir.is_dir() else None
+    try:
+        merged = publication.merge(out, work)
+    except ledger.LedgerError as exc:
+        _fail(str(exc))
+    records = merged.records
     entries = claim_history(records, claim_id)
     if not entries:
         ids = list(dict.fromkeys(r.get("claim_id") for r in records))
         hint = did_you_mean(claim_id, ids) or (f"known: {', '.join(ids)}" if ids else f"the ledger in {out} is empty")
         _say(f"no ledger record of claim '{claim_id}' ({hint})", to_stderr=True)
         raise typer.Exit(EXIT_NOTHING)
+    latest = [r for r in records if r.get("claim_id") == claim_id][-1]
+    ack = acknowledgement(latest, _claim_now(latest))
     if as_json:
-        print(json.dumps([e.to_dict() for e in entries], indent=2, default=str))
+        print(json.dumps({"runs": [e.to_dict() for e in entries], "claim_file_now": ack}, indent=2, default=str))
         raise typer.Exit(EXIT_OK)
-    _say(f"{claim_id}: {len(entries)} run(s) in {ledger.ledger_path(out)}")
+    unpublished = {r.get("run_id") for r in merged.new}
+    _say(f"{claim_id}: {len(entries)} run(s) in {ledger.ledger_path(out)}"
+         + (f" and {work}" if unpublished & {e.run_id for e in entries} else ""))
     for e in entries:
         style = VERDICT_STYLE.get(e.verdict)
         head = f"#{e.n} {e.at[:19].replace('T', ' ')}  run {e.run_id[:8]}  {e.verdict}"
         head += f" ({e.confidence})" if e.confidence not in ("", "none") else ""
-        _say(head + f"  expect {e.expect}", style=f"bold {style}" if style else "bold")
+        head += f"  expect {e.expect}" + ("  (not published)" if e.run_id in unpublished else "")
+        _say(head, style=f"bold {style}" if style else "bold")
         for ch in e.changes or []:
-            _say(f"    {ch.category}: {ch.text}")
+            _say(f"    {ch.text}")
         if not e.changes:
             _say("    first record")
         _say(f"    why this verdict: {'; '.join(e.reasons)[:300]}", style="dim")
@@ -637,7 +799,22 @@ def history(
             for line in e.diff:
                 colour = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
                 _say(f"      {line}", style=colour)
+    if ack:
+        _say(f"claim file now: {ack}", style="bold")
     raise typer.Exit(EXIT_OK)
+
+
+def _claim_now(rec: dict) -> dict | None:
+    """The claim as its file says it now (the file the record names), or None when it cannot be loaded."""
+    from audit.schema import load_claim
+
+    path = Path((rec.get("provenance") or {}).get("claim_file", ""))
+    if not path.name or not path.is_file():
+        return None
+    try:
+        return load_claim(path).claim.model_dump(mode="json")
+    except (ClaimFileError, OSError):
+        return None
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -3,14 +3,19 @@
 ``evaluate`` is pure logic over ledger records, the current claim files (their hashes and
 fields) and ``published.json`` (written by ``audit publish``). It fails, one line per reason, when
 
-- a verdict contradicts its claim's ``expect`` (exit 1), is inconclusive (2) or errored (3);
+- a verdict contradicts its claim's ``expect`` as the claim file says it now (exit 1), is
+  inconclusive (2) or errored (3); a claim file may own up to a verdict by changing ``expect``
+  (listed as an acknowledgement with the run that forced it), which does not make the evidence stale;
+- a claim is pending (its weights are not on this machine) and the project's policy is
+  ``pending = "fail"`` (exit 7); with ``"allow"`` it is listed as pending, never as passing evidence;
 - a published claim's verdict changed (supported -> refuted / inconclusive / errored, or a
   published refutation now holds) and the claim file does not acknowledge it by a new ``expect``
   (exit 1, 2 or 3 after the new verdict);
 - a claim lacks the controls its intervention kind requires: too few resampling seeds declared
   (4, the claim file is not publishable) or a required control did not run (3);
-- evidence is stale or missing: the claim file, the suite (version or content) or the model
-  weights changed since the evidence was computed, or the claim was never run (6);
+- evidence is stale or missing: what the evidence depends on in the claim file (anything but its
+  expect, wording, comments and status), the suite (version or content) or the model weights
+  changed since the evidence was computed, or the claim was never run (6);
 - the baseline does not match the ledger: unreadable ``published.json``, the append-only ledger
   rewritten since publication, a published run missing, a published claim's file deleted (6);
 - a ledger line is not a usable record (non-JSON, not an object, a bad claim id, wrong field types)
@@ -18,7 +23,7 @@ fields) and ``published.json`` (written by ``audit publish``). It fails, one lin
   line a newer record of its claim supersedes is a note;
 - a claim file is invalid (4); nothing matched at all (5).
 
-The most serious failure decides the exit code: 5 > 4 > 6 > 3 > 1 > 2 > 0.
+The most serious failure decides the exit code: 5 > 4 > 6 > 3 > 1 > 2 > 7 > 0.
 """
 
 from __future__ import annotations
@@ -34,12 +39,8 @@ from typing import Callable
 from audit import ledger
 from audit.confidence import MIN_REPLICATION_SEEDS
 from audit.history import claim_changes, explain, short
-from audit.verdict import EXIT_CONTRADICTS, EXIT_ERRORED, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_OK
-
-EXIT_NOTHING = 5   # no claim file matched, nothing to gate
-EXIT_MISMATCH = 6  # stale or missing evidence, or the published baseline does not match the ledger
-
-SEVERITY = [EXIT_OK, EXIT_INCONCLUSIVE, EXIT_CONTRADICTS, EXIT_ERRORED, EXIT_MISMATCH, EXIT_INVALID, EXIT_NOTHING]
+from audit.verdict import (EXIT_CONTRADICTS, EXIT_ERRORED, EXIT_INCONCLUSIVE, EXIT_INVALID, EXIT_MISMATCH,
+                           EXIT_NOTHING, EXIT_OK, EXIT_PENDING, SEVERITY, combine_exit_codes)
 BASELINE_NAME = "published.json"
 GATE_NAME = "gate.json"
 BASELINE_SCHEMA = 1
@@ -54,8 +55,7 @@ REQUIRED_CONTROLS: dict[str, frozenset[str]] = {
 }
 
 
-def combine(codes) -> int:
-    return max(codes, key=SEVERITY.index, default=EXIT_OK)
+combine = combine_exit_codes
 
 
 def required_controls(kind: str) -> frozenset[str]:
@@ -74,8 +74,8 @@ def required_controls(kind: str) -> frozenset[str]:
 class Failure:
     claim_id: str  # "" for failures of the baseline as a whole
     code: int
-    reason: str    # contradicts | inconclusive | errored | regressed | controls | stale | missing | baseline | ledger |
-    #                invalid | nothing
+    reason: str    # contradicts | inconclusive | errored | pending | regressed | controls | stale | missing | baseline |
+    #                ledger | invalid | nothing
     message: str
 
     def line(self) -> str:
@@ -86,7 +86,7 @@ class Failure:
 @dataclass
 class BaselineChange:
     claim_id: str
-    kind: str      # new | verdict | confidence | rerun | retired | superseded | removed
+    kind: str      # new | verdict | confidence | rerun | retired | superseded | removed | acknowledged
     text: str
     acknowledged: bool = False
 
@@ -136,7 +136,7 @@ class CurrentClaim:
 @dataclass
 class ClaimStatus:
     claim_id: str
-    status: str  # pass | fail | retired | superseded | not_gated
+    status: str  # pass | fail | pending | retired | superseded | not_gated
     verdict: str = ""
     confidence: str = ""
     expect: str = ""
@@ -156,6 +156,7 @@ class GateResult:
     baseline: dict | None
     ledger_records: int
     evaluated_at: str
+    policy: dict = field(default_factory=lambda: {"pending": "fail", "source": "default"})
 
     @property
     def passed(self) -> bool:
@@ -163,7 +164,7 @@ class GateResult:
 
     def to_dict(self) -> dict:
         return {"passed": self.passed, "exit_code": self.exit_code, "evaluated_at": self.evaluated_at,
-                "ledger_records": self.ledger_records, "baseline": self.baseline,
+                "ledger_records": self.ledger_records, "baseline": self.baseline, "policy": self.policy,
                 "failures": [{**asdict(f), "line": f.line()} for f in self.failures],
                 "changes": [asdict(c) for c in self.changes], "claims": [asdict(c) for c in self.claims],
                 "notes": self.notes}
@@ -268,9 +269,12 @@ def select_record(records: list[dict], claim: CurrentClaim, model: str | None = 
 def evaluate(records: list[dict], claims: list[CurrentClaim], baseline: dict | None = None, *,
              invalid: list[Failure] | None = None, ledger_bytes: bytes | None = None,
              model_hash: Callable[[str], str | None] = current_model_hash, model: str | None = None,
-             matched_any: bool = True, bad_lines: list[ledger.BadLine] | None = None) -> GateResult:
+             matched_any: bool = True, bad_lines: list[ledger.BadLine] | None = None,
+             policy: dict | None = None) -> GateResult:
     """Gate the latest verdicts of ``claims`` (see the module docstring for the rules). ``bad_lines``
-    (the ledger's unusable lines) default to those of ``ledger_bytes``."""
+    (the ledger's unusable lines) default to those of ``ledger_bytes``; ``policy``: the project's
+    gate policy (``{"pending": "allow" | "fail", "source": ...}``, default fail)."""
+    policy = {"pending": "fail", "source": "default", **(policy or {})}
     failures: list[Failure] = list(invalid or [])
     notes: list[str] = []
     if bad_lines is None and ledger_bytes is not None:
@@ -332,17 +336,19 @@ def evaluate(records: list[dict], claims: list[CurrentClaim], baseline: dict | N
         elif c.retired:
             st.status = "retired"
         else:
-            mine = _check_claim(c, rec, records, published.get(c.id), model, model_sha, notes)
+            mine = _check_claim(c, rec, records, published.get(c.id), model, model_sha, notes, policy)
+            if rec is not None and rec.get("verdict") == "pending" and not mine:
+                st.status = "pending"
         if mine:
             st.status = "fail"
             st.failures = [f.line() for f in mine]
         failures.extend(mine)
         statuses.append(st)
 
-    changes = _changes(claims, records, published, run_ids, model)
+    changes = _acknowledgements(claims, records, model) + _changes(claims, records, published, run_ids, model)
     code = combine(f.code for f in failures)
-    return GateResult(code, failures, changes, statuses, notes,
-                      _baseline_summary(baseline), len(records), datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return GateResult(code, failures, changes, statuses, notes, _baseline_summary(baseline), len(records),
+                      datetime.now(timezone.utc).isoformat(timespec="seconds"), policy)
 
 
 def _bad_lines(bad: list[ledger.BadLine], records: list[dict], gated: set[str], notes: list[str]) -> list[Failure]:
@@ -364,7 +370,7 @@ def _bad_lines(bad: list[ledger.BadLine], records: list[dict], gated: set[str], 
 
 
 def _check_claim(c: CurrentClaim, rec: dict | None, records: list[dict], pub: dict | None, model: str | None,
-                 model_sha, notes: list[str]) -> list[Failure]:
+                 model_sha, notes: list[str], policy: dict) -> list[Failure]:
     out: list[Failure] = []
     want = model or c.model
     if rec is None:
@@ -378,11 +384,10 @@ def _check_claim(c: CurrentClaim, rec: dict | None, records: list[dict], pub: di
         return out
     prov = rec.get("provenance") or {}
     # --- stale evidence --------------------------------------------------------------------------
-    claim_stale = prov.get("claim_sha256") != c.sha256
+    what = evidence_changes(rec, c)
+    claim_stale = bool(what)
     if claim_stale:
-        what = [ch.text for ch in claim_changes(rec.get("claim") or {}, c.claim)]
-        detail = "; ".join(what[:3]) + (f" (+{len(what) - 3} more)" if len(what) > 3 else "") if what \
-            else "comments or formatting"
+        detail = "; ".join(what[:3]) + (f" (+{len(what) - 3} more)" if len(what) > 3 else "")
         out.append(Failure(c.id, EXIT_MISMATCH, "stale", f"claim file changed since {_run(rec)}: {detail}"))
     if prov.get("suite_version") != c.suite_version:
         out.append(Failure(c.id, EXIT_MISMATCH, "stale", f"suite {c.suite} is v{c.suite_version} now, the evidence "
@@ -402,14 +407,20 @@ def _check_claim(c: CurrentClaim, rec: dict | None, records: list[dict], pub: di
     if claim_stale:  # the verdict judged another version of the claim: nothing more to say about it
         return out
     # --- the verdict, against expect and against the published baseline -----------------------
-    verdict, expect = rec.get("verdict"), rec.get("expect", c.expect)
+    verdict, expect = rec.get("verdict"), c.expect
+    if verdict == "pending":
+        if policy.get("pending") == "allow":
+            notes.append(f"{c.id}: pending (allowed by the gate policy, {policy.get('source')}): {_reason(rec)}")
+        else:
+            out.append(Failure(c.id, EXIT_PENDING, "pending", _reason(rec)))
+        return out
     if pub and pub.get("verdict") != verdict and not _acknowledged(pub, c, verdict):
         out.append(Failure(c.id, _verdict_code(verdict), "regressed",
                            f"published as {pub.get('verdict')} ({str(pub.get('published_at') or '')[:10]}), now "
                            f"{verdict}: {_reason(rec)}"))
     elif verdict == "errored":
         out.append(Failure(c.id, EXIT_ERRORED, "errored", _reason(rec)))
-    elif verdict == "inconclusive":
+    elif verdict == "inconclusive" and expect != "inconclusive":
         out.append(Failure(c.id, EXIT_INCONCLUSIVE, "inconclusive", _reason(rec)))
     elif verdict != expect:
         out.append(Failure(c.id, EXIT_CONTRADICTS, "contradicts", f"verdict {verdict}, expect {expect}: {_reason(rec)}"))
@@ -427,9 +438,35 @@ def _check_claim(c: CurrentClaim, rec: dict | None, records: list[dict], pub: di
     return out
 
 
+EDITORIAL = ("expect", "wording", "status")  # claim-file categories the evidence does not depend on
+
+
+def evidence_changes(rec: dict, c: CurrentClaim) -> list[str]:
+    """What changed in the claim file since ``rec`` that the evidence depends on ([] when only its
+    expect, wording, comments or status changed: the verdict stands, judged against the new expect)."""
+    if (rec.get("provenance") or {}).get("claim_sha256") == c.sha256:
+        return []
+    return [ch.text for ch in claim_changes(rec.get("claim") or {}, c.claim) if ch.category not in EDITORIAL]
+
+
+def _acknowledgements(claims: list[CurrentClaim], records: list[dict], model: str | None) -> list[BaselineChange]:
+    """Claims whose file changed ``expect`` after their latest run: the edit and the run that forced it."""
+    out = []
+    for c in claims:
+        rec = select_record(records, c, model)
+        if rec is None or rec.get("expect", c.expect) == c.expect or evidence_changes(rec, c):
+            continue
+        owned = rec.get("verdict") == c.expect
+        out.append(BaselineChange(c.id, "acknowledged",
+                                  f"expect {rec.get('expect')} → {c.expect} in {c.path} after {_run(rec)}, which found "
+                                  f"{rec.get('verdict')}: {_reason(rec)}"
+                                  + ("" if owned else f" (the new expect still differs from the verdict)"), owned))
+    return out
+
+
 def _acknowledged(pub: dict, c: CurrentClaim, verdict: str) -> bool:
     """A changed verdict the claim file owns up to: its ``expect`` was changed to the new verdict."""
-    return verdict in ("supported", "refuted") and verdict == c.expect and pub.get("expect") != c.expect
+    return verdict in ("supported", "refuted", "inconclusive") and verdict == c.expect and pub.get("expect") != c.expect
 
 
 def _changes(claims, records, published, run_ids, model) -> list[BaselineChange]:

@@ -193,14 +193,27 @@ def history(records: list[dict], claim_id: str) -> list[Entry]:
 
 
 def story(records: list[dict]) -> list[dict]:
-    """"How the story changed": every verdict change of every claim, newest first, with its reason."""
+    """"How the story changed": every verdict change of every claim, and every change of its
+    ``expect`` (an acknowledged result), newest first, with the reasons before and after."""
     out = []
     for cid in dict.fromkeys(r.get("claim_id") for r in records):
         entries = history(records, cid)
         for prev, e in zip(entries, entries[1:]):
-            if e.verdict_changed:
+            if e.verdict_changed or prev.expect != e.expect:
                 out.append({"claim_id": cid, "at": e.at, "from": prev.verdict, "to": e.verdict,
                             "why": e.why(), "run_id": e.run_id, "from_reasons": prev.reasons,
-                            "to_reasons": e.reasons})
+                            "to_reasons": e.reasons, "expect_from": prev.expect, "expect_to": e.expect,
+                            "kind": "verdict" if e.verdict_changed else "expect"})
     out.sort(key=lambda d: d["at"], reverse=True)
     return out
+
+
+def acknowledgement(latest: dict, claim_now: dict | None) -> str:
+    """'' unless the claim file now expects something other than its latest run recorded: then the
+    edit and the run that forced it (the run's verdict and first reason)."""
+    if not claim_now or claim_now.get("expect", "supported") == latest.get("expect", "supported"):
+        return ""
+    new, verdict = claim_now.get("expect", "supported"), latest.get("verdict")
+    owned = "acknowledges" if verdict == new else "still differs from"
+    return (f"expect {latest.get('expect')} → {new} (edited after run {latest.get('run_id', '')[:8]}; it {owned} "
+            f"that run's verdict {verdict}: {short((latest.get('reasons') or [''])[0], 160)})")

@@ -136,8 +136,8 @@ class _Record(_Shape):
     schema_version: int = SCHEMA_VERSION
     run_id: str = ""
     statement: str = ""
-    expect: Literal["supported", "refuted"] = "supported"
-    verdict: Literal["supported", "refuted", "inconclusive", "errored"] = "errored"
+    expect: Literal["supported", "refuted", "inconclusive"] = "supported"
+    verdict: Literal["supported", "refuted", "inconclusive", "errored", "pending"] = "errored"
     confidence: Literal["none", "low", "medium", "high", "very_high"] = "none"
     confidence_cap: str = ""
     confidence_notes: list[str] = []

@@ -1,7 +1,8 @@
 """Resolve a claim's ``model:`` (alias, Hugging Face id or local directory) and load it.
 
-Nothing is downloaded unless asked for (``allow_download``): missing weights end the claim
-*errored* with a message saying how to supply them.
+Nothing is downloaded unless asked for (``allow_download``): weights that are not on this machine
+(:class:`WeightsUnavailable`) leave the claim *pending* with a message saying how to supply them;
+a directory that is there but broken ends it *errored*.
 
 No code from a model directory ever runs: every transformers load passes
 ``trust_remote_code=False``, and a directory that asks for its own code (``auto_map`` in
@@ -24,6 +25,11 @@ from audit.provenance import sha256_file, sha256_files
 
 class ModelUnavailable(Exception):
     """The weights for a model cannot be found on this machine."""
+
+
+class WeightsUnavailable(ModelUnavailable):
+    """The model's weights are not on this machine (a Hub id not in the local cache, an alias whose
+    weights package is not installed): the claim cannot be run here, which is *pending*, not an error."""
 
 
 class BadModelDir(ModelUnavailable):
@@ -49,7 +55,7 @@ class GgufAlias:
         """The GGUF file on disk; ModelUnavailable with the install command when absent."""
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
-            raise ModelUnavailable(f"this model alias needs the package that ships its weights: `{self.pip_install}` "
+            raise WeightsUnavailable(f"this model alias needs the package that ships its weights: `{self.pip_install}` "
                                    f"(or pass --model /path/to/checkpoint)")
         if self.assembled:
             module = importlib.import_module(self.package)
@@ -168,12 +174,26 @@ def missing_message(name: str, detail: str) -> str:
             f"or pass --download where the Hugging Face Hub is reachable.")
 
 
+def unknown_alias(name: str) -> str:
+    """'' when ``name`` can be a model (an alias, a path, an ``org/name`` Hub id, or a bare Hub id
+    not close to any alias); else the one-line problem with the alias it was probably meant to be."""
+    from audit.errors import did_you_mean
+
+    if name in ALIASES or "/" in name or name.startswith((".", "~")) or Path(name).expanduser().exists():
+        return ""
+    hint = did_you_mean(name, list(ALIASES))
+    return (f"unknown model alias '{name}'; {hint} (known aliases: {', '.join(ALIASES)}; a Hugging Face id is "
+            f"written org/name)") if hint else ""
+
+
 def load_model(name: str, dtype: str = "float32", allow_download: bool = False, device: str = "cpu") -> LoadedModel:
     """Load ``name`` (alias, local directory or HF id) with its tokenizer; weights go to ``device``
     (``cpu``, ``cuda`` or ``auto``) when first used."""
     if dtype not in MODES:
         raise ValueError(f"dtype={dtype!r} must be one of {', '.join(MODES)}")
     device = resolve_device(device)
+    if unknown_alias(name):
+        raise ValueError(unknown_alias(name))
     if name in ALIASES:
         loaded = _load_alias(name, ALIASES[name], dtype)
     else:
@@ -299,7 +319,7 @@ def _load_hub(name: str, dtype: str, allow_download: bool) -> LoadedModel:
                                            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]))
     except Exception as exc:  # hub errors come in many types; all mean "not here"
         detail = "not in the local Hugging Face cache" if not allow_download else f"download failed: {type(exc).__name__}"
-        raise ModelUnavailable(missing_message(name, detail)) from None
+        raise WeightsUnavailable(missing_message(name, detail)) from None
     loaded = _load_local(directory, dtype)
     loaded.model_id, loaded.source = name, "hf"
     return loaded
@@ -309,7 +329,7 @@ def _load_alias(name: str, alias: GgufAlias, dtype: str) -> LoadedModel:
     try:
         gguf = alias.locate()
     except ModelUnavailable as exc:
-        raise ModelUnavailable(f"model alias '{name}': {exc}") from None
+        raise type(exc)(f"model alias '{name}': {exc}") from None
     digest = _hash_weights([gguf])
     cached = cache_root() / "models" / f"{name}-{digest[:16]}"
     if not (cached / "model.safetensors").is_file():

@@ -50,6 +50,8 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
             "model_requested": options.model or lc.claim.model}
     try:
         result = _evidence(lc, options, progress, prov)
+    except Pending as exc:
+        result = EvidenceResult(Outcome(Verdict.PENDING, [f"not run: {exc}"]), {"pending": str(exc)})
     except _Errored as exc:
         result = EvidenceResult(Outcome(Verdict.ERRORED, [str(exc)]), {"error": str(exc), "traceback": exc.trace})
     prov["wall_time_s"] = round(time.perf_counter() - t0, 3)
@@ -91,6 +93,11 @@ def _load_model(name: str, options: RunOptions, prov: dict):
     return loaded, adapter, n_layers
 
 
+class Pending(Exception):
+    """The weights a claim needs (its model's, or a claim it builds on) are not on this machine:
+    the claim is not run (*pending*). Evidence builders raise it for a pending dependency."""
+
+
 class _Errored(Exception):
     def __init__(self, message: str, trace: str = ""):
         super().__init__(message)
@@ -98,17 +105,21 @@ class _Errored(Exception):
 
 
 def _evidence(lc, options, progress, prov) -> EvidenceResult:
-    from audit.models import ModelUnavailable
+    from audit.models import ModelUnavailable, WeightsUnavailable
     from interventions.architectures import UnsupportedArchitecture
 
     if not getattr(lc.claim.intervention, "needs_model", True):
         try:
             return BUILDERS.get(lc.claim.intervention.kind)(RunContext(lc, None, None, 0, options, progress))
+        except Pending:
+            raise
         except Exception as exc:  # a comparison's own failure (a compared claim's is in its record)
             raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None
     name = options.model or lc.claim.model
     try:
         loaded, adapter, n_layers = _load_model(name, options, prov)
+    except WeightsUnavailable as exc:
+        raise Pending(str(exc)) from None
     except (ModelUnavailable, UnsupportedArchitecture) as exc:
         raise _Errored(str(exc)) from None
     except Exception as exc:  # a model dir transformers accepts but cannot use: errored, never a crash
@@ -124,5 +135,7 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
         prov["evidence_cache"] = options.evidence_cache.stats()
         prov["executor"] = options.executor.describe()
         return result
+    except Pending:
+        raise
     except Exception as exc:  # an engine failure must end the claim errored, never silently
         raise _Errored(f"{type(exc).__name__}: {exc}", traceback.format_exc()) from None

@@ -17,7 +17,7 @@ from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
 from audit.spec import Names, StrictModel
-from audit.suite import LoadedSuite, load_suite, suite_path
+from audit.suite import LoadedSuite, builtin_suites, load_suite, suite_path
 from audit.validation import validate, work_problems
 from audit.yamlsafe import YamlDocument, load_yaml
 
@@ -35,7 +35,7 @@ AcceptanceSpec = _union(CRITERIA)
 
 
 class SuiteRef(StrictModel):
-    name: str = Field("main", description="claims/suites/<name>.yaml, or a .yaml path relative to the claim")
+    name: str = Field("main", description="a suite name (suites/<name>.yaml next to the claim, else the built-in suite: main, steering), or a .yaml path relative to the claim")
     families: Literal["all"] | Names = "all"
     prompts_per_family: int = Field(8, ge=1, le=10_000, description="prompts sampled per family per seed")
     chat_template: bool = Field(True, description="render prompts with the model's chat template when it has one")
@@ -88,7 +88,11 @@ class Claim(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)
     statement: str = Field(min_length=10)
     model: str = Field(min_length=1, description="alias (smollm2-135m), Hugging Face id, or local directory")
-    expect: Literal["supported", "refuted"] = "supported"
+    expect: Literal["supported", "refuted", "inconclusive"] = Field(
+        "supported", description="the verdict the author publishes; after a run contradicts it, changing it is how "
+                                 "the result is acknowledged (the gate and the report list the change with the run "
+                                 "that forced it). inconclusive: the published position is that this evidence "
+                                 "cannot decide the claim")
     stage: Literal["exploratory", "confirmatory"] = Field(
         "exploratory", description="exploratory: what the claim names (a layer, a component, a threshold) was chosen "
                                    "by looking at data like this; capped at low confidence. confirmatory: fixed "
@@ -144,7 +148,9 @@ def load_claim(path: str | Path) -> LoadedClaim:
     if not spath.is_file():
         node, _ = doc.node_at(("suite", "name"))
         raise ClaimFileError([problem_at(doc.path, node.start_mark, f"suite file {spath} not found", where="suite.name",
-                                         hint="suites live in claims/suites/<name>.yaml")])
+                                         hint="a suite name is suites/<name>.yaml next to the claim or a built-in "
+                                              f"suite ({', '.join(builtin_suites())}); a .yaml path is relative to the "
+                                              "claim")])
     loaded = LoadedClaim(claim, doc, load_suite(spath, claim.suite.split))
     _cross_check(loaded)
     return loaded
@@ -186,6 +192,10 @@ def _cross_check(lc: LoadedClaim) -> None:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
     problems += _steering_controls(lc) + spec_problems(lc)
+    from audit.models import unknown_alias
+
+    if unknown_alias(lc.claim.model):
+        problems.append(lc.problem(("model",), unknown_alias(lc.claim.model)))
     problems += [lc.problem(loc, message, hint=hint) for loc, message, hint in work_problems(lc)]
     if not problems:  # sampling needs valid families
         problems += _seed_problems(lc) + _stage_problems(lc)

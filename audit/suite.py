@@ -1,4 +1,4 @@
-"""Task suites: versioned prompt data under ``claims/suites/``, sampled per seed.
+"""Task suites: versioned prompt data (built in: ``audit/suites/``, linked as ``claims/suites/``), sampled per seed.
 
 A claim may run on one half of the suite (``suite.split``): the prompts (and pairs) of each
 family are ordered by the sha256 of their id; the first half is ``explore``, the second
@@ -134,9 +134,23 @@ def sample_pairs(suite: LoadedSuite, seeds: list[int], families: list[str], k: i
     return {seed: {fam: view.sample_pairs(seed, fam, k) for fam in families} for seed in seeds}
 
 
+BUILTIN = Path(__file__).resolve().parent / "suites"  # shipped in the wheel (claims/suites links here)
+
+
+def builtin_suites() -> list[str]:
+    return sorted(p.stem for p in BUILTIN.glob("*.yaml"))
+
+
 def suite_path(name: str, claim_file: Path) -> Path:
-    """A suite named in a claim: a path ending in .yaml (relative to the claim) or claims/suites/<name>.yaml."""
-    path = claim_file.parent / (name if name.endswith((".yaml", ".yml")) else f"suites/{name}.yaml")
+    """A suite named in a claim: a path ending in .yaml (relative to the claim); else a name:
+    ``suites/<name>.yaml`` next to the claim when there is one, otherwise the built-in suite of
+    that name (package data), so a claim in any directory can use ``main`` or ``steering``."""
+    if name.endswith((".yaml", ".yml")):
+        path = claim_file.parent / name
+    else:
+        path = claim_file.parent / "suites" / f"{name}.yaml"
+        if not path.exists() and (BUILTIN / f"{name}.yaml").is_file():
+            path = BUILTIN / f"{name}.yaml"
     try:
         return path.resolve()
     except (OSError, RuntimeError):  # a symlink loop: reported as a missing suite file

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, model_validator
 
 from audit.spec import Distinct, Indices, StrictModel
-from interventions.components import Component, Position, Target, hook_point, module_layer, position_mask
+from interventions.components import (Component, Position, Target, hook_point, module_layer, position_mask,
+                                      transformer_lens_equivalent)
 from interventions.hooks import Hook, first_output, replace_output
 from interventions.registry import intervention
 
@@ -45,6 +46,8 @@ class Ablation(StrictModel):
             raise ValueError("target 'module' needs module: <dotted path>")
         if self.target != "module" and self.module:
             raise ValueError("module: is only for target 'module'")
+        if transformer_lens_equivalent(self.module):
+            raise ValueError(transformer_lens_equivalent(self.module))
         if not self.positions:
             raise ValueError("positions must not be empty")
         return self

@@ -38,6 +38,35 @@ class Component:
         return base if self.position == "all" else f"{base}@{self.position}"
 
 
+_TL = re.compile(r"^blocks\.(\d+)\.(hook_resid_pre|hook_resid_mid|hook_resid_post|hook_mlp_out|hook_attn_out|"
+                 r"attn\.hook_result|attn\.hook_z|mlp\.hook_post|mlp\.hook_pre)$")
+
+
+def transformer_lens_equivalent(path: str) -> str:
+    """'' unless ``path`` is a TransformerLens hook name (``blocks.8.hook_resid_post``); then what
+    to write here instead (hook points here are named by target and layer, or by the module path
+    of the Hugging Face model)."""
+    match = _TL.match(path.strip())
+    if not match:
+        return "" if not path.startswith(("blocks.", "hook_")) else (
+            f"'{path}' looks like a TransformerLens hook name, which Hugging Face models do not have; "
+            "write target: residual | attn | mlp | head with layers:, or a module path such as model.layers.3.mlp")
+    layer, hook = int(match.group(1)), match.group(2)
+    instead = {
+        "hook_resid_post": f"target: residual, layers: [{layer}] (the layer's residual output)",
+        "hook_resid_pre": (f"target: residual, layers: [{layer - 1}] (layer {layer}'s input is layer {layer - 1}'s "
+                           "residual output)" if layer else "no equivalent: the embedding output is not a hook point"),
+        "hook_resid_mid": f"no single equivalent; target: attn, layers: [{layer}] is the attention output added there",
+        "hook_mlp_out": f"target: mlp, layers: [{layer}]",
+        "hook_attn_out": f"target: attn, layers: [{layer}]",
+        "attn.hook_result": f"target: attn, layers: [{layer}] (or target: head, layers: [{layer}], heads: [...] per head)",
+        "attn.hook_z": f"target: head, layers: [{layer}], heads: [...] (each head's slice before o_proj)",
+        "mlp.hook_post": f"target: module, module: model.layers.{layer}.mlp.down_proj (its input is the activation)",
+        "mlp.hook_pre": f"target: module, module: model.layers.{layer}.mlp.up_proj",
+    }[hook]
+    return f"'{path}' is a TransformerLens hook name; here write {instead}"
+
+
 def module_layer(path: str) -> int:
     """The decoder layer a dotted module path lives in (0 if none: replay from the start)."""
     match = re.search(r"layers\.(\d+)", path)

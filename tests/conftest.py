@@ -14,8 +14,33 @@ from pathlib import Path
 import pytest
 import torch
 
-# Tests never read or write the user's evidence cache.
-os.environ.setdefault("MI_AUDIT_EVIDENCE_CACHE", tempfile.mkdtemp(prefix="mi-audit-evidence-"))
+def _private_caches() -> None:
+    """Tests never write the user's caches: the evidence cache and the model cache (weight hashes,
+    dequantized aliases) are temp dirs removed at exit. Already-dequantized aliases of the user's
+    cache are linked in read-only (a conversion takes minutes); new ones are made in the temp dir."""
+    import atexit
+    import shutil
+
+    from audit.models import cache_root
+
+    real = cache_root()
+    if "MI_AUDIT_EVIDENCE_CACHE" not in os.environ:
+        evidence = tempfile.mkdtemp(prefix="mi-audit-evidence-")
+        os.environ["MI_AUDIT_EVIDENCE_CACHE"] = evidence
+        atexit.register(shutil.rmtree, evidence, True)
+    if os.environ.get("MI_AUDIT_TEST_OWN_CACHE") == "1":
+        return
+    private = Path(tempfile.mkdtemp(prefix="mi-audit-cache-"))
+    atexit.register(shutil.rmtree, private, True)
+    for sub in ("models", "gguf"):
+        (private / sub).mkdir()
+        for entry in sorted((real / sub).iterdir()) if (real / sub).is_dir() else []:
+            (private / sub / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+    os.environ["MI_AUDIT_CACHE"] = str(private)
+    os.environ["MI_AUDIT_TEST_OWN_CACHE"] = "1"  # subprocesses of the tests keep this one
+
+
+_private_caches()
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN_SUITE = Path(os.environ.get("MI_AUDIT_TEST_SUITE", REPO / "claims" / "suites" / "main.yaml"))

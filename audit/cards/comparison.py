@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
 from audit import plots
 from audit.cards import card_for, plot_path
 
@@ -13,7 +11,7 @@ def comparison_card(rec: dict, out_dir) -> dict:
     sweeps = rec["evidence"]["sweeps"]
     rel = plot_path(rec, "sweeps")
     path = out_dir / rel
-    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
+    fig, ax = plots.figure(7.5, 3.8)
     for s in sweeps:
         pooled = s.get("pooled") or []
         if not pooled:
@@ -23,10 +21,8 @@ def comparison_card(rec: dict, out_dir) -> dict:
         ax.plot(xs, [v / top for v in pooled], marker=".", label=f"{s['claim_id']} (top {s['top']})")
     ax.set_xlabel("relative depth of the ablated component")
     ax.set_ylabel("effect / max effect")
-    ax.set_title(rec["claim_id"], fontsize=9)
-    if ax.lines:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title(rec["claim_id"])
+    plots.legend_below(fig, ncol=2)
     plots.save(fig, path)
     rows = [[s["claim_id"], s.get("model_id") or "-", s.get("method") or "-", s["top"],
              "yes" if s["top_separated"] else "no (uninformative)", s["verdict"]] for s in sweeps]

@@ -12,6 +12,13 @@ def _f(x) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
+def _mb(x) -> str:
+    """A size in MB with its digits (``1,840``, never ``1.84e+03``): the columns say MB."""
+    if not isinstance(x, (int, float)):
+        return "—"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
 def _speed_note(speed: dict) -> str:
     return (f"Speed protocol: {speed['prompts']} prompts x {speed['new_tokens']} forced new tokens, batched, "
             f"{speed['warmup']} warm-up + {speed['repeats']} timed repeats, all variants interleaved in one process "
@@ -114,8 +121,8 @@ def quantization_card(rec: dict, out_dir) -> dict:
                             ("exact match", [em[m] for m in order])],
                     f"{rec['claim_id']}: precision modes side by side", out_dir / path)
     peak = {m: modes[m].get("peak_memory") or {} for m in order}
-    rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _f(modes[m]["memory_mb"]), _f(peak[m].get("peak_mb")),
-             _f(peak[m].get("growth_mb")), _f(em[m]), _f(kl[m])] for m in order]
+    rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _mb(modes[m]["memory_mb"]), _mb(peak[m].get("peak_mb")),
+             _mb(peak[m].get("growth_mb")), _f(em[m]), _f(kl[m])] for m in order]
     checks, gate = checks_card(rec)
     return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")],
             "tables": checks + [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",

@@ -1,11 +1,12 @@
-"""Report card of a layer sweep: effect-per-layer plot, family x layer heatmap, the intervals the
-verdict rests on, and per-seed results beside the pooled interval."""
+"""Report card of a layer sweep: effect-per-layer plot, family x layer heatmap, a per-layer table
+(effect, rank, the interval the verdict rests on), and per-seed results beside the pooled interval.
+Why the confidence is what it is stands in the claim card's confidence row (``confidence_sentence``)."""
 
 from __future__ import annotations
 
 from audit import plots
 from audit.cards import card_for, plot_path
-from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
+from audit.cards.intervals import effect_table, interval_plot, per_seed_row_values, pooled_effects
 
 
 @card_for("layer_sweep")
@@ -29,7 +30,8 @@ def layer_sweep_card(rec: dict, out_dir) -> dict:
         "plots": [(layers, "effect per ablated layer, per seed and pooled"),
                   (heat, "family x layer effect (mean over seeds)")]
                  + interval_plot(rec, out_dir, f"{ev['metric']} difference"),
-        "tables": interval_table(summary)
+        "tables": effect_table(summary, ev["layers"], pooled_effects(summary, ev["layers"], ev["effects"][ev["metric"]]),
+                               claimed)
                   + [{"title": "Evidence per seed, beside the pooled interval",
                       "columns": ["seed", "seed's top", "its effect", "claimed layer's effect", "prompts / family"],
                       "rows": rows}],

@@ -72,8 +72,10 @@ def _control_rows(summary: dict) -> list[list]:
         if c.get("status") == "waived" or "p" not in c:
             rows.append([name, c.get("status", "—"), "—", "—", "—", "—", "—", "—", "—", "—", "—"])
             continue
-        rows.append([name, c["status"], f"{c['n_draws']} x {c['n_seeds']} seeds", _f(c["observed"]), _f(c["p"]),
-                     _f(c["median"]), _f(c["q75"]), _f(c["q_significance"]), _seeds(c.get("per_seed_p")),
+        draws = f"{c['n_draws']} x {c['n_seeds']} seeds" if "n_draws" in c and "n_seeds" in c else "—"
+        rows.append([name, c.get("status", "—"), draws, _f(c.get("observed")), _f(c["p"]),  # older records lack some
+                     _f(c.get("median")), _f(c.get("q75")), _f(c.get("q_significance", c.get("quantile"))),
+                     _seeds(c.get("per_seed_p")),
                      f"{_f(c.get('max_abs_cos_with_observed'))} / {_f(c.get('median_abs_cos_with_observed'))}",
                      _f(c.get("median_norm_ratio"))])
     return rows

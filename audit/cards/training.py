@@ -1,9 +1,13 @@
-"""Report cards of the training claims: LoRA placements, sweeps and per-layer adapter ablation."""
+"""Report cards of the training claims: LoRA placements, sweeps and per-layer adapter ablation.
+
+Each card leads with the metric its verdict used (the first plot, the first note, the column after
+the run's name), draws the base model (no adapter) where the evidence measured it, and uses a log
+axis where the values' differences are tiny (``plots.wants_log``). Memory is in MB / GB."""
 
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_stem
+from audit.cards import card_for, fmt_mb, plot_stem
 from audit.cards.deployment import checks_card
 from audit.stats import mean
 
@@ -50,8 +54,10 @@ def _mean_curve(rows: list[dict]) -> list[float]:
 
 
 def _memory(rows: list[dict]) -> str:
-    peaks = [(r.get("train_memory") or {}).get("peak_mb") for r in rows]
-    return _range(peaks) if any(p is not None for p in peaks) else "— (not measured: trained before this metric)"
+    peaks = [p for p in ((r.get("train_memory") or {}).get("peak_mb") for r in rows) if isinstance(p, (int, float))]
+    if not peaks:
+        return "— (not measured: trained before this metric)"
+    return f"{fmt_mb(mean(peaks))} ({fmt_mb(min(peaks))}–{fmt_mb(max(peaks))})"
 
 
 def _json(rows: list[dict]) -> str:
@@ -77,7 +83,11 @@ def _rows(results: dict, baseline: list | None) -> list[list]:
 
 COLUMNS = ["run", "trainable params", "held-out exact match per seed", "JSON parses / schema valid",
            "final loss per seed (last 5 logged)", "within-run loss noise per seed", "KL drift (mean, seed range)",
-           "train s", "train peak RSS MB", "from cache"]
+           "train s", "train peak RSS (mean, range)", "from cache"]
+# the column of each metric a verdict can use (``_lead`` moves it next to the run's name)
+METRIC_COLUMN = {"exact_match": 2, "final_loss": 4, "kl_drift": 6, "trainable_params": 1}
+METRIC_NAMES = {"exact_match": "held-out exact match", "final_loss": "final training loss (answer tokens)",
+                "kl_drift": "KL drift on unrelated families (nats)", "trainable_params": "trainable parameters"}
 NOISE_NOTE = ("Within-run loss noise: the step-to-step spread of the last 10 logged training losses (SD of "
               "successive differences / sqrt 2); loss differences below it are no finding. Verdicts rest on the "
               "checks' intervals: per-prompt values paired within each seed, bootstrap over seeds then prompts.")
@@ -88,38 +98,69 @@ def _deps(ev: dict) -> list[str]:
             f"{d['layers']}" for d in ev.get("dependencies", [])]
 
 
-def _params_plot(res: dict, key: str, ylabel: str, title: str, path) -> None:
+def _base(baseline: list | None, key: str) -> float | None:
+    """The base model's (no adapter) mean of ``key``, when the evidence measured it."""
+    values = [b.get(key) for b in baseline or [] if isinstance(b.get(key), (int, float))]
+    return mean(values) if values else None
+
+
+def _params_plot(res: dict, key: str, ylabel: str, title: str, path, baseline: list | None = None) -> None:
     points = {n: (r[0]["trainable_params"], mean(x[key] for x in r)) for n, r in res.items()
               if all(x.get(key) is not None for x in r)}
-    plots.params_scatter(points, ylabel, title, path)
+    plots.params_scatter(points, ylabel, title, path, base=_base(baseline, key))
+
+
+def _lead(table: dict, metric: str) -> dict:
+    """The table with the verdict's metric as the column after the run's name."""
+    i = METRIC_COLUMN.get(metric, 1)
+    order = [0, i] + [j for j in range(1, len(table["columns"])) if j != i]
+    return {**table, "columns": [table["columns"][j] for j in order],
+            "rows": [[row[j] for j in order] for row in table["rows"]]}
+
+
+def _metric_note(metric: str, how: str) -> str:
+    return f"**The verdict used {METRIC_NAMES.get(metric, metric)}**: {how}"
 
 
 @card_for("lora")
 def lora_card(rec: dict, out_dir) -> dict:
     ev, stem, cid = rec["evidence"], plot_stem(rec), rec["claim_id"]
     res = ev["results"]
-    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss", out_dir / f"{stem}-loss.png")
     _params_plot(res, "exact_match", "held-out exact match (mean over seeds)", f"{cid}: exact match vs parameters",
-                 out_dir / f"{stem}-params.png")
+                 out_dir / f"{stem}-params.png", ev.get("baseline"))
+    plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss",
+                      out_dir / f"{stem}-loss.png")
     checks, gate = checks_card(rec)
     examples = [f"`{n}` seed {r[0]['seed']} first answers: " + " | ".join(repr(e)[:80] for e in r[0]["examples"])
                 for n, r in res.items() if r[0].get("examples")]
-    return {"plots": [(f"{stem}-loss.png", "training loss per placement (mean over seeds)"),
-                      (f"{stem}-params.png", "held-out exact match against trainable parameters")],
-            "tables": checks + [{"title": "Placements (per seed)", "columns": COLUMNS,
-                                 "rows": _rows(res, ev.get("baseline"))}],
-            "notes": [*gate, _budget(ev), NOISE_NOTE, _run_note(rec, res), *_deps(ev), *examples]}
+    lead = _metric_note("exact_match", "per held-out prompt, paired within each seed, each placement against the "
+                                       "others (the checks below); the dashed line is the base model without adapter.")
+    return {"plots": [(f"{stem}-params.png", "held-out exact match against trainable parameters (dashed: the base "
+                                             "model, no adapter)"),
+                      (f"{stem}-loss.png", "training loss per placement (mean over seeds)")],
+            "tables": checks + [_lead({"title": "Placements (per seed)", "columns": COLUMNS,
+                                       "rows": _rows(res, ev.get("baseline"))}, "exact_match")],
+            "notes": [lead, *gate, _budget(ev), NOISE_NOTE, _run_note(rec, res), *_deps(ev), *examples]}
+
+
+_SWEEP_PLOTS = {"final_loss": ("params", "final training loss", "loss vs parameters",
+                                 "final loss against trainable parameters"),
+                "kl_drift": ("drift", "KL drift on unrelated families (nats)", "KL drift vs parameters",
+                             "KL drift on unrelated families against trainable parameters")}
 
 
 @card_for("lora_sweep")
 def sweep_card(rec: dict, out_dir) -> dict:
     ev, stem, cid = rec["evidence"], plot_stem(rec), rec["claim_id"]
     res = ev["results"]
+    metric = ((rec.get("claim") or {}).get("acceptance") or {}).get("metric") or "final_loss"
     plots.loss_curves({n: _mean_curve(r) for n, r in res.items()}, f"{cid}: training loss per point",
                       out_dir / f"{stem}-loss.png")
-    _params_plot(res, "final_loss", "final training loss", f"{cid}: loss vs parameters", out_dir / f"{stem}-params.png")
-    _params_plot(res, "kl_drift", "KL drift on unrelated families (nats)", f"{cid}: KL drift vs parameters",
-                 out_dir / f"{stem}-drift.png")
+    made = []
+    for key, (name, ylabel, title, caption) in _SWEEP_PLOTS.items():
+        _params_plot(res, key, ylabel, f"{cid}: {title}", out_dir / f"{stem}-{name}.png", ev.get("baseline"))
+        made.append((key, (f"{stem}-{name}.png", caption)))
+    made.sort(key=lambda kv: kv[0] != metric)  # the verdict's metric first
     loss_note = ("**Loss is not quality.** Training loss compares how easily each setup fits its own rendering of "
                  "the examples, not what it learned; held-out exact match is reported beside it. The criterion "
                  "judges each training example's loss under the trained adapter, paired across points.")
@@ -127,12 +168,12 @@ def sweep_card(rec: dict, out_dir) -> dict:
         loss_note += (" The deliberately bad format leaks the answer into the prompt, so a low loss there shows "
                       "copying, not learning.")
     checks, gate = checks_card(rec)
-    return {"plots": [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)"),
-                      (f"{stem}-params.png", "final loss against trainable parameters"),
-                      (f"{stem}-drift.png", "KL drift on unrelated families against trainable parameters")],
-            "tables": checks + [{"title": "Grid points (per seed)", "columns": COLUMNS,
-                                 "rows": _rows(res, ev.get("baseline"))}],
-            "notes": [*gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), _run_note(rec, res), *_deps(ev)]}
+    lead = _metric_note(metric, "per example, paired across grid points within each seed (the checks below).")
+    return {"plots": [p for _, p in made] + [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)")],
+            "tables": checks + [_lead({"title": "Grid points (per seed)", "columns": COLUMNS,
+                                       "rows": _rows(res, ev.get("baseline"))}, metric)],
+            "notes": [lead, *gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), _run_note(rec, res),
+                      *_deps(ev)]}
 
 
 @card_for("lora_adapter_ablation")
@@ -157,6 +198,9 @@ def adapter_card(rec: dict, out_dir) -> dict:
             "tables": checks + [{"title": "Per seed", "columns": [
                 "seed", "held-out exact match", "Pearson r (norm, effect)", "late-layer share",
                 "SD of the per-layer effects", "within-run loss noise"], "rows": rows}],
-            "notes": [*gate, *pooled, "Effects whose spread across layers is below the training loss's within-run "
+            "notes": [_metric_note("adapter_concentration", "the Pearson r between each layer's adapter norm and the "
+                                   "held-out NLL increase when only that layer's adapter is disabled, and the share of "
+                                   "that effect in the last third of the layers (pooled over seeds)."),
+                      *gate, *pooled, "Effects whose spread across layers is below the training loss's within-run "
                       "noise are degenerate (the adapter is saturated: removing one layer's part changes nothing "
                       "measurable).", _budget(ev), *_deps(ev)]}

@@ -35,7 +35,7 @@ def _sweep_of(rec: dict) -> dict:
 
 @evidence_for("comparison")
 def compare(ctx: RunContext) -> EvidenceResult:
-    from audit.runner import run_claim
+    from audit.runner import Pending, run_claim
     from audit.schema import load_claim
 
     claim = ctx.lc.claim
@@ -44,6 +44,10 @@ def compare(ctx: RunContext) -> EvidenceResult:
     for ref in claim.intervention.claims:
         path = (ctx.lc.path.parent / ref).resolve()
         records.append(run_claim(load_claim(path), sub_options, ctx.progress))
+    pending = [r["claim_id"] for r in records if r["verdict"] == "pending"]
+    if pending:
+        raise Pending(f"it compares claims that are pending here ({', '.join(pending)}): "
+                      f"{next(r for r in records if r['verdict'] == 'pending')['reasons'][0]}")
     sweeps = [_sweep_of(r) for r in records]
     errored = [f"{r['claim_id']}: {'; '.join(r['reasons'])}" for r in records if r["verdict"] == "errored"]
     if errored:

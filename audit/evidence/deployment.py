@@ -33,11 +33,13 @@ def dependency(ctx: RunContext, rel_path: str, expected_kind: str) -> tuple[dict
     the dependency for the evidence. An errored or mismatched dependency is an error here too."""
     from dataclasses import replace
 
-    from audit.runner import run_claim
+    from audit.runner import Pending, run_claim
     from audit.schema import load_claim
 
     path = (ctx.lc.path.parent / rel_path).resolve()
     rec = run_claim(load_claim(path), replace(ctx.options, model=None), ctx.progress)
+    if rec["verdict"] == "pending":
+        raise Pending(f"it builds on {rec['claim_id']} ({path.name}), which is pending: {'; '.join(rec['reasons'])}")
     if rec["verdict"] == "errored":
         raise RuntimeError(f"dependency {rec['claim_id']} ({path.name}) errored: {'; '.join(rec['reasons'])}")
     kind = rec["evidence"].get("kind")

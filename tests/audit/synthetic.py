@@ -128,3 +128,52 @@ def demo_site(root: Path) -> Path:
     result = CliRunner().invoke(app, ["gate", str(root / "claims"), "--out", str(out)])
     assert result.exit_code == 3, result.output
     return out
+
+
+# --- the report as people read it (appended: tests/audit/test_report_*.py, test_browser.py) ----------
+
+
+def pending_record(claim_file: Path, message: str = "weights for model 'Qwen/Qwen2.5-0.5B' are not available on "
+                                                    "this machine") -> dict:
+    """A record shaped like the runner's for a claim whose weights are not here: verdict pending,
+    evidence ``{"pending": message}``, no evidence kinds."""
+    rec = record_for(claim_file, "errored", errored_message=message)
+    rec.update(verdict="pending", confidence="none", matches_expect=False,
+               exit_code=exit_code(Verdict.PENDING, rec["expect"]), reasons=[f"not run: {message}"], evidence={"pending": message})
+    return rec
+
+
+def gate_and_render(root: Path, out: Path, *extra: str) -> dict:
+    """Gate ``root/claims`` over ``out`` writing ``gate.json`` and the report (``--write``); the gate result."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    result = CliRunner().invoke(app, ["gate", str(root / "claims"), "--out", str(out), "--write", *extra])
+    assert result.exit_code in range(0, 8), result.output
+    assert (out / "index.html").exists(), result.output
+    return json.loads((out / "gate.json").read_text())
+
+
+def demo_report(root: Path, pending: str = "allow") -> Path:
+    """``demo_site`` plus two pending claims (weights not here) and a claim repeating another's
+    failure word for word, gated under the given pending policy and rendered; returns the report dir."""
+    import json
+    import re
+
+    from tests.conftest import write_claim
+
+    out = demo_site(root)
+    model = root / "model"
+    for name, weights in (("qwen_small", "Qwen/Qwen2.5-0.5B"), ("qwen_large", "Qwen/Qwen2.5-3B")):
+        p = write_claim(root / "claims" / f"{name}.yaml", model=str(model))
+        p.write_text(re.sub(r'statement: ".*"', f"statement: {json.dumps(f'{weights} has a hub at layer 2.')}",
+                            p.read_text()))
+        ledger.append(out, pending_record(p, f"weights for model '{weights}' are not available on this machine "
+                                             "(not in the local Hugging Face cache)"))
+    flat2 = write_claim(root / "claims" / "flat_sweep_twin.yaml", model=str(model), layer=1)
+    append(out, flat2, "inconclusive")
+    gate_and_render(root, out, "--pending", pending)
+    return out

@@ -65,13 +65,24 @@ def test_zero_output_on_bias_free_model_is_flat(tmp_path, planted):
     assert "flat" in rec["reasons"][0]
 
 
-def test_missing_weights_errored_with_instructions(tmp_path):
+def test_missing_weights_pending_with_instructions(tmp_path):
     claim = write_claim(tmp_path / "c.yaml", model="Qwen/Qwen2.5-0.5B", layer=2)
     result = run("run", claim, "--out", tmp_path / "o")
-    assert result.exit_code == 3
+    assert result.exit_code == 7
     (rec,) = ledger.read(tmp_path / "o")[0]
-    assert rec["verdict"] == "errored" and "--model" in rec["reasons"][0]
-    assert "Errored" in (tmp_path / "o" / "index.html").read_text()
+    assert rec["verdict"] == "pending" and "--model" in rec["reasons"][0]
+    html = (tmp_path / "o" / "index.html").read_text()
+    assert "Pending" in html and "None: every claim's evidence could be computed." in html  # not listed as errored
+
+
+def test_a_broken_model_dir_is_errored_not_pending(tmp_path):
+    broken = tmp_path / "m"
+    broken.mkdir()
+    (broken / "config.json").write_text("[1, 2]")
+    (broken / "model.safetensors").write_bytes(b"x")
+    claim = write_claim(tmp_path / "c.yaml", model=str(broken), layer=2)
+    assert run("run", claim, "--out", tmp_path / "o").exit_code == 3
+    assert ledger.read(tmp_path / "o")[0][0]["verdict"] == "errored"
 
 
 def test_model_override_runs_qwen_claim_on_another_checkpoint(tmp_path, planted):

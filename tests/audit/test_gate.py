@@ -35,7 +35,7 @@ def ws(tmp_path):
             return write_claim(self.claims / f"{name}.yaml", model=str(self.model), **kw)
 
         def gate(self, *extra, report=False):  # the report (plots) only where a test looks at it
-            return cli("gate", self.claims, "--out", self.out, *extra, *(() if report else ("--no-report",)))
+            return cli("gate", self.claims, "--out", self.out, *extra, *(("--write",) if report else ()))
 
         def failures(self, result):
             return [line for line in result.output.splitlines() if line.startswith("FAIL")]
@@ -130,12 +130,14 @@ def test_stale_after_editing_claim_file(ws):
     assert ws.gate().exit_code == 0
 
 
-def test_stale_after_comment_only_edit(ws):
+def test_a_comment_only_edit_is_not_stale(ws):
     c = ws.claim("c")
     append(ws.out, c, "supported")
     c.write_text("# a comment\n" + c.read_text())
+    assert ws.gate().exit_code == 0
+    c.write_text(c.read_text().replace("prompts_per_family: 3", "prompts_per_family: 2"))
     result = ws.gate()
-    assert result.exit_code == 6 and "comments or formatting" in result.output
+    assert result.exit_code == 6 and "suite.prompts_per_family 3 → 2" in result.output
 
 
 def test_stale_after_suite_or_model_change(ws, tmp_path):

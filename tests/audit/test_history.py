@@ -50,7 +50,7 @@ def test_history_cli_text_and_json(tmp_path):
     assert "threshold change: acceptance.min_family_fraction 0.5 → 0.75" in text
     assert "model change: weights sha256" in text
     assert "+  min_family_fraction: 0.75" in text
-    data = json.loads(runner.invoke(app, ["history", "c", "--out", str(out), "--json"]).stdout)
+    data = json.loads(runner.invoke(app, ["history", "c", "--out", str(out), "--json"]).stdout)["runs"]
     assert [d["verdict"] for d in data] == ["supported", "inconclusive", "refuted"]
     assert data[1]["why"].startswith("threshold change")
 

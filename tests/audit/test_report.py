@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from audit import ledger
 from audit.cli import app
 from audit.render import render_report
-from tests.audit.synthetic import append, demo_site, fake_weights
+from tests.audit.synthetic import append, demo_site, fake_weights, gate_and_render
 from tests.conftest import write_claim
 
 runner = CliRunner()
@@ -23,7 +23,10 @@ def claim(tmp_path, name, **kw):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A ledger with one claim of each kind of outcome, gated and rendered (shared: tests only read it)."""
-    return demo_site(tmp_path_factory.mktemp("site"))
+    root = tmp_path_factory.mktemp("site")
+    out = demo_site(root)
+    gate_and_render(root, out)
+    return out
 
 
 def test_index_sections_order_and_links(site):
