@@ -6,3 +6,18 @@ Data flow: claim file -> :mod:`audit.schema` (validated ``Claim``) -> :mod:`audi
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["run", "check", "Result", "Claim", "LoadedClaim", "load_claim"]
+
+
+def __getattr__(name):  # lazy: `import audit` (and `audit check`) stays light, no torch
+    if name in ("run", "check", "Result"):
+        from audit import api
+
+        return getattr(api, name)
+    if name in ("Claim", "LoadedClaim", "load_claim"):
+        from audit import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module 'audit' has no attribute {name!r}")
+

@@ -515,11 +515,26 @@ def _describe_cache(inv) -> str:
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of claim files."""
+def schema(out: Optional[Path] = typer.Option(None, "--out", help="write the schema to this file (atomically) "
+                                              "instead of printing it, e.g. claim.schema.json")) -> None:
+    """Print the JSON Schema of claim files (editors: point yaml-language-server at it)."""
+    from audit.cache import write_atomic
     from audit.schema import json_schema
 
-    print(json.dumps(json_schema(), indent=2))
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    if out.is_dir():
+        _fail(f"--out {out}: is a directory (give a file name, e.g. {out / 'claim.schema.json'})")
+    try:
+        write_atomic(out, text.encode())
+        out.chmod(0o644)  # a file to share and commit, not the temp file's 0600
+    except (FileExistsError, NotADirectoryError):
+        _fail(f"--out {out}: a file is in the way of its directory {out.parent}")
+    except OSError as exc:
+        _fail(f"--out {out}: cannot write the schema ({exc.strerror or exc}; its directory must be writable)")
+    _say(f"schema: {out}", to_stderr=True)
 
 
 @app.command()

@@ -198,7 +198,14 @@ def load_model(name: str, dtype: str = "float32", allow_download: bool = False, 
         loaded = _load_alias(name, ALIASES[name], dtype)
     else:
         path = Path(name).expanduser()
-        if path.exists() or name.startswith((".", "/", "~")):
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            from audit.model_objects import materialise_adapter
+
+            merged, prov = materialise_adapter(path, allow_download=allow_download)
+            loaded = _load_local(merged, dtype)
+            loaded.model_id, loaded.source = str(path), "peft-adapter"
+            loaded.provenance.update(prov)
+        elif path.exists() or name.startswith((".", "/", "~")):
             loaded = _load_local(path, dtype)
         else:
             loaded = _load_hub(name, dtype, allow_download)
@@ -314,14 +321,16 @@ def _load_local(path: Path, dtype: str) -> LoadedModel:
 def _load_hub(name: str, dtype: str, allow_download: bool) -> LoadedModel:
     from huggingface_hub import snapshot_download
 
+    repo, _, revision = name.partition("@")  # Qwen/Qwen2.5-0.5B@<commit or tag> pins a revision
     try:
-        directory = Path(snapshot_download(name, local_files_only=not allow_download,
+        directory = Path(snapshot_download(repo, revision=revision or None, local_files_only=not allow_download,
                                            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja"]))
     except Exception as exc:  # hub errors come in many types; all mean "not here"
         detail = "not in the local Hugging Face cache" if not allow_download else f"download failed: {type(exc).__name__}"
         raise WeightsUnavailable(missing_message(name, detail)) from None
     loaded = _load_local(directory, dtype)
     loaded.model_id, loaded.source = name, "hf"
+    loaded.provenance.update({"hub_repo": repo, "revision": revision or "", "snapshot": directory.name})
     return loaded
 
 

@@ -27,6 +27,8 @@ class RunOptions:
     trace_budget_mb: int = 1024  # recorded layer inputs per batch; beyond it: smaller batches, then recompute
     evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
     executor: object = field(default_factory=LocalExecutor)  # where evidence units are computed (local | ray)
+    model_label: str | None = None  # what the record names as the model when ``model`` is a materialised object
+    model_provenance: dict = field(default_factory=dict)  # e.g. the object's class and peft adapter
 
 
 class Progress:
@@ -47,7 +49,8 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
             "seeds": lc.claim.controls.seeds,
             "packages": provenance.package_versions(), "machine": provenance.machine(),
             "code_commit": provenance.code_commit(lc.path.parent), "dtype": options.dtype,
-            "model_requested": options.model or lc.claim.model}
+            "model_requested": options.model_label or options.model or lc.claim.model,
+            **{f"model_{k}": v for k, v in options.model_provenance.items()}}
     try:
         result = _evidence(lc, options, progress, prov)
     except Pending as exc:

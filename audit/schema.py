@@ -383,5 +383,101 @@ def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> 
         raise ClaimFileError(problems)
 
 
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID = "https://mi-audit.dev/schema/claim-1.json"
+
+# Descriptions of the fields of the classes above that declare none (a field's own description wins).
+_FIELD_NOTES = {
+    "Claim": {
+        "schema_version": "version of the claim file format; 1 is the only one",
+        "id": "the claim's id, unique in its directory (lowercase letters, digits, '_', '.', '-'); by convention "
+              "the file name without .yaml",
+        "statement": "the claim, in the words the report publishes",
+        "suite": "the prompt suite the claim is judged on, and how its prompts are drawn",
+        "intervention": "what is done to the model; `kind` selects the intervention",
+        "metric": "what is measured at each prompt; must suit the intervention",
+        "controls": "the seeds (each a replication on resampled prompts) and the null controls",
+        "acceptance": "the criterion that turns the evidence into a verdict; `kind` selects it and must suit the "
+                      "intervention",
+        "rationale": "why the claim is worth testing (free text, shown in the report)",
+        "falsifier": "the result that would refute the claim (free text, shown in the report)",
+        "caveats": "known limits of the evidence, one per entry (listed in the report)",
+        "tags": "free labels for grouping claims",
+    },
+    "SuiteRef": {"families": "'all' (every family of the suite) or the families prompts are drawn from"},
+    "MetricSpec": {"position": "where the metric is read: the answer position (the only one)"},
+}
+_WHY = "free text: why this intervention and its settings make the claim meaningful (not part of the evidence)"
+
+
 def json_schema() -> dict:
-    return Claim.model_json_schema()
+    """The JSON Schema (draft 2020-12) of claim files, for editors and other validators: every
+    property described, the registry-backed fields (kinds, metric.kind, control names) enums."""
+    schema = Claim.model_json_schema()
+    _describe_fields(schema)
+    _describe_kinds(schema, "intervention", interventions.INTERVENTIONS)
+    _describe_kinds(schema, "acceptance", CRITERIA)
+    _metric_kinds(schema["$defs"]["MetricSpec"]["properties"]["kind"])
+    _walk(schema, _discriminator_enum)
+    _walk(schema, _tuple_items)
+    head = {"$schema": SCHEMA_DIALECT, "$id": SCHEMA_ID, "title": "Claim",
+            "description": "An mi-audit claim file: a falsifiable claim about a model, checked by `audit check` "
+                           "and run by `audit run` (written by `audit schema`). The $id identifies this version of "
+                           f"the schema ({SCHEMA_ID.rsplit('/', 1)[1]}); it is an identifier, never fetched."}
+    return head | {k: v for k, v in schema.items() if k not in head}
+
+
+def _walk(node, visit) -> None:
+    """Call ``visit`` on every object (dict) of the schema, depth first."""
+    if isinstance(node, dict):
+        visit(node)
+        node = list(node.values())
+    if isinstance(node, list):
+        for child in node:
+            _walk(child, visit)
+
+
+def _describe_fields(schema: dict) -> None:
+    """Fill in the descriptions listed in ``_FIELD_NOTES`` and the one every ``why`` shares."""
+    objects = {"Claim": schema, **schema["$defs"]}
+    for name, notes in _FIELD_NOTES.items():
+        for field, note in notes.items():
+            objects[name]["properties"][field].setdefault("description", note)
+    for obj in objects.values():
+        why = obj.get("properties", {}).get("why")
+        if why is not None:
+            why.setdefault("description", _WHY)
+
+
+def _describe_kinds(schema: dict, field: str, registry) -> None:
+    """Each registered spec's ``kind`` says what it selects and where the spec is defined."""
+    mapping = schema["properties"][field]["discriminator"]["mapping"]
+    for name, cls in registry.items():
+        kind = schema["$defs"][mapping[name].rsplit("/", 1)[1]]["properties"]["kind"]
+        kind.setdefault("description", f"{field} kind `{name}` ({cls.__module__.replace('.', '/')}.py)")
+
+
+def _metric_kinds(kind: dict) -> None:
+    """``metric.kind`` is validated by a function (for its message); the schema lists the names."""
+    kind["enum"] = list(METRIC_KINDS)
+    kind["description"] = "what is measured; one of:\n" + "\n".join(f"- {k}: {v}" for k, v in METRIC_KINDS.items())
+
+
+def _discriminator_enum(node: dict) -> None:
+    """A discriminated union (intervention, acceptance, direction, placement) also states its key as
+    an enum of the variants, so an editor can complete it and an unknown one gets one clear error."""
+    disc = node.get("discriminator")
+    if not (isinstance(disc, dict) and "oneOf" in node and "properties" not in node):
+        return
+    key, names = disc["propertyName"], list(disc["mapping"])
+    node["type"] = "object"
+    node["required"] = [key]
+    node["properties"] = {key: {"enum": names, "description": f"selects the spec: one of {', '.join(names)}"}}
+
+
+def _tuple_items(node: dict) -> None:
+    """Older-draft readers (editors that implement draft 7) ignore ``prefixItems``: a tuple whose
+    items share one schema also states it as ``items``."""
+    prefix = node.get("prefixItems")
+    if isinstance(prefix, list) and prefix and "items" not in node and all(p == prefix[0] for p in prefix):
+        node["items"] = prefix[0]

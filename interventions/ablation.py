@@ -31,10 +31,14 @@ class AblationValuesMissing(RuntimeError):
 @intervention("ablation")
 class Ablation(StrictModel):
     kind: Literal["ablation"]
-    target: Target
-    method: Literal["zero", "mean", "resample"]
-    layers: Literal["all"] | Indices = "all"
-    heads: Literal["all"] | Indices = Field("all", description="target head only")
+    target: Target = Field(description="what is ablated: residual (a layer's output), attn / mlp (a sublayer's "
+                                       "output), head (one head's slice before the output projection), module "
+                                       "(any module, by dotted path)")
+    method: Literal["zero", "mean", "resample"] = Field(
+        description="zero: the activation becomes 0; mean: its mean over the seed's suite prompts; resample: "
+                    "another prompt's of the same family")
+    layers: Literal["all"] | Indices = Field("all", description="'all' or the decoder layers swept (indices from 0)")
+    heads: Literal["all"] | Indices = Field("all", description="target head only: 'all' or the head indices swept")
     module: str = Field("", description="target module only: dotted path, e.g. model.layers.3.mlp.down_proj")
     positions: Annotated[list[Literal["all", "first", "last", "answer", "middle"] | int], Distinct] = Field(
         default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")

@@ -25,7 +25,8 @@ class LayerAblation(StrictModel):
     """Ablate each listed decoder layer in turn (a sweep) and measure the metric per layer."""
 
     kind: Literal["layer_ablation"]
-    method: Method
+    method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "
+                                       "is zeroed; zero_attn / zero_mlp: one sublayer's output is zeroed")
     layers: Literal["all"] | Indices = Field("all", description="'all' or explicit layer indices")
     why: str = Field("", description="why this method makes the claim meaningful")
 

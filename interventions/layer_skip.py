@@ -28,13 +28,14 @@ class LeastImportant(StrictModel):
 class SkipConfig(StrictModel):
     """Exactly one way of naming the skipped layers."""
 
-    layers: Optional[Indices] = None
+    layers: Optional[Indices] = Field(None, description="the layer indices skipped")
     # strict=False: YAML gives a list for a tuple (the items stay strict)
     block: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, strict=False,
                                                                    description="[first, last], inclusive")
     every_other: Optional[tuple[NonNegativeInt, NonNegativeInt]] = Field(None, strict=False,
                                                                          description="[first, last], step 2")
-    least_important: Optional[LeastImportant] = None
+    least_important: Optional[LeastImportant] = Field(
+        None, description="the k lowest-effect layers of another claim's layer sweep")
 
     @model_validator(mode="after")
     def _exactly_one(self):
@@ -73,7 +74,8 @@ class LayerSkip(StrictModel):
     """Skip each config's layers during generation and compare with the unmodified model."""
 
     kind: Literal["layer_skip"]
-    configs: list[SkipConfig] = Field(min_length=1)
+    configs: list[SkipConfig] = Field(min_length=1, description="the skip configs compared with the unmodified "
+                                                                "model, each naming its layers one way")
     max_new_tokens: PositiveInt = Field(16, le=256, description="greedy tokens generated per prompt")
     speed_prompts: PositiveInt = Field(16, description="prompts in the timed generation batch")
     speed_repeats: PositiveInt = Field(5, description="timed repeats per config, after the warm-ups")

@@ -34,35 +34,37 @@ class Task(StrictModel):
 
 
 class Training(StrictModel):
-    rank: PositiveInt = 8
-    alpha: PositiveFloat = 16.0
-    learning_rate: PositiveFloat = 1e-3
-    steps: PositiveInt = Field(60, le=2000)
-    batch_size: PositiveInt = 8
-    optimizer: Literal["adamw", "adafactor"] = "adamw"
+    rank: PositiveInt = Field(8, description="LoRA rank r")
+    alpha: PositiveFloat = Field(16.0, description="LoRA alpha (the update is scaled by alpha / rank)")
+    learning_rate: PositiveFloat = Field(1e-3, description="optimizer learning rate")
+    steps: PositiveInt = Field(60, le=2000, description="optimizer steps")
+    batch_size: PositiveInt = Field(8, description="training examples per step")
+    optimizer: Literal["adamw", "adafactor"] = Field("adamw", description="the optimizer")
     max_length: PositiveInt = Field(128, description="examples are truncated to this many tokens")
     format: Format = Field("chat", description="how examples are rendered for training")
     qlora: bool = Field(False, description="train on an NF4-quantized base (bitsandbytes)")
 
 
 class Atlas(StrictModel):
-    placement: Literal["atlas"]
+    placement: Literal["atlas"] = Field(description="atlas: the listed modules in the top_k highest-effect layers "
+                                                    "of another claim's layer sweep")
     claim: str = Field(description="a layer_ablation claim file, relative to this claim file")
-    top_k: PositiveInt = 2
+    top_k: PositiveInt = Field(2, description="how many of its highest-effect layers get adapters")
     modules: Names = Field(description="module names within a layer, e.g. [o_proj, down_proj]")
 
 
 class AllLinear(StrictModel):
-    placement: Literal["all_linear"]
+    placement: Literal["all_linear"] = Field(description="all_linear: every linear module of every decoder layer")
 
 
 class Modules(StrictModel):
-    placement: Literal["modules"]
+    placement: Literal["modules"] = Field(description="modules: an explicit list of module paths")
     modules: Names = Field(description="paths below the decoder, e.g. layers.8.self_attn.o_proj")
 
 
 class RandomMatched(StrictModel):
-    placement: Literal["random_matched"]
+    placement: Literal["random_matched"] = Field(description="random_matched: random modules of the same shapes as "
+                                                             "the reference placement's (chosen by the seed)")
     reference: str = Field(description="name of the placement whose parameter count is matched")
 
 
@@ -70,8 +72,8 @@ Placement = Annotated[Union[Atlas, AllLinear, Modules, RandomMatched], Field(dis
 
 
 class _TrainsAdapters(StrictModel):
-    task: Task
-    training: Training = Field(default_factory=Training)
+    task: Task = Field(description="the suite family trained on, the held-out evaluation and the drift families")
+    training: Training = Field(default_factory=Training, description="training hyperparameters (shared by every run)")
     why: str = ""
 
     def families_used(self) -> list[str]:
@@ -148,7 +150,8 @@ class Lora(_TrainsAdapters):
     """Train one adapter per placement and seed; compare exact match, parameters and drift."""
 
     kind: Literal["lora"]
-    placements: dict[str, Placement] = Field(min_length=1)
+    placements: dict[str, Placement] = Field(min_length=1, description="name -> placement: the adapted modules of "
+                                                                       "each compared adapter")
 
     acceptance_method: ClassVar[str] = "evaluate_lora"
     metric_kind: ClassVar[str] = "lora_exact_match"
@@ -171,12 +174,13 @@ class Lora(_TrainsAdapters):
 class SweepPoint(StrictModel):
     """One grid point: a placement and any training fields that differ from the base training."""
 
-    label: str
-    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"))
-    rank: Optional[PositiveInt] = None
-    learning_rate: Optional[PositiveFloat] = None
-    optimizer: Optional[Literal["adamw", "adafactor"]] = None
-    format: Optional[Format] = None
+    label: str = Field(description="the point's name (distinct), used by the acceptance criterion")
+    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"),
+                                 description="the adapted modules (default all_linear)")
+    rank: Optional[PositiveInt] = Field(None, description="overrides training.rank")
+    learning_rate: Optional[PositiveFloat] = Field(None, description="overrides training.learning_rate")
+    optimizer: Optional[Literal["adamw", "adafactor"]] = Field(None, description="overrides training.optimizer")
+    format: Optional[Format] = Field(None, description="overrides training.format")
 
     def training(self, base: Training) -> Training:
         changes = {k: v for k, v in self.model_dump().items() if k in Training.model_fields and v is not None}
@@ -189,7 +193,7 @@ class LoraSweep(_TrainsAdapters):
     the report says loss is not quality)."""
 
     kind: Literal["lora_sweep"]
-    points: list[SweepPoint] = Field(min_length=2)
+    points: list[SweepPoint] = Field(min_length=2, description="the grid points, each trained per seed")
 
     acceptance_method: ClassVar[str] = "evaluate_sweep_points"
     metric_kind: ClassVar[str] = "lora_training_loss"
@@ -211,7 +215,8 @@ class LoraAdapterAblation(_TrainsAdapters):
     answers' NLL, next to the adapter's per-layer weight norm."""
 
     kind: Literal["lora_adapter_ablation"]
-    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"))
+    placement: Placement = Field(default_factory=lambda: AllLinear(placement="all_linear"),
+                                 description="the adapted modules of the one trained adapter (default all_linear)")
     permutations: int = Field(2000, ge=199, description="layer permutations of the pooled correlation test "
                                                           "(>= 199, so p can reach 0.005)")
 

@@ -25,12 +25,18 @@ from interventions.registry import intervention
 @intervention("patching")
 class Patching(StrictModel):
     kind: Literal["patching"]
-    target: Literal["residual", "attn", "mlp", "head"]
-    layers: Literal["all"] | Indices = "all"
-    heads: Literal["all"] | Indices = "all"
+    target: Literal["residual", "attn", "mlp", "head"] = Field(
+        description="what is patched: residual (a layer's output), attn / mlp (a sublayer's output), head (one "
+                    "head's slice before the output projection)")
+    layers: Literal["all"] | Indices = Field("all", description="'all' or the decoder layers swept (indices from 0)")
+    heads: Literal["all"] | Indices = Field("all", description="target head only: 'all' or the head indices swept")
     positions: Annotated[list[Literal["all", "first", "last", "answer", "middle"] | int], Distinct] = Field(
-        default_factory=lambda: ["all"], min_length=1)
-    direction: Literal["denoise", "noise"] = "denoise"
+        default_factory=lambda: ["all"], min_length=1,
+        description="token positions patched (named, or an index: from the prompt's first token, negative from its "
+                    "last); several: a sweep over them")
+    direction: Literal["denoise", "noise"] = Field(
+        "denoise", description="denoise: clean activation into the corrupt run (recovery); noise: corrupt into the "
+                               "clean run (fraction destroyed)")
     min_gap: float = Field(0.5, gt=0.0, description="pairs with |LD_clean - LD_corrupt| below this are uninformative")
     why: str = ""
 

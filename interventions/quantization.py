@@ -42,10 +42,10 @@ class SpeedProtocol(StrictModel):
 @intervention("quantization")
 class Quantization(ModesSpec):
     kind: Literal["quantization"]
-    modes: list[Mode] = Field(min_length=2)
+    modes: list[Mode] = Field(min_length=2, description="precision modes measured (distinct, include the reference)")
     reference: Mode = Field("float32", description="quality reference: exact match and KL are measured against it")
     max_new_tokens: PositiveInt = Field(24, le=256, description="greedy tokens generated for exact match")
-    speed: SpeedProtocol = Field(default_factory=SpeedProtocol)
+    speed: SpeedProtocol = Field(default_factory=SpeedProtocol, description="how generation speed is timed")
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_quant"
@@ -68,9 +68,9 @@ class Quantization(ModesSpec):
 class QuantizationDrift(ModesSpec):
     kind: Literal["quantization_drift"]
     modes: list[Mode] = Field(min_length=1, description="modes compared with the reference")
-    reference: Mode = "float32"
+    reference: Mode = Field("float32", description="the mode whose layer sweep the others are compared with")
     method: Method = Field("skip", description="the layer-ablation method of the re-run sweep")
-    layers: Literal["all"] | Indices = "all"
+    layers: Literal["all"] | Indices = Field("all", description="'all' or the decoder layers swept")
     why: str = ""
 
     acceptance_method: ClassVar[str] = "evaluate_drift"

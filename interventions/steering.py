@@ -7,7 +7,8 @@ Direction
     ``prompt_mean`` (mean over the prompt's tokens) or ``answer_mean`` (mean over the tokens of
     the example's answer, rendered after the prompt: contrastive answers, CAA style). One
     direction per steered layer, recomputed per seed from the examples that seed samples.
-    ``direction.source: file``: a vector from ``.safetensors`` / ``.pt`` made elsewhere.
+    ``direction.source: file``: vectors made elsewhere (safetensors, torch, numpy, steering-vectors
+    ``layer_activations`` dicts, repeng control vectors), read by ``interventions/directions.py``.
 
 Application (documented choice)
     The real direction is unit-normalised (d̂ = d / ||d||) and random-vector draws are unit too
@@ -55,7 +56,8 @@ GENERATION_METRICS = ("generation_length", "generation_phrase", "generation_json
 
 
 class ContrastiveDirection(StrictModel):
-    source: Literal["contrastive"]
+    source: Literal["contrastive"] = Field(description="contrastive: the difference of mean activations of two "
+                                                       "suite families, computed per seed")
     positive: str = Field(description="suite family of the positive examples (e.g. refusals)")
     negative: str = Field(description="suite family of the negative examples (e.g. compliances)")
     per_set: Optional[PositiveInt] = Field(None, description="examples sampled per set per seed (default: all)")
@@ -65,16 +67,23 @@ class ContrastiveDirection(StrictModel):
 
 
 class FileDirection(StrictModel):
-    source: Literal["file"]
-    path: str = Field(description=".safetensors or .pt file, relative to the claim file")
-    key: Optional[str] = Field(None, description="tensor name; default: 'layers.<L>' per layer if present, "
-                                                 "else the file's only tensor ([hidden] or [n_layers, hidden])")
+    source: Literal["file"] = Field(description="file: a vector made elsewhere, loaded from a file")
+    path: str = Field(description="direction file, relative to the claim file: .safetensors, .pt/.pth (tensors, "
+                                  "{layer: tensor} dicts, a steering-vectors layer_activations dict), .npy, .npz, "
+                                  "or a repeng control-vector .gguf (interventions/directions.py)")
+    key: Optional[str] = Field(None, description="tensor name used at every steered layer; default: per layer the "
+                                                 "tensor naming it (12, '12', 'layers.12', 'direction.12', "
+                                                 "'model.layers.12'), else the file's only tensor "
+                                                 "([hidden] or [n_layers, hidden])")
 
     @field_validator("path")
     @classmethod
     def _suffix(cls, v):
-        if not v.endswith((".safetensors", ".pt", ".pth")):
-            raise ValueError("a direction file must be .safetensors, .pt or .pth")
+        from interventions.directions import suffix_problem
+
+        problem = suffix_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
 
 
@@ -100,15 +109,17 @@ class Steering(StrictModel):
     """Add a unit direction times alpha (norm-scaled or absolute) at a layer's output; sweep layers x alphas."""
 
     kind: Literal["steering"]
-    direction: Direction
+    direction: Direction = Field(description="the steering direction: `source` contrastive (computed from suite "
+                                             "families) or file")
     layers: Indices = Field(description="layers whose output is steered (a sweep)")
     alphas: list[float] = Field(min_length=1, description="strengths (a sweep); see scale")
     scale: Literal["norm", "absolute"] = Field("norm", description="norm: h += alpha*||h||*d_hat per position; "
                                                "absolute: h += alpha*d_hat")
     positions: Literal["last", "all"] = Field("last", description="last: the answer position and everything "
                                               "generated after it; all: every position")
-    behavior: Behavior = Field(default_factory=Behavior)
-    collateral: Collateral
+    behavior: Behavior = Field(default_factory=Behavior, description="what the metric scores as the behavior "
+                                                                     "(phrases, matches, generation length)")
+    collateral: Collateral = Field(description="unrelated prompts on which steering should change little (KL)")
     why: str = Field("", description="why this direction, layer and strength make the claim meaningful")
 
     acceptance_method: ClassVar[str] = "evaluate_steering"
@@ -343,37 +354,12 @@ def diff_of_means(pos, neg):
     return unit(d[None])[0], float(d.norm())
 
 
-def load_direction_file(path: Path, key: Optional[str], layers: list[int], hidden: int) -> dict:
-    """{layer: unit direction [H]} from a .safetensors / .pt file (see FileDirection)."""
-    torch = _torch()
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
+def load_direction_file(path: Path, key: Optional[str], layers: list[int], hidden: int,
+                        n_layers: Optional[int] = None) -> dict:
+    """{layer: unit direction [H]} from a direction file (see FileDirection, interventions/directions.py)."""
+    from interventions.directions import read_direction_file
 
-        tensors = load_file(str(path))
-    else:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        tensors = obj if isinstance(obj, dict) else {"direction": obj}
-    tensors = {k: v for k, v in tensors.items() if hasattr(v, "shape")}
-    out = {}
-    for layer in layers:
-        if key is not None:
-            if key not in tensors:
-                raise KeyError(f"{path}: no tensor '{key}'; tensors: {sorted(tensors)}")
-            t = tensors[key]
-        elif f"layers.{layer}" in tensors:
-            t = tensors[f"layers.{layer}"]
-        elif len(tensors) == 1:
-            t = next(iter(tensors.values()))
-        else:
-            raise KeyError(f"{path}: several tensors {sorted(tensors)} and none named layers.{layer}: set direction.key")
-        t = t.float()
-        if t.dim() == 2:
-            t = t[layer]
-        if t.shape != (hidden,):
-            raise ValueError(f"{path}: direction for layer {layer} has shape {tuple(t.shape)}, the model's "
-                             f"hidden size is {hidden}")
-        out[layer] = unit(t[None])[0]
-    return out
+    return read_direction_file(path, key, layers, hidden, n_layers).vectors
 
 
 # --------------------------------------------------------------------------- the prompt engine

@@ -25,7 +25,7 @@ Intervals (the method is stated on every check):
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
@@ -35,6 +35,7 @@ from audit.criteria import criterion
 from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci, statistic_ci
 from audit.spec import DistinctNames, ReplacedKeys, StrictModel
 from audit.verdict import Outcome, Verdict
+from interventions.quantization import Mode
 
 PASS, FAIL, UNCERTAIN = "pass", "fail", "uncertain"
 _STATUS = {inference.SUPPORTED: PASS, inference.REFUTED: FAIL, inference.INCONCLUSIVE: UNCERTAIN}
@@ -269,6 +270,9 @@ class SkipNotFree(StrictModel):
 
 # --------------------------------------------------------------------------- quantization
 
+_MODE_ENUM = {"enum": list(get_args(Mode))}  # schema only: which modes exist is checked against intervention.modes
+
+
 @criterion("quant_practical")
 class QuantPractical(StrictModel):
     """"Mode X is the practical inference choice": fast enough next to the baseline dtype,
@@ -279,10 +283,12 @@ class QuantPractical(StrictModel):
     metric's floor or ceiling cannot discriminate and is uncertain."""
 
     kind: Literal["quant_practical"]
-    candidate: str = Field(description="the mode claimed practical, e.g. nf4")
-    baseline: str = Field(description="the mode its speed and memory are compared with, e.g. bfloat16")
+    candidate: str = Field(description="the mode claimed practical, e.g. nf4", json_schema_extra=_MODE_ENUM)
+    baseline: str = Field(description="the mode its speed and memory are compared with, e.g. bfloat16",
+                          json_schema_extra=_MODE_ENUM)
     min_speed_ratio: PositiveFloat = Field(description="candidate tokens/s >= this x baseline tokens/s")
-    beats: DistinctNames = Field(default_factory=list, description="modes the candidate must out-run (ratio > 1)")
+    beats: DistinctNames = Field(default_factory=list, description="modes the candidate must out-run (ratio > 1)",
+                                 json_schema_extra={"items": {"type": "string", **_MODE_ENUM}})
     max_memory_ratio: PositiveFloat = Field(1.0, description="candidate model memory <= this x baseline")
     max_exact_match_drop: NonNegativeFloat = Field(0.05, description="exact-match drop vs the reference mode")
     max_kl: NonNegativeFloat = Field(0.1, description="mean KL(reference || candidate) at the answer position (nats)")
@@ -350,7 +356,8 @@ class CausalDrift(ReplacedKeys):
     separated from its runner-up (a tied top is no hub to keep or lose)."""
 
     kind: Literal["causal_drift"]
-    min_spearman: float = Field(0.9, ge=-1.0, le=1.0)
+    min_spearman: float = Field(0.9, ge=-1.0, le=1.0, description="Spearman correlation of each mode's per-layer "
+                                                                  "effects with the reference's must reach this")
     same_top: bool = Field(True, description="the top layer must be the reference's")
     magnitude_ratio: tuple[PositiveFloat, PositiveFloat] = Field(
         (0.8, 1.25), strict=False,  # YAML gives a list; the items stay strict

@@ -49,7 +49,7 @@ class _Alpha(ReplacedKeys):
 class _OneComponent(_Alpha):
     """A criterion about one named component of a sweep."""
 
-    component: str
+    component: str = Field(description="label of the component, e.g. L3.H2, L8.mlp, L2@first")
 
     def named(self) -> list:
         return [self.component]
@@ -64,7 +64,7 @@ class _OneComponent(_Alpha):
 @criterion("effect_at_least")
 class EffectAtLeast(_OneComponent):
     kind: Literal["effect_at_least"]
-    threshold: float
+    threshold: float = Field(description="the effect (metric units) the component's interval must clear")
 
     def evaluate(self, table: PromptTable) -> Outcome:
         if isinstance(c := self._column(table), Outcome):
@@ -90,7 +90,7 @@ class EffectAtLeast(_OneComponent):
 @criterion("rank_top_k")
 class RankTopK(_OneComponent):
     kind: Literal["rank_top_k"]
-    k: PositiveInt
+    k: PositiveInt = Field(description="the component must rank within the top k of the sweep")
 
     def evaluate(self, table: PromptTable) -> Outcome:
         if isinstance(c := self._column(table), Outcome):
@@ -130,9 +130,10 @@ class RankTopK(_OneComponent):
 @criterion("exceeds")
 class Exceeds(_Alpha):
     kind: Literal["exceeds"]
-    greater: Names
-    than: Names
-    min_margin_relative: float = Field(0.0, ge=0.0, lt=1.0)
+    greater: Names = Field(description="component labels that must each beat every one in `than`")
+    than: Names = Field(description="component labels that must be beaten")
+    min_margin_relative: float = Field(0.0, ge=0.0, lt=1.0, description="each difference must clear this fraction "
+                                                                         "of the greater component's effect")
 
     @model_validator(mode="after")
     def _sides(self):

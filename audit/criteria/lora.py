@@ -110,8 +110,8 @@ class LoraEfficiency(StrictModel):
     differences C - R and C - control, max-T simultaneous intervals over both."""
 
     kind: Literal["lora_efficiency"]
-    candidate: str
-    reference: str
+    candidate: str = Field(description="the placement claimed efficient (a name under intervention.placements)")
+    reference: str = Field(description="the placement it must match (a name under intervention.placements)")
     control: Optional[str] = Field(None, description="a random_matched placement the candidate must beat")
     min_param_ratio: PositiveFloat = Field(description="reference params / candidate params must reach this")
     max_exact_match_gap: NonNegativeFloat = Field(0.0, description="candidate may trail the reference by this much")
@@ -285,8 +285,8 @@ class SweepBest(_SweepCriterion):
     per-prompt contrasts of X with every other point, max-T simultaneous over them."""
 
     kind: Literal["sweep_best"]
-    best: str
-    direction: Literal["min", "max"] = "min"
+    best: str = Field(description="label of the sweep point claimed best")
+    direction: Literal["min", "max"] = Field("min", description="min: lowest metric is best; max: highest")
     margin_relative: NonNegativeFloat = Field(0.0, description="X must beat every other point by this fraction")
 
     def labels(self) -> set[str]:
@@ -328,9 +328,11 @@ class SweepKnee(_SweepCriterion):
     loss's within-run noise are no gain (the noise floor is measured, not a chosen constant)."""
 
     kind: Literal["sweep_knee"]
-    order: Annotated[list[str], Distinct] = Field(min_length=3)
-    at: str
-    min_gain_ratio: PositiveFloat = 2.0
+    order: Annotated[list[str], Distinct] = Field(min_length=3, description="sweep point labels by increasing "
+                                                                            "trainable parameters")
+    at: str = Field(description="the claimed knee: an inner point of order")
+    min_gain_ratio: PositiveFloat = Field(2.0, description="gain per parameter up to `at` >= this x the gain per "
+                                                           "parameter beyond it")
 
     REPLACED = {"min_gain": "min_gain was removed: gains are compared with the training loss's measured within-run "
                             "noise instead of a chosen constant — delete the key"}

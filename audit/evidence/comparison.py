@@ -47,7 +47,7 @@ def compare(ctx: RunContext) -> EvidenceResult:
     pending = [r["claim_id"] for r in records if r["verdict"] == "pending"]
     if pending:
         raise Pending(f"it compares claims that are pending here ({', '.join(pending)}): "
-                      f"{next(r for r in records if r['verdict'] == 'pending')['reasons'][0]}")
+                      f"{next(r for r in records if r['verdict'] == 'pending')['reasons'][0].removeprefix('not run: ')}")
     sweeps = [_sweep_of(r) for r in records]
     errored = [f"{r['claim_id']}: {'; '.join(r['reasons'])}" for r in records if r["verdict"] == "errored"]
     if errored:

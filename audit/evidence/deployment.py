@@ -39,7 +39,8 @@ def dependency(ctx: RunContext, rel_path: str, expected_kind: str) -> tuple[dict
     path = (ctx.lc.path.parent / rel_path).resolve()
     rec = run_claim(load_claim(path), replace(ctx.options, model=None), ctx.progress)
     if rec["verdict"] == "pending":
-        raise Pending(f"it builds on {rec['claim_id']} ({path.name}), which is pending: {'; '.join(rec['reasons'])}")
+        raise Pending(f"it builds on {rec['claim_id']} ({path.name}), which is pending: "
+                      f"{'; '.join(rec['reasons']).removeprefix('not run: ')}")
     if rec["verdict"] == "errored":
         raise RuntimeError(f"dependency {rec['claim_id']} ({path.name}) errored: {'; '.join(rec['reasons'])}")
     kind = rec["evidence"].get("kind")

@@ -137,10 +137,10 @@ class _SeedModel:
                 self._dirs = {layer: diff_of_means(acts["positive"][layer], acts["negative"][layer])
                               for layer in self.layers}
             else:
-                hidden = getattr(self.ctx.loaded.config, "text_config", self.ctx.loaded.config).hidden_size
                 path = self.ctx.lc.path.parent / spec.direction.path
                 self._dirs = {layer: (v, 1.0) for layer, v in
-                              load_direction_file(path, spec.direction.key, self.layers, hidden).items()}
+                              load_direction_file(path, spec.direction.key, self.layers, _hidden(self.ctx),
+                                                  self.ctx.n_layers).items()}
         return self._dirs
 
     def scores(self, steer):
@@ -282,6 +282,21 @@ def _examples_unit(sm: _SeedModel, layer: int, alpha: float, spec) -> dict:
 
 # --------------------------------------------------------------------------- the builder
 
+def _hidden(ctx: RunContext) -> int:
+    return getattr(ctx.loaded.config, "text_config", ctx.loaded.config).hidden_size
+
+
+def _direction_source(ctx: RunContext, layers: list[int]):
+    """``"contrastive"``, or for a file the provenance mapping (file, sha256, format, key and norm per
+    layer); reading the file here checks it before any model pass."""
+    d = ctx.lc.claim.intervention.direction
+    if d.source != "file":
+        return d.source
+    from interventions.directions import read_direction_file
+
+    return read_direction_file(ctx.lc.path.parent / d.path, d.key, layers, _hidden(ctx), ctx.n_layers).source
+
+
 def _cos(a: list[float], b: list[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b))
     na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
@@ -306,8 +321,11 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
     tok = ctx.loaded.tokenizer
     enc = {s: _encode_seed(tok, spec, metric, chat, samples[s]) for s in seeds}
     spec_json = spec.model_dump(mode="json", exclude={"why"})
+    direction_source = _direction_source(ctx, layers)
     common = dict(model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json, metric=metric,
                   version=STEERING_VERSION)
+    if isinstance(direction_source, dict):  # a changed file must not reuse cached units
+        common["direction_sha256"] = direction_source["sha256"]
     seed_models = {s: _SeedModel(ctx, enc[s], s, layers) for s in seeds}
     n_units = len(seeds) * (1 + len(required)) + 1
     ctx.progress.start(n_units, f"{claim.id}: {len(seeds)} seeds x {len(layers)} layers x {len(alphas)} alphas"
@@ -332,7 +350,7 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
     ev = {
         "kind": "steering", "metric": metric, "layers": layers, "alphas": alphas, "cells": cells,
         "scale": spec.scale, "positions": spec.positions, "seeds": seeds, "families": lc.families(),
-        "collateral_families": list(spec.collateral.families), "direction_source": spec.direction.source,
+        "collateral_families": list(spec.collateral.families), "direction_source": direction_source,
         "effect": {c: [observed[s]["cells"][c]["effect"] for s in seeds] for c in cells},
         "effect_by_family": {c: {f: [observed[s]["cells"][c]["by_family"][f] for s in seeds] for f in lc.families()}
                              for c in cells},
