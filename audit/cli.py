@@ -280,6 +280,8 @@ def run(
     retries: int = typer.Option(2, "--retries", min=0, help="retries of a failed evidence unit (Ray) before the claim errors"),
     ray_workers: int = typer.Option(1, "--ray-workers", min=1, help="Ray workers per model (each loads the weights once); "
                                     "a sweep's units are spread over them"),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch intra-op threads (default: the cores "
+                                          "this process may use minus the load of other work; MI_AUDIT_THREADS)"),
 ) -> None:
     """Run claims on their models, append verdicts to the run's ledger and render its report.
 
@@ -313,6 +315,7 @@ def run(
             _fail(f"--model {model}: {unknown_alias(model)}")
     if device not in DEVICES:
         _fail(f"--device {device}: expected one of {', '.join(DEVICES)}")
+
     if dtype not in MODES:
         _fail(f"--dtype {dtype}: expected one of {', '.join(MODES)}")
     _open_out(out)
@@ -329,6 +332,13 @@ def run(
         lock.acquire()
     except OSError as exc:
         _fail(f"--out {out}: cannot create the lock file ({exc.strerror or exc})")
+    from audit import threads as thread_policy
+
+    try:
+        thread_policy.apply(threads)  # the count is in each record's provenance (machine.torch_threads)
+    except ValueError as exc:
+        lock.release()
+        _fail(str(exc))
     codes, records = [], []
     try:
         runner = make_executor(executor, address=address, num_cpus=ray_cpus, num_gpus=ray_gpus,
@@ -544,6 +554,8 @@ def report(out: Optional[Path] = typer.Option(None, "--out", help="the directory
     from audit import ledger
 
     out = out if out is not None else _project().work_dir
+    if os.path.lexists(out) and not out.is_dir():
+        _fail(f"--out {out}: not a directory (a file is in the way)")
     if not out.is_dir():
         _fail(f"--out {out}: no such directory (nothing to render; `audit run` writes one)", EXIT_NOTHING)
     if not ledger.ledger_path(out).exists():
@@ -722,8 +734,9 @@ def publish(
     _check_pending(pending)
     project = _project()
     paths = paths or [Path("claims")]
+    if source is None:  # the project's work_dir feeds the project's published_dir; an explicit --to alone
+        source = project.work_dir if out is None else out  # publishes what that directory already holds
     out = out if out is not None else project.published_dir
-    source = source if source is not None else project.work_dir
     if not source.is_dir() and source.resolve() != out.resolve():
         _say(f"note: no working directory {source}; publishing what {out} already has", to_stderr=True, style="dim")
         source = None
@@ -778,8 +791,8 @@ def history(
     from audit.history import acknowledgement, history as claim_history
 
     project = _project()
+    work = project.work_dir if out is None and project.work_dir.is_dir() else None  # unpublished runs too
     out = out if out is not None else project.published_dir
-    work = project.work_dir if project.work_dir.is_dir() else None
     try:
         merged = publication.merge(out, work)
     except ledger.LedgerError as exc:

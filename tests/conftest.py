@@ -41,6 +41,9 @@ def _private_caches() -> None:
 
 
 _private_caches()
+# The thread policy (audit/threads.py) adapts to the machine's load; tests keep torch's count fixed
+# so two runs in one test compute bit-identical numbers.
+os.environ.setdefault("MI_AUDIT_THREADS", str(torch.get_num_threads()))
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN_SUITE = Path(os.environ.get("MI_AUDIT_TEST_SUITE", REPO / "claims" / "suites" / "main.yaml"))

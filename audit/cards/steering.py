@@ -149,7 +149,7 @@ def steering_card(rec: dict, out_dir) -> dict:
                        "rows": [[r["prompt"], r["base"], r["steered"]] for r in ex["rows"]]})
     d = ev.get("direction") or {}
     cos = [x for v in d.values() for x in v.get("cos_between_seeds", [])]
-    notes.insert(0, f"Direction: {ev['direction_source']}; applied as "
+    notes.insert(0, f"Direction: {direction_text(ev.get('direction_source'))}; applied as "
                     f"{'alpha x ||h|| x unit direction' if ev['scale'] == 'norm' else 'alpha x unit direction'} at "
                     f"{'the answer position and every generated position' if ev['positions'] == 'last' else 'every position'}; "
                     f"metric `{ev['metric']}`; {ev['n_prompts']['eval_per_seed']} eval and "
@@ -158,3 +158,17 @@ def steering_card(rec: dict, out_dir) -> dict:
                     "Random-vector draws have the real direction's norm; shuffled-label draws are divided by the real "
                     "direction's norm (not their own), so a relabelling that keeps most labels is a shorter near-copy.")
     return {"plots": plots_out, "tables": tables, "notes": notes}
+
+
+def direction_text(source) -> str:
+    """'contrastive', or a file direction's provenance in one phrase (file, format, sha256, layers, norms)."""
+    if not isinstance(source, dict):
+        return str(source or "contrastive")
+    norms = source.get("norms") or source.get("norm_per_layer") or {}
+    norm_text = ", ".join(f"L{k} {float(v):.3g}" for k, v in norms.items()) if isinstance(norms, dict) else ""
+    parts = [f"file {source.get('file', '?')}", str(source.get("format", "")),
+             f"sha256 {str(source.get('sha256', ''))[:12]}…" if source.get("sha256") else "",
+             f"made by {source['producer']}" if source.get("producer") else "",
+             f"norm before normalising {norm_text}" if norm_text else ""]
+    return " (".join([parts[0], "; ".join(p for p in parts[1:] if p)]) + ")" if any(parts[1:]) else parts[0]
+

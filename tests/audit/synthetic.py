@@ -177,3 +177,12 @@ def demo_report(root: Path, pending: str = "allow") -> Path:
     append(out, flat2, "inconclusive")
     gate_and_render(root, out, "--pending", pending)
     return out
+
+
+def cli(*args):
+    """`audit ARGS...` in-process (paths become strings); the click Result."""
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])

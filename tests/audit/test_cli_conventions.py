@@ -2,17 +2,12 @@
 typos, the report's --out, and one line per finished stage in a log."""
 
 import pytest
-from typer.testing import CliRunner
 
 from audit import __version__
-from audit.cli import EXIT_USAGE, _RichProgress, app
+from audit.cli import EXIT_USAGE, _RichProgress
+from tests.audit.synthetic import cli
 from tests.conftest import write_claim
 
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_version_and_short_help():

@@ -11,14 +11,9 @@ from typer.testing import CliRunner
 from audit import gate as g
 from audit import ledger
 from audit.cli import app
-from tests.audit.synthetic import append, fake_weights
+from tests.audit.synthetic import cli, append, fake_weights
 from tests.conftest import MAIN_SUITE, write_claim
 
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -279,7 +274,7 @@ def test_json_and_junit(ws, tmp_path):
     append(ws.out, bad, "refuted", hub=1, reasons=["layer 1 beats <layer 2> & co"])
     append(ws.out, err, "errored")
     junit = tmp_path / "ci" / "gate.xml"
-    result = runner.invoke(app, ["gate", str(ws.claims), "--out", str(ws.out), "--json", "--junit", str(junit)])
+    result = cli("gate", ws.claims, "--out", ws.out, "--json", "--junit", junit)
     assert result.exit_code == 3
     data = json.loads(result.stdout)
     assert data["passed"] is False and data["exit_code"] == 3

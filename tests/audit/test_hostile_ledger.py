@@ -14,19 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-from typer.testing import CliRunner
 
 from audit import ledger
-from audit.cli import app
 from audit.render import render_report
-from tests.audit.synthetic import fake_weights, record_for
+from tests.audit.synthetic import cli, fake_weights, record_for
 from tests.conftest import write_claim
 
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture

@@ -4,20 +4,13 @@ acknowledging a result by editing ``expect``, and the project's ``[tool.mi-audit
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from audit import gate as g
 from audit import ledger
-from audit.cli import app
 from audit.project import ProjectConfigError, load
-from tests.audit.synthetic import append, fake_weights
+from tests.audit.synthetic import cli, append, fake_weights
 from tests.conftest import write_claim
 
-runner = CliRunner()
-
-
-def cli(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture

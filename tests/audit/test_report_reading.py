@@ -342,3 +342,12 @@ def test_log_axis_only_where_differences_are_tiny():
     assert plots.wants_log([0.001, 0.004])  # under 1e-2 absolute, 4x apart
     assert not plots.wants_log([2.31, 2.32]) and not plots.wants_log([-1, 1]) and not plots.wants_log([0.5, 0.9])
     assert plots.tick_text(1e-5) == "10⁻⁵" and plots.tick_text(0.01) == "0.01" and plots.tick_text(1e6) == "10⁶"
+
+
+def test_a_file_direction_is_described_in_one_phrase_not_a_mapping():
+    from audit.cards.steering import direction_text
+
+    text = direction_text({"source": "file", "file": "u.npy", "format": "numpy", "sha256": "8883abcdef0123456789",
+                           "producer": "repeng", "norm_per_layer": {"1": 2.5, "3": 1.0}})
+    assert text == "file u.npy (numpy; sha256 8883abcdef01…; made by repeng; norm before normalising L1 2.5, L3 1)"
+    assert "{" not in text and direction_text("contrastive") == "contrastive"
