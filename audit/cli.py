@@ -311,8 +311,8 @@ def run(
     if model:
         from audit.models import unknown_alias
 
-        if unknown_alias(model):
-            _fail(f"--model {model}: {unknown_alias(model)}")
+        if problem := unknown_alias(model):
+            _fail(f"--model {model}: {problem}")
     if device not in DEVICES:
         _fail(f"--device {device}: expected one of {', '.join(DEVICES)}")
 
@@ -605,7 +605,7 @@ def _read_ledger(out: Path, code: int) -> tuple[list[dict], bytes]:
 MAX_LISTED = 10  # repeated messages beyond this are counted, not printed
 
 
-def _gate_on(paths: list[Path], records: list[dict], blob: bytes, bad_lines, baseline_file: Path,
+def _gate_on(paths: list[Path], records: list[dict], blob: bytes, baseline_file: Path,
              model: Optional[str], pending: Optional[str]):
     """The gate over ``records`` (and the ledger bytes they came from) under the project's policy."""
     from audit import gate as g
@@ -617,18 +617,16 @@ def _gate_on(paths: list[Path], records: list[dict], blob: bytes, bad_lines, bas
     if pending is not None:
         policy = {"pending": pending, "source": "--pending"}
     result = g.evaluate(records, claims, baseline, invalid=invalid + problems, ledger_bytes=blob, model=model,
-                        matched_any=bool(files), bad_lines=bad_lines, policy=policy)
+                        matched_any=bool(files), policy=policy)
     return result, claims
 
 
 def _evaluate_gate(paths: list[Path], out: Path, baseline_file: Optional[Path], model: Optional[str],
                    pending: Optional[str] = None):
     from audit import gate as g
-    from audit import ledger
 
     records, blob = _read_ledger(out, g.EXIT_MISMATCH)
-    bad = ledger.parse(blob)[1]
-    result, claims = _gate_on(paths, records, blob, bad, baseline_file or out / g.BASELINE_NAME, model, pending)
+    result, claims = _gate_on(paths, records, blob, baseline_file or out / g.BASELINE_NAME, model, pending)
     return result, records, claims
 
 
@@ -747,7 +745,7 @@ def publish(
         _fail(str(exc), g.EXIT_MISMATCH)
     for w in merged.work_warnings[:MAX_LISTED]:
         _say(f"warning: {w} (not published)", to_stderr=True, style="yellow")
-    result, claims = _gate_on(paths, merged.records, blob, merged.bad_lines, out / g.BASELINE_NAME, model, pending)
+    result, claims = _gate_on(paths, merged.records, blob, out / g.BASELINE_NAME, model, pending)
     if not result.passed:
         _print_gate(result, to_stderr=False)
         _say(f"not published: the gate fails ({len(merged.new)} new record(s) from {source} left unpublished)",

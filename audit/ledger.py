@@ -301,12 +301,16 @@ def check(out_dir: Path) -> None:
         raise LedgerError(f"{target}: not writable; the ledger cannot be appended to")
 
 
+def line(record: dict) -> bytes:
+    """The ledger line of a record (``schema_version`` first), newline included."""
+    return (json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False, default=str) + "\n").encode()
+
+
 def append(out_dir: Path, record: dict) -> None:
     """Append one record (a JSON object) to the ledger under ``out_dir`` (LedgerError: it cannot be)."""
     path = ledger_path(out_dir)
-    line = json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False, default=str)
     try:
-        _append_line(path, line.encode())
+        _append_line(path, line(record).rstrip(b"\n"))
     except OSError as exc:
         raise LedgerError(f"{path}: cannot append to the ledger ({exc.strerror or exc}); "
                           "the record was not written") from None

@@ -192,8 +192,8 @@ def load_model(name: str, dtype: str = "float32", allow_download: bool = False, 
     if dtype not in MODES:
         raise ValueError(f"dtype={dtype!r} must be one of {', '.join(MODES)}")
     device = resolve_device(device)
-    if unknown_alias(name):
-        raise ValueError(unknown_alias(name))
+    if problem := unknown_alias(name):
+        raise ValueError(problem)
     if name in ALIASES:
         loaded = _load_alias(name, ALIASES[name], dtype)
     else:

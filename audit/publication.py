@@ -9,7 +9,6 @@ new lines go after them, so the baseline's lock over its first bytes still holds
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from audit import ledger
 class Merge:
     published: list[dict]   # the published ledger's usable records
     new: list[dict]         # working records the published ledger lacks, in order
-    bad_lines: list         # unusable lines of the published ledger (the gate judges them)
     work_warnings: list[str]
 
     @property
@@ -30,18 +28,14 @@ class Merge:
     def ledger_bytes(self, published_bytes: bytes) -> bytes:
         """The bytes the published ledger will have: its own, then one line per new record."""
         head = published_bytes if not published_bytes or published_bytes.endswith(b"\n") else published_bytes + b"\n"
-        return head + b"".join(_line(r) for r in self.new)
-
-
-def _line(record: dict) -> bytes:
-    return (json.dumps({"schema_version": ledger.SCHEMA_VERSION, **record}, default=str) + "\n").encode()
+        return head + b"".join(ledger.line(r) for r in self.new)
 
 
 def merge(published_dir: Path, work_dir: Path | None) -> Merge:
     """The published records and the working ones not yet published (LedgerError: unreadable)."""
-    published, bad = ledger.load(published_dir)
+    published, _ = ledger.load(published_dir)  # its unusable lines: the gate reads them from the bytes
     if work_dir is None or Path(work_dir).resolve() == Path(published_dir).resolve():
-        return Merge(published, [], bad, [])
+        return Merge(published, [], [])
     work, work_bad = ledger.load(work_dir)
     have = {r.get("run_id") for r in published}
     new, seen = [], set()
@@ -50,7 +44,7 @@ def merge(published_dir: Path, work_dir: Path | None) -> Merge:
         if rid and rid not in have and rid not in seen:
             seen.add(rid)
             new.append(r)
-    return Merge(published, new, bad, [str(b) for b in work_bad])
+    return Merge(published, new, [str(b) for b in work_bad])
 
 
 def write(published_dir: Path, m: Merge) -> None:

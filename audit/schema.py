@@ -194,8 +194,8 @@ def _cross_check(lc: LoadedClaim) -> None:
     problems += _steering_controls(lc) + spec_problems(lc)
     from audit.models import unknown_alias
 
-    if unknown_alias(lc.claim.model):
-        problems.append(lc.problem(("model",), unknown_alias(lc.claim.model)))
+    if problem := unknown_alias(lc.claim.model):
+        problems.append(lc.problem(("model",), problem))
     problems += [lc.problem(loc, message, hint=hint) for loc, message, hint in work_problems(lc)]
     if not problems:  # sampling needs valid families
         problems += _seed_problems(lc) + _stage_problems(lc)

@@ -28,16 +28,13 @@ def _private_caches() -> None:
         evidence = tempfile.mkdtemp(prefix="mi-audit-evidence-")
         os.environ["MI_AUDIT_EVIDENCE_CACHE"] = evidence
         atexit.register(shutil.rmtree, evidence, True)
-    if os.environ.get("MI_AUDIT_TEST_OWN_CACHE") == "1":
-        return
     private = Path(tempfile.mkdtemp(prefix="mi-audit-cache-"))
     atexit.register(shutil.rmtree, private, True)
     for sub in ("models", "gguf"):
         (private / sub).mkdir()
         for entry in sorted((real / sub).iterdir()) if (real / sub).is_dir() else []:
             (private / sub / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
-    os.environ["MI_AUDIT_CACHE"] = str(private)
-    os.environ["MI_AUDIT_TEST_OWN_CACHE"] = "1"  # subprocesses of the tests keep this one
+    os.environ["MI_AUDIT_CACHE"] = str(private)  # subprocesses of the tests inherit it
 
 
 _private_caches()

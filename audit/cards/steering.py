@@ -164,11 +164,11 @@ def direction_text(source) -> str:
     """'contrastive', or a file direction's provenance in one phrase (file, format, sha256, layers, norms)."""
     if not isinstance(source, dict):
         return str(source or "contrastive")
-    norms = source.get("norms") or source.get("norm_per_layer") or {}
-    norm_text = ", ".join(f"L{k} {float(v):.3g}" for k, v in norms.items()) if isinstance(norms, dict) else ""
-    parts = [f"file {source.get('file', '?')}", str(source.get("format", "")),
-             f"sha256 {str(source.get('sha256', ''))[:12]}…" if source.get("sha256") else "",
-             f"made by {source['producer']}" if source.get("producer") else "",
-             f"norm before normalising {norm_text}" if norm_text else ""]
-    return " (".join([parts[0], "; ".join(p for p in parts[1:] if p)]) + ")" if any(parts[1:]) else parts[0]
-
+    norms = source.get("norm_per_layer") or {}
+    details = [str(source.get("format") or ""),
+               f"sha256 {source['sha256'][:12]}…" if source.get("sha256") else "",
+               f"made by {source['producer']}" if source.get("producer") else "",
+               "norm before normalising " + ", ".join(f"L{k} {float(v):.3g}" for k, v in norms.items()) if norms else ""]
+    details = [d for d in details if d]
+    head = f"file {source.get('file', '?')}"
+    return f"{head} ({'; '.join(details)})" if details else head
