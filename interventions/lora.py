@@ -9,11 +9,16 @@ Placements name the adapted modules:
 - ``all_linear``: every linear module of every decoder layer;
 - ``modules``: an explicit list (``layers.8.self_attn.o_proj``);
 - ``random_matched``: for each module of a ``reference`` placement, a random module of the same
-  shape elsewhere (chosen by the seed): the trainable parameter count is equal by construction.
+  shape elsewhere (chosen by the seed): the trainable parameter count is equal by construction;
+- ``adapter``: a peft LoRA adapter directory the researcher already has: its target modules are the
+  placement, its weights the start (trained further, or measured as given with ``train: false``),
+  its rank and alpha replace the claim's.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
@@ -68,7 +73,58 @@ class RandomMatched(StrictModel):
     reference: str = Field(description="name of the placement whose parameter count is matched")
 
 
-Placement = Annotated[Union[Atlas, AllLinear, Modules, RandomMatched], Field(discriminator="placement")]
+class GivenAdapter(StrictModel):
+    placement: Literal["adapter"] = Field(description="adapter: a peft LoRA adapter you already have; its target "
+                                                      "modules are the placement and its weights the start")
+    path: str = Field(description="the adapter directory (adapter_config.json + adapter_model.safetensors), "
+                                  "relative to this claim file")
+    train: bool = Field(True, description="true: train it further for training.steps from its weights; false: "
+                                          "measure it as given (no training)")
+
+
+Placement = Annotated[Union[Atlas, AllLinear, Modules, RandomMatched, GivenAdapter], Field(discriminator="placement")]
+
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_config(directory: Path) -> dict:
+    """A given adapter's ``adapter_config.json``, checked: a LoRA adapter whose weights are present
+    (ValueError saying what is wrong otherwise)."""
+    config_file = directory / "adapter_config.json"
+    if not directory.is_dir():
+        raise ValueError(f"adapter directory {directory} not found")
+    if not config_file.is_file():
+        raise ValueError(f"{directory} has no adapter_config.json: not a peft adapter directory "
+                         f"(save one with PeftModel.save_pretrained)")
+    try:
+        config = json.loads(config_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{config_file} is not valid JSON ({e})") from None
+    if not isinstance(config, dict) or config.get("peft_type") != "LORA":
+        kind = config.get("peft_type") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{config_file}: peft_type is {kind!r}; only LoRA adapters (peft_type LORA) can be trained "
+                         f"or measured here")
+    for key in ("r", "lora_alpha", "target_modules"):
+        if config.get(key) in (None, "", []):
+            raise ValueError(f"{config_file} has no {key}")
+    if not any((directory / w).is_file() for w in ADAPTER_WEIGHTS):
+        raise ValueError(f"{directory} has no adapter weights ({' or '.join(ADAPTER_WEIGHTS)})")
+    return config
+
+
+def adapter_digest(directory: Path) -> str:
+    """sha256 over a given adapter's config and weight files (its identity in the cache and evidence)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("adapter_config.json", *ADAPTER_WEIGHTS):
+        f = directory / name
+        if f.is_file():
+            h.update(name.encode() + b"\0")
+            with f.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+    return h.hexdigest()
 
 
 class _TrainsAdapters(StrictModel):
@@ -99,9 +155,31 @@ class _TrainsAdapters(StrictModel):
                             did_you_mean(name, list(named)) or f"trained: {', '.join(named)}"))
         for name, p in self.named_placements().items():
             if isinstance(p, Atlas) and not (lc.path.parent / p.claim).is_file():
-                out.append((("intervention", "placements", name, "claim"), f"claim file {p.claim} not found",
+                out.append((self.placement_location(name) + ("claim",), f"claim file {p.claim} not found",
                             f"paths are relative to {lc.path.parent}"))
+            if isinstance(p, GivenAdapter):
+                try:
+                    adapter_config(lc.path.parent / p.path)
+                except ValueError as e:
+                    out.append((self.placement_location(name) + ("path",), str(e),
+                                f"paths are relative to {lc.path.parent}"))
         return out
+
+    def placement_location(self, name: str) -> tuple:
+        """Where a named placement sits in the claim file (for error locations)."""
+        return ("intervention", "placements", name)
+
+    def placement_training(self, name: str, training: "Training", claim_dir: Path) -> "Training":
+        """The training of one placement: a given adapter (or a random placement matched to one)
+        keeps that adapter's rank and alpha, so parameter counts stay comparable."""
+        placements = self.named_placements()
+        p = placements[name]
+        if isinstance(p, RandomMatched):
+            p = placements.get(p.reference)
+        if not isinstance(p, GivenAdapter):
+            return training
+        config = adapter_config(claim_dir / p.path)
+        return training.model_copy(update={"rank": int(config["r"]), "alpha": float(config["lora_alpha"])})
 
     def _task_size_problems(self, lc) -> list[tuple[tuple, str, str]]:
         """Training and held-out prompts are disjoint: together they must fit in the task family."""
@@ -203,7 +281,14 @@ class LoraSweep(_TrainsAdapters):
         labels = [p.label for p in self.points]
         if len(set(labels)) != len(labels):
             raise ValueError(f"sweep point labels must be distinct (got {labels})")
+        for p in self.points:
+            if isinstance(p.placement, GivenAdapter) and p.rank is not None:
+                raise ValueError(f"sweep point '{p.label}' sets rank {p.rank} but starts from the adapter "
+                                 f"{p.placement.path}, whose rank is its own")
         return self
+
+    def placement_location(self, name: str) -> tuple:
+        return ("intervention", "points", [p.label for p in self.points].index(name), "placement")
 
     def named_placements(self) -> dict:
         return {p.label: p.placement for p in self.points}
@@ -225,6 +310,9 @@ class LoraAdapterAblation(_TrainsAdapters):
 
     def named_placements(self) -> dict:
         return {"adapter": self.placement}
+
+    def placement_location(self, name: str) -> tuple:
+        return ("intervention", "placement")
 
 
 def layer_index(name: str) -> Optional[int]:

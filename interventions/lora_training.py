@@ -13,7 +13,7 @@ import torch
 
 from audit.encoding import apply_template
 from interventions.generation import greedy, kl, score
-from interventions.lora import AllLinear, Atlas, Modules, RandomMatched, layer_index
+from interventions.lora import AllLinear, Atlas, GivenAdapter, Modules, RandomMatched, layer_index
 from interventions.steering import left_pad, position_ids, render_ids
 
 TRAININGS = {"count": 0}  # adapters actually trained in this process (tests assert cache hits on it)
@@ -27,8 +27,9 @@ def linear_modules(model) -> dict[str, tuple[int, int]]:
             if isinstance(m, torch.nn.Linear) and layer_index(n) is not None}
 
 
-def resolve(placements: dict, model, seed: int, atlas_layers) -> dict[str, list[str]]:
-    """Module names per placement; ``atlas_layers(claim, k)`` gives an atlas' top layers."""
+def resolve(placements: dict, model, seed: int, atlas_layers, claim_dir: Path | None = None) -> dict[str, list[str]]:
+    """Module names per placement; ``atlas_layers(claim, k)`` gives an atlas' top layers; a given
+    adapter's directory is relative to ``claim_dir``."""
     pool = linear_modules(model)
     out: dict[str, list[str]] = {}
     for name, p in sorted(placements.items(), key=lambda kv: isinstance(kv[1], RandomMatched)):
@@ -39,9 +40,34 @@ def resolve(placements: dict, model, seed: int, atlas_layers) -> dict[str, list[
             out[name] = _pick(pool, [n for n in pool if layer_index(n) in layers], p.modules, name)
         elif isinstance(p, Modules):
             out[name] = _pick(pool, list(pool), p.modules, name)
+        elif isinstance(p, GivenAdapter):
+            out[name] = adapter_modules(model, (claim_dir or Path(".")) / p.path, name)
         else:
             out[name] = random_matched(pool, out[p.reference], random.Random(f"{seed}:{name}"))
     return out
+
+
+def adapter_modules(model, directory: Path, placement: str) -> list[str]:
+    """The modules a given adapter adapts on this model (peft's own target-module matching); it
+    must adapt decoder-layer linear modules only, the placements this framework compares."""
+    from peft import LoraConfig
+    from peft.tuners.tuners_utils import check_target_module_exists
+
+    from interventions.lora import adapter_config
+
+    adapter_config(directory)  # a clear error before peft's own
+    config = LoraConfig.from_pretrained(str(directory))
+    pool = linear_modules(model)
+    hits = sorted(n for n, _ in model.named_modules() if n and check_target_module_exists(config, n))
+    outside = [n for n in hits if n not in pool]
+    if outside:
+        raise ValueError(f"placement '{placement}': the adapter {directory} adapts {', '.join(outside[:3])}, which "
+                         f"is not a linear module of a decoder layer; only those can be compared here")
+    if not hits:
+        raise ValueError(f"placement '{placement}': the adapter {directory} targets {config.target_modules}, which "
+                         f"matches no module of this model (e.g. {', '.join(sorted(pool)[:3])}): was it trained on "
+                         f"another architecture?")
+    return hits
 
 
 def _pick(pool: dict, candidates: list[str], wanted: list[str], placement: str) -> list[str]:
@@ -271,10 +297,18 @@ def layer_ablation_effects(model, tok, pairs: list, batch_size: int) -> dict[int
     return effects
 
 
+def lora_parameters(model) -> int:
+    """The number of LoRA parameters in a peft model (trainable or not)."""
+    return sum(p.numel() for n, p in model.named_parameters() if "lora_" in n)
+
+
 def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, evaluate_fn, cache_dir: Path | None,
-                analyze=None, required: tuple = (), analysis_required: tuple = ()) -> dict:
+                analyze=None, required: tuple = (), analysis_required: tuple = (), start: Path | None = None,
+                further: bool = True) -> dict:
     """Train (or load from ``cache_dir``) one adapter on ``base`` and measure it; the base model is
     restored afterwards. ``evaluate_fn(model)`` and ``analyze(model)`` run with the adapter on.
+    ``start``: a given adapter directory to start from (trained further unless ``further`` is
+    False: then it is measured as given and ``losses`` is empty).
     A cached adapter whose stored measurements lack a ``required`` key (or its analysis an
     ``analysis_required`` key) was measured before that metric existed: it is loaded and
     measured again, never retrained."""
@@ -296,14 +330,17 @@ def run_adapter(base, tok, modules: list[str], training, seed: int, data: list, 
         model = PeftModel.from_pretrained(base, str(cache_dir))
         result = stored
     else:
-        model = get_peft_model(base, config)
+        model = (get_peft_model(base, config) if start is None else
+                 PeftModel.from_pretrained(base, str(start), is_trainable=further))
         trainable, total = model.get_nb_trainable_parameters()
+        trainable = trainable if start is None else lora_parameters(model)
         t0 = time.perf_counter()
         with PeakDuring() as memory:
-            losses = train(model, tok, data, training, seed)
-        TRAININGS["count"] += 1
+            losses = train(model, tok, data, training, seed) if further else []
+        model.eval()
+        TRAININGS["count"] += bool(further)
         result = {"modules": modules, "trainable_params": trainable, "total_params": total, "losses": losses,
-                  "final_loss": sum(losses[-5:]) / len(losses[-5:]), "train_seconds": round(time.perf_counter() - t0, 2),
+                  "final_loss": sum(losses[-5:]) / len(losses[-5:]) if losses else None, "train_seconds": round(time.perf_counter() - t0, 2),
                   "train_memory": memory.result()}
     with torch.inference_mode():
         result.update(evaluate_fn(model))

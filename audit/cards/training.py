@@ -98,6 +98,21 @@ def _deps(ev: dict) -> list[str]:
             f"{d['layers']}" for d in ev.get("dependencies", [])]
 
 
+def _given(rows: dict) -> list[str]:
+    """Where a run started from an adapter the researcher supplied: which one, and the caveat that
+    its own training data is unknown here."""
+    seen = {}
+    for name, rs in rows.items():
+        for r in rs:
+            if r.get("given_adapter"):
+                seen.setdefault(name, r["given_adapter"])
+    return [f"`{name}` starts from the given adapter `{g['path']}` (sha256 {g['sha256'][:12]}, rank {g['r']}, alpha "
+            f"{g['lora_alpha']}{', base ' + g['base_model_name_or_path'] if g.get('base_model_name_or_path') else ''}"
+            f"): {'trained further by this claim' if g['train'] else 'measured as given, not trained'}. What it was "
+            f"trained on is unknown to mi-audit: if that included these held-out prompts, its exact match is "
+            f"not held-out." for name, g in seen.items()]
+
+
 def _base(baseline: list | None, key: str) -> float | None:
     """The base model's (no adapter) mean of ``key``, when the evidence measured it."""
     values = [b.get(key) for b in baseline or [] if isinstance(b.get(key), (int, float))]
@@ -140,7 +155,7 @@ def lora_card(rec: dict, out_dir) -> dict:
                       (f"{stem}-loss.png", "training loss per placement (mean over seeds)")],
             "tables": checks + [_lead({"title": "Placements (per seed)", "columns": COLUMNS,
                                        "rows": _rows(res, ev.get("baseline"))}, "exact_match")],
-            "notes": [lead, *gate, _budget(ev), NOISE_NOTE, _run_note(rec, res), *_deps(ev), *examples]}
+            "notes": [lead, *gate, _budget(ev), *_given(res), NOISE_NOTE, _run_note(rec, res), *_deps(ev), *examples]}
 
 
 _SWEEP_PLOTS = {"final_loss": ("params", "final training loss", "loss vs parameters",
@@ -172,8 +187,8 @@ def sweep_card(rec: dict, out_dir) -> dict:
     return {"plots": [p for _, p in made] + [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)")],
             "tables": checks + [_lead({"title": "Grid points (per seed)", "columns": COLUMNS,
                                        "rows": _rows(res, ev.get("baseline"))}, metric)],
-            "notes": [lead, *gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), _run_note(rec, res),
-                      *_deps(ev)]}
+            "notes": [lead, *gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), *_given(res),
+                      _run_note(rec, res), *_deps(ev)]}
 
 
 @card_for("lora_adapter_ablation")
@@ -203,4 +218,4 @@ def adapter_card(rec: dict, out_dir) -> dict:
                                    "that effect in the last third of the layers (pooled over seeds)."),
                       *gate, *pooled, "Effects whose spread across layers is below the training loss's within-run "
                       "noise are degenerate (the adapter is saturated: removing one layer's part changes nothing "
-                      "measurable).", _budget(ev), *_deps(ev)]}
+                      "measurable).", _budget(ev), *_given({"adapter": ev["per_seed"]}), *_deps(ev)]}

@@ -45,9 +45,15 @@ def loss_noise(losses: list[float]) -> float | None:
     return float(np.std(np.diff(tail), ddof=1) / math.sqrt(2))
 
 
+def run_noise(row: dict) -> float | None:
+    """One run's within-run noise; a supplied adapter measured as given was not trained here (no
+    logged losses): its measurements are deterministic evaluations, with no training noise (0)."""
+    return 0.0 if row["losses"] == [] else loss_noise(row["losses"])
+
+
 def arm_noise(rows: list[dict]) -> float | None:
     """An arm's within-run noise: the mean over its seeds' runs (None if any run is not measurable)."""
-    noise = [loss_noise(r["losses"]) for r in rows]
+    noise = [run_noise(r) for r in rows]
     return None if any(n is None for n in noise) else float(np.mean(noise))
 
 
@@ -179,7 +185,7 @@ class AdapterConcentration(StrictModel):
         means = {int(s): v for s, v in table.per_seed().items()}
         per_seed = [{"seed": s, "pearson": float(_pearson(norms[s], means[s][None])[0]),
                      "late_share": float(_late_share(means[s][None], late)[0]),
-                     "effect_sd": float(np.std(means[s], ddof=1)), "loss_noise": loss_noise(x["losses"])}
+                     "effect_sd": float(np.std(means[s], ddof=1)), "loss_noise": run_noise(x)}
                     for s, x in zip(norms, seeds)]
         by_seed = np.array([[r["pearson"], r["late_share"]] for r in per_seed])
         point = by_seed.mean(0)

@@ -52,21 +52,36 @@ def atlas_layers(ctx: RunContext, deps: list):
 REQUIRED = ("schema_valid_rate", "exact_by_prompt", "drift_by_prompt", "train_loss_by_prompt")
 
 
+def given_adapter(ctx: RunContext, placement) -> dict | None:
+    """A given adapter's identity for the cache key and the evidence (None for other placements)."""
+    from interventions.lora import GivenAdapter, adapter_config, adapter_digest
+
+    if not isinstance(placement, GivenAdapter):
+        return None
+    directory = ctx.lc.path.parent / placement.path
+    config = adapter_config(directory)
+    return {"path": placement.path, "sha256": adapter_digest(directory), "train": placement.train,
+            "r": config["r"], "lora_alpha": config["lora_alpha"], "target_modules": config["target_modules"],
+            "base_model_name_or_path": config.get("base_model_name_or_path")}
+
+
 def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prompts: list, eval_prompts: list,
-            drifts: dict, analyze=None) -> dict:
+            drifts: dict, analyze=None, placement=None) -> dict:
     """Train (or load) one adapter and measure it on the held-out prompts, the drift prompts and
-    its own training examples (their final loss, one per prompt)."""
+    its own training examples (their final loss, one per prompt). A given adapter placement
+    (``placement: adapter``) starts from its weights, or is only measured."""
     from audit.cache import unit_key
     from interventions.lora_training import evaluate, example_losses, examples, run_adapter
 
     tok, claim = ctx.loaded.tokenizer, ctx.lc.claim
     task = claim.intervention.task
     data = examples(tok, train_prompts, training.format, training.max_length)
-    cache = ctx.options.evidence_cache
+    cache, given = ctx.options.evidence_cache, given_adapter(ctx, placement)
+    start = {} if given is None else {"start": {"sha256": given["sha256"], "train": given["train"]}}
     key = unit_key(kind="lora_adapter", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, modules=modules,
                    training=training.model_dump(mode="json"), seed=seed, data=[d[0] for d in data],
                    eval=[p.id for p in eval_prompts], drift=_flat(drifts), chat=claim.suite.chat_template,
-                   max_new_tokens=task.max_new_tokens)
+                   max_new_tokens=task.max_new_tokens, **start)
     directory = cache.adapter_dir(key) if cache.enabled else None
     base = ctx.loaded.model
     if training.qlora:
@@ -80,8 +95,11 @@ def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prom
                 "train_loss_by_prompt": example_losses(model, tok, data, [p.id for p in train_prompts],
                                                        ctx.options.batch_size, task.family)}
 
-    return run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze, required=REQUIRED,
-                       analysis_required=("per_prompt",) if analyze is not None else ())
+    result = run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze, required=REQUIRED,
+                         analysis_required=("per_prompt",) if analyze is not None else (),
+                         start=None if given is None else ctx.lc.path.parent / placement.path,
+                         further=given is None or given["train"])
+    return result if given is None else {**result, "given_adapter": given}
 
 
 def baseline(ctx: RunContext, eval_prompts: list) -> dict:
@@ -113,7 +131,7 @@ def _row(result: dict, seed: int) -> dict:
 
     keep = ("trainable_params", "final_loss", "exact_match", "answer_nll", "json_parse_rate", "schema_valid_rate",
             "kl_drift", "train_seconds", "train_memory", "from_cache", "examples", "exact_by_prompt",
-            "train_loss_by_prompt", "drift_by_prompt")
+            "train_loss_by_prompt", "drift_by_prompt", "given_adapter")
     return {"seed": seed, **{k: result.get(k) for k in keep}, "losses": result["losses"],
             "loss_noise": loss_noise(result["losses"]), "n_modules": len(result["modules"])}
 
@@ -133,9 +151,11 @@ def lora(ctx: RunContext) -> EvidenceResult:
         train_p, eval_p = split(ctx, spec.task, seed)
         drifts = drift_pairs(ctx, spec.task, seed)
         base_rows.append({"seed": seed, **baseline(ctx, eval_p)})
-        resolved = resolve(spec.placements, ctx.loaded.model, seed, atlas_layers(ctx, deps))
+        resolved = resolve(spec.placements, ctx.loaded.model, seed, atlas_layers(ctx, deps), ctx.lc.path.parent)
         for name, mods in resolved.items():
-            results[name].append(_row(trained(ctx, mods, spec.training, seed, train_p, eval_p, drifts), seed))
+            training = spec.placement_training(name, spec.training, ctx.lc.path.parent)
+            results[name].append(_row(trained(ctx, mods, training, seed, train_p, eval_p, drifts,
+                                              placement=spec.placements[name]), seed))
             modules.setdefault(name, {})[str(seed)] = mods
             ctx.progress.advance()
     outcome = claim.acceptance.evaluate_lora(results, base_rows)
@@ -161,9 +181,11 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
         train_p, eval_p = split(ctx, spec.task, seed)
         drifts = drift_pairs(ctx, spec.task, seed)
         base_rows.append({"seed": seed, **baseline(ctx, eval_p)})
-        resolved = resolve(spec.named_placements(), ctx.loaded.model, seed, atlas_layers(ctx, deps))
+        resolved = resolve(spec.named_placements(), ctx.loaded.model, seed, atlas_layers(ctx, deps), ctx.lc.path.parent)
         for point in spec.points:
-            res = trained(ctx, resolved[point.label], point.training(spec.training), seed, train_p, eval_p, drifts)
+            training = spec.placement_training(point.label, point.training(spec.training), ctx.lc.path.parent)
+            res = trained(ctx, resolved[point.label], training, seed, train_p, eval_p, drifts,
+                          placement=point.placement)
             results[point.label].append(_row(res, seed))
             ctx.progress.advance()
     outcome = claim.acceptance.evaluate_sweep_points(results)
@@ -193,8 +215,10 @@ def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
             return {"effects": {k: sum(v) / len(v) for k, v in per_prompt.items()},
                     "per_prompt": {k: rounded(v, 8) for k, v in per_prompt.items()}, "norms": adapter_norms(model)}
 
-        mods = resolve({"adapter": spec.placement}, ctx.loaded.model, seed, atlas_layers(ctx, deps))["adapter"]
-        res = trained(ctx, mods, spec.training, seed, train_p, eval_p, drift_pairs(ctx, spec.task, seed), analyze)
+        mods = resolve({"adapter": spec.placement}, ctx.loaded.model, seed, atlas_layers(ctx, deps),
+                       ctx.lc.path.parent)["adapter"]
+        res = trained(ctx, mods, spec.placement_training("adapter", spec.training, ctx.lc.path.parent), seed, train_p,
+                      eval_p, drift_pairs(ctx, spec.task, seed), analyze, placement=spec.placement)
         analysis = res["analysis"]
         by_prompt = {p.id: {str(k): v[i] for k, v in analysis["per_prompt"].items()} for i, p in enumerate(eval_p)}
         per_seed.append({**_row(res, seed), "effects": {str(k): v for k, v in analysis["effects"].items()},
