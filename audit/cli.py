@@ -452,7 +452,10 @@ def _print_results(records: list[dict]) -> None:
 
 
 @app.command()
-def check(paths: List[Path] = typer.Argument(..., help="claim files or directories")) -> None:
+def check(paths: List[Path] = typer.Argument(..., help="claim files or directories"),
+          deep: bool = typer.Option(False, "--deep", help="also check layer, head and module names against each "
+                                                           "claim's model config where it is on this machine (loads "
+                                                           "transformers; never the weights)")) -> None:
     """Validate claim files without running anything (exit 4 when any is invalid)."""
     files = claim_files(paths)
     if not files:
@@ -464,10 +467,28 @@ def check(paths: List[Path] = typer.Argument(..., help="claim files or directori
         if lc is not None and f in dups:
             _say(f"invalid {dups[f]}", style="red")
             lc = None
-        codes.append(EXIT_INVALID if lc is None else EXIT_OK)
-        if lc is not None:
+        if lc is not None and deep:
+            lc = _deep_check(lc)
+        elif lc is not None:
             _say(f"ok {f}: {lc.claim.id}")
+        codes.append(EXIT_INVALID if lc is None else EXIT_OK)
     raise typer.Exit(combine_exit_codes(codes))
+
+
+def _deep_check(lc):
+    """The claim checked against its model's config: the claim back, or None (invalid; said)."""
+    from audit.runner import check_against_model
+
+    try:
+        what = check_against_model(lc)
+    except ClaimFileError as exc:
+        _invalid(exc.problems)
+        return None
+    except Exception as exc:  # a config transformers cannot read: the run would error the same way
+        _say(f"invalid {lc.path}: model {lc.claim.model} cannot be read: {type(exc).__name__}: {exc}", style="red")
+        return None
+    _say(f"ok {lc.path}: {lc.claim.id} ({what})")
+    return lc
 
 
 cache_app = typer.Typer(help="The evidence cache (content-addressed units under the user cache dir).")

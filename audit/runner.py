@@ -107,6 +107,33 @@ class _Errored(Exception):
         self.trace = trace
 
 
+def model_modules(lc, config) -> dict[str, str] | None:
+    """The model's module tree (from its config, no weights) when the claim names module paths."""
+    if not hasattr(lc.claim.intervention, "module_problems"):
+        return None
+    from interventions.skeleton import module_types
+
+    return module_types(config)
+
+
+def check_against_model(lc, model: str | None = None) -> str:
+    """``audit check --deep``: the claim's layer, head and module names checked against its model's
+    config (tokenizer and config only, never the weights). Raises ClaimFileError; returns what was
+    checked, or why it could not be (the model is not on this machine)."""
+    from audit.models import ModelUnavailable
+
+    if not getattr(lc.claim.intervention, "needs_model", True):
+        return "no model of its own"
+    name = model or lc.claim.model
+    try:
+        loaded, _, n_layers = _load_model(name, RunOptions(), {})
+    except ModelUnavailable as exc:
+        return f"not checked against the model: {exc}"
+    text_config = getattr(loaded.config, "text_config", loaded.config)
+    check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None), model_modules(lc, loaded.config))
+    return f"checked against {name} ({loaded.config.model_type}, {n_layers} layers)"
+
+
 def _evidence(lc, options, progress, prov) -> EvidenceResult:
     from audit.models import ModelUnavailable, WeightsUnavailable
     from interventions.architectures import UnsupportedArchitecture
@@ -131,7 +158,7 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
                        traceback.format_exc()) from None
     text_config = getattr(loaded.config, "text_config", loaded.config)
     # ClaimFileError: the claim is invalid for this model (exit 4)
-    check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None))
+    check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None), model_modules(lc, loaded.config))
     try:
         result = options.executor.evidence(RunContext(lc, loaded, adapter, n_layers, options, progress))
         prov["weights_loaded"] = loaded._model is not None

@@ -362,8 +362,10 @@ def spec_problems(lc: LoadedClaim) -> list:
     return [lc.problem(loc, message, hint=hint) for loc, message, hint in found]
 
 
-def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> None:
-    """Layer and head indices must exist in the model (known from its config)."""
+def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None,
+                 modules: dict[str, str] | None = None) -> None:
+    """Layer and head indices, and dotted module paths, must exist in the model (known from its
+    config; ``modules``: path -> kind, see :func:`interventions.skeleton.module_types`)."""
     problems = []
     iv, acc = lc.claim.intervention, lc.claim.acceptance
     for field, count, noun in (("layers", n_layers, "layers"), ("heads", n_heads, "attention heads per layer")):
@@ -375,6 +377,8 @@ def check_layers(lc: LoadedClaim, n_layers: int, n_heads: int | None = None) -> 
                 problems.append(lc.problem(("intervention", field, i), f"{field[:-1]} {index} is out of range",
                                            hint=f"the model has {count} {noun}: 0..{count - 1}"))
     for loc, message, hint in getattr(iv, "layer_problems", lambda _: [])(n_layers):
+        problems.append(lc.problem(loc, message, hint=hint))
+    for loc, message, hint in (getattr(iv, "module_problems", lambda _: [])(modules) if modules else []):
         problems.append(lc.problem(loc, message, hint=hint))
     if isinstance(getattr(acc, "layer", None), int) and acc.layer >= n_layers:
         problems.append(lc.problem(("acceptance", "layer"), f"layer {acc.layer} is out of range",

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, model_validator
 
 from audit.spec import Distinct, Indices, StrictModel
-from interventions.components import (Component, Position, Target, hook_point, module_layer, position_mask,
-                                      transformer_lens_equivalent)
+from interventions.components import (Component, Position, Target, hook_point, module_layer, module_path_problems,
+                                      position_mask, transformer_lens_equivalent)
 from interventions.hooks import Hook, first_output, replace_output
 from interventions.registry import intervention
 
@@ -55,6 +55,10 @@ class Ablation(StrictModel):
         if not self.positions:
             raise ValueError("positions must not be empty")
         return self
+
+    def module_problems(self, modules: dict[str, str]) -> list[tuple[tuple, str, str]]:
+        """The module path (target module) must name a module of the model (known from its config)."""
+        return module_path_problems(("intervention", "module"), self.module, modules) if self.module else []
 
     def components(self, adapter, config, n_layers: int) -> list[Component]:
         positions: list[Position] = list(self.positions)

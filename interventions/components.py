@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
 
+from audit.errors import did_you_mean
+
 if TYPE_CHECKING:  # the spec side (claim schema, `audit check`) imports this module without torch
     import torch
 
@@ -67,10 +69,30 @@ def transformer_lens_equivalent(path: str) -> str:
     return f"'{path}' is a TransformerLens hook name; here write {instead}"
 
 
-def module_layer(path: str) -> int:
-    """The decoder layer a dotted module path lives in (0 if none: replay from the start)."""
-    match = re.search(r"layers\.(\d+)", path)
-    return int(match.group(1)) if match else 0
+def module_path_problems(loc: tuple, path: str, modules: dict[str, str], *, suffix: bool = False,
+                         linear_in_layer: bool = False) -> list[tuple[tuple, str, str]]:
+    """Whether a dotted module path names a module of the model (``modules``: path -> kind, from
+    :func:`interventions.skeleton.module_types`). ``suffix``: it may name the end of a path
+    (``o_proj``, ``layers.8.self_attn.o_proj``); ``linear_in_layer``: only linear modules inside a
+    decoder layer count (what a LoRA placement can adapt). ``(loc, message, hint)`` triples."""
+    pool = {n: k for n, k in modules.items() if not linear_in_layer or (k == "linear" and module_layer(n, None) is not None)}
+    hits = [n for n in pool if n == path or (suffix and n.endswith("." + path))]
+    if hits:
+        return []
+    what = "linear module inside a decoder layer" if linear_in_layer else "module"
+    if linear_in_layer and any(n == path or n.endswith("." + path) for n in modules):
+        return [(loc, f"'{path}' is not a {what}; a LoRA placement can only adapt those",
+                 f"e.g. {', '.join(sorted(pool)[:3])}")]
+    depth = path.count(".") + 1  # a suffix is compared with the pool's paths cut to as many parts
+    names = sorted({".".join(n.split(".")[-depth:]) for n in pool} if suffix else pool)
+    hint = did_you_mean(path, names) or f"e.g. {', '.join(sorted(pool)[:3])}"
+    return [(loc, f"'{path}' names no {what} of this model", hint)]
+
+
+def module_layer(path: str, default: int | None = 0) -> int | None:
+    """The decoder layer a dotted module path lives in (``default`` if none: 0 replays from the start)."""
+    match = re.search(r"(?:^|\.)layers\.(\d+)(?:\.|$)", path)
+    return int(match.group(1)) if match else default
 
 
 def resolve_module(model, path: str):

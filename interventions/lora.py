@@ -165,6 +165,19 @@ class _TrainsAdapters(StrictModel):
                                 f"paths are relative to {lc.path.parent}"))
         return out
 
+    def module_problems(self, modules: dict[str, str]) -> list[tuple[tuple, str, str]]:
+        """Module names of ``modules`` and ``atlas`` placements must name linear modules inside the
+        model's decoder layers (known from its config), the only modules a placement adapts."""
+        from interventions.components import module_path_problems
+
+        out = []
+        for name, p in self.named_placements().items():
+            if isinstance(p, (Modules, Atlas)):
+                for i, path in enumerate(p.modules):
+                    out += module_path_problems(self.placement_location(name) + ("modules", i), path, modules,
+                                                suffix=True, linear_in_layer=True)
+        return out
+
     def placement_location(self, name: str) -> tuple:
         """Where a named placement sits in the claim file (for error locations)."""
         return ("intervention", "placements", name)
