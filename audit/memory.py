@@ -1,15 +1,16 @@
 """Memory measurements: the process's peak so far, and the peak *during* one section of work.
 
 ``ru_maxrss`` only ever grows, so it cannot tell two adapters or two precision modes apart;
-:class:`PeakDuring` samples the resident set (``/proc/self/statm``) on a background thread while
-its block runs and reports the section's peak and its growth above the RSS at the start.
+:class:`PeakDuring` samples the resident set (psutil) on a background thread while its block
+runs and reports the section's peak and its growth above the RSS at the start.
 """
 
 from __future__ import annotations
 
-import os
 import resource
 import threading
+
+import psutil
 
 
 def peak_rss_mb() -> float:
@@ -18,11 +19,10 @@ def peak_rss_mb() -> float:
 
 
 def current_rss_mb() -> float | None:
-    """Resident memory now, or None where ``/proc`` is unavailable."""
+    """Resident memory now, or None where the platform does not report it."""
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
+        return psutil.Process().memory_info().rss / 2**20
+    except (psutil.Error, OSError):
         return None
 
 
@@ -57,6 +57,6 @@ class PeakDuring:
 
     def result(self) -> dict:
         if self.start_mb is None:
-            return {"peak_mb": None, "growth_mb": None, "method": "unavailable (no /proc)"}
+            return {"peak_mb": None, "growth_mb": None, "method": "unavailable (the platform reports no RSS)"}
         return {"peak_mb": round(self.peak_mb, 1), "growth_mb": round(self.peak_mb - self.start_mb, 1),
                 "method": "RSS sampled every 5 ms during the section"}

@@ -57,16 +57,14 @@ def machine() -> dict:
 
 
 def _cpu_and_ram() -> dict:
-    """CPU model name and total RAM (Linux /proc; empty elsewhere)."""
-    facts = {}
+    """CPU model name (Linux /proc/cpuinfo: psutil does not report it) and total RAM (psutil)."""
+    import psutil
+
+    facts = {"ram_gb": round(psutil.virtual_memory().total / 2**30, 1)}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 facts["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                facts["ram_gb"] = round(int(line.split()[1]) / 2**20, 1)
                 break
     except (OSError, ValueError, IndexError):
         pass

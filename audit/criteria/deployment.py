@@ -327,14 +327,15 @@ class QuantPractical(StrictModel):
 # --------------------------------------------------------------------------- causal drift
 
 def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman correlation of matching rows of ``a[b, n]`` and ``b[b, n]`` (NaN when a row is constant)."""
-    from scipy.stats import rankdata
+    """Spearman correlation of matching rows of ``a[b, n]`` and ``b[b, n]``: scipy's Pearson of the
+    rows' ranks (``spearmanr`` with an axis gives the full matrix); NaN when a row is constant."""
+    import warnings
 
-    ra, rb = rankdata(a, axis=1), rankdata(b, axis=1)
-    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
-    den = np.sqrt((ra ** 2).sum(1) * (rb ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (ra * rb).sum(1) / den, np.nan)
+    from scipy.stats import pearsonr, rankdata
+
+    with warnings.catch_warnings():  # a constant row is NaN (undefined), which the criterion reports
+        warnings.simplefilter("ignore")
+        return np.asarray(pearsonr(rankdata(a, axis=1), rankdata(b, axis=1), axis=1).statistic, dtype=float)
 
 
 def _magnitude_rows(ref: np.ndarray, other: np.ndarray) -> np.ndarray:

@@ -232,12 +232,14 @@ class AdapterConcentration(StrictModel):
 
 
 def _pearson(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Pearson r of the fixed vector ``x`` with every row of ``ys`` (NaN where either is constant)."""
-    xc = x - x.mean()
-    yc = ys - ys.mean(1, keepdims=True)
-    den = np.sqrt((xc ** 2).sum() * (yc ** 2).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (yc @ xc) / den, np.nan)
+    """Pearson r of the fixed vector ``x`` with every row of ``ys`` (scipy; NaN where either is constant)."""
+    import warnings
+
+    from scipy.stats import pearsonr
+
+    with warnings.catch_warnings():  # a constant row is NaN (undefined), which the criterion reports
+        warnings.simplefilter("ignore")
+        return np.asarray(pearsonr(np.broadcast_to(x, ys.shape), ys, axis=1).statistic, dtype=float)
 
 
 def _late_share(ys: np.ndarray, late: np.ndarray) -> np.ndarray:
