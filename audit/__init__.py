@@ -1,8 +1,10 @@
 """mi-audit: declarative audits of mechanistic-interpretability claims.
 
-Data flow: claim file -> :mod:`audit.schema` (validated ``Claim``) -> :mod:`audit.plan`
--> :mod:`interventions` on the model -> :mod:`audit.metrics` -> :mod:`controls`
--> :mod:`audit.verdict` + :mod:`audit.confidence` -> :mod:`audit.ledger` -> :mod:`audit.render`.
+Data flow: claim file -> :mod:`audit.schema` (validated ``Claim``) -> :mod:`audit.session` (lock,
+journal, executor) -> :mod:`audit.runner` -> :mod:`audit.evidence` (per kind, driving
+:mod:`interventions` on the model, with :mod:`controls`) -> :mod:`audit.criteria` ->
+:mod:`audit.verdict` + :mod:`audit.confidence` -> :mod:`audit.ledger` -> :mod:`audit.render` ->
+:mod:`audit.gate` / :mod:`audit.publication`.
 """
 
 __version__ = "0.1.0"

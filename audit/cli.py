@@ -188,20 +188,6 @@ def _load(path: Path):
         return None
 
 
-def _unreadable(files: list[Path]) -> dict[Path, list]:
-    """The claim files that cannot even be read (missing, not a regular file, too large, ...),
-    found before anything else reads them: they are reported as invalid and never hashed."""
-    from audit.yamlsafe import read_bounded
-
-    bad = {}
-    for f in files:
-        try:
-            read_bounded(f)
-        except ClaimFileError as exc:
-            bad[f] = exc.problems
-    return bad
-
-
 def _open_out(out: Path) -> None:
     """Create ``--out`` and check it is a writable directory; exit 4 with one line otherwise."""
     if os.path.lexists(out) and not out.is_dir():
@@ -288,25 +274,17 @@ def run(
     An interrupted run (crash, kill -9) resumes when the same command is run again: claims already
     recorded are not run or recorded twice, and finished evidence units come from the cache.
     """
-    from filelock import FileLock, Timeout
-
-    from audit import ledger
-    from audit.cache import EvidenceCache
-    from audit.executors import UnitFailed, make_executor
-    from audit.journal import Journal, JournalError
     from audit.models import DEVICES, MODES
-    from audit.runner import RunOptions, run_claim
+    from audit.session import RunRequest, SessionError, run_session
 
     _quiet_libraries()
     expanded = expand_claim_paths(paths)
     files = [f for f, _ in expanded]
-    explicit = {f for f, named in expanded if named}
     missing = [f for f in files if not os.path.lexists(f)]
     if not files or len(missing) == len(files):
         _nothing_matched(paths)
     for f in missing:  # nothing is written for a path that is not there; the others still run
         _say(f"error {f}: no such claim file", to_stderr=True, style="red")
-    files = [f for f in files if f not in missing]
     out = out if out is not None else _project().work_dir
     if model:
         from audit.models import unknown_alias
@@ -315,113 +293,57 @@ def run(
             _fail(f"--model {model}: {problem}")
     if device not in DEVICES:
         _fail(f"--device {device}: expected one of {', '.join(DEVICES)}")
-
     if dtype not in MODES:
         _fail(f"--dtype {dtype}: expected one of {', '.join(MODES)}")
     _open_out(out)
+    request = RunRequest(
+        files=[f for f in files if f not in missing], explicit={f for f, named in expanded if named}, out=out,
+        run_options=dict(model=model, dtype=dtype, device=device, allow_download=download, batch_size=batch_size,
+                         trace_budget_mb=trace_budget_mb),
+        cache=not no_cache, executor=executor, threads=threads,
+        executor_options=dict(address=address, num_cpus=ray_cpus, num_gpus=ray_gpus, memory_mb=ray_memory_mb,
+                              max_retries=retries, workers_per_model=ray_workers),
+        journal_key={"model": model, "dtype": dtype, "download": download})
     try:
-        ledger.check(out)  # before anything is computed that could not be recorded
-    except ledger.LedgerError as exc:
-        _fail(str(exc))
-    lock = FileLock(str(out / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:  # concurrent runs on one output dir are serialized, never interleaved
-        console.print(f"another `audit run` is writing to {safe(out)} (lock {safe(out / '.lock')}); "
-                      f"waiting for it to finish", highlight=False)
-        lock.acquire()
-    except OSError as exc:
-        _fail(f"--out {out}: cannot create the lock file ({exc.strerror or exc})")
-    from audit import threads as thread_policy
-
-    try:
-        thread_policy.apply(threads)  # the count is in each record's provenance (machine.torch_threads)
-    except ValueError as exc:
-        lock.release()
-        _fail(str(exc))
-    codes, records = [], []
-    try:
-        runner = make_executor(executor, address=address, num_cpus=ray_cpus, num_gpus=ray_gpus,
-                               memory_mb=ray_memory_mb, max_retries=retries, workers_per_model=ray_workers)
-    except (KeyError, UnitFailed) as exc:
-        lock.release()
-        _fail(f"--executor {executor}: {str(exc).strip(chr(34))}")
-    options = RunOptions(model=model, dtype=dtype, device=device, allow_download=download, batch_size=batch_size,
-                         trace_budget_mb=trace_budget_mb, evidence_cache=EvidenceCache(enabled=not no_cache),
-                         executor=runner)
-    unreadable = _unreadable(files)
-    dups = duplicate_ids([f for f in files if f not in unreadable])
-    try:
-        journal = Journal(out, [f for f in files if f not in unreadable],
-                          {"model": model, "dtype": dtype, "download": download})
-    except JournalError as exc:
-        runner.close()
-        lock.release()
-        _fail(str(exc))
-    recorded: dict[str, dict] = {}
-    if journal.resuming:
-        recorded = {r.get("run_id"): r for r in ledger.read(out)[0]}
-        kept = sum(rid in recorded for rid in journal.done.values())
-        console.print(f"resuming an interrupted run ({kept} claim(s) already recorded)")
-    try:
-        with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
-                      transient=False, disable=not console.is_terminal) as bar:
-            for f in files:
-                if f in unreadable:
-                    _invalid(unreadable[f])
-                    codes.append(EXIT_INVALID)
-                    continue
-                previous = journal.recorded_run(f)
-                if previous:
-                    rec = recorded.get(previous)
-                    if rec is not None:
-                        records.append(rec)
-                        codes.append(rec["exit_code"])
-                        continue
-                lc = _load(f)
-                if lc is not None and f in dups:
-                    _say(f"invalid {dups[f]}", to_stderr=True, style="red")
-                    lc = None
-                if lc is None:
-                    codes.append(EXIT_INVALID)
-                    continue
-                if (lc.claim.retired or lc.claim.superseded_by) and f not in explicit:
-                    status = f"superseded by {lc.claim.superseded_by}" if lc.claim.superseded_by else "retired"
-                    _say(f"skipped {f}: {status} (name the file to run it anyway)", to_stderr=True)
-                    continue
-                try:
-                    record = run_claim(lc, options, _RichProgress(bar))
-                except ClaimFileError as exc:  # valid file, but wrong for this model (e.g. layer out of range)
-                    _invalid(exc.problems)
-                    codes.append(EXIT_INVALID)
-                    continue
-                # journal first: a kill between the two leaves a run id the ledger lacks (the claim
-                # is re-run on resume), never a ledger record the journal lacks (it would be duplicated)
-                try:
-                    journal.mark(f, record["run_id"])
-                    ledger.append(out, record)
-                except (JournalError, ledger.LedgerError) as exc:
-                    _fail(f"{exc} (claim {lc.claim.id} was computed but not recorded)", EXIT_ERRORED)
-                records.append(record)
-                codes.append(record["exit_code"])
-        html = _render(out)
-        try:
-            journal.finish()
-        except JournalError as exc:
-            _say(f"warning: {exc}", to_stderr=True, style="yellow")
-    finally:
-        runner.close()
-        lock.release()
-    _print_results(records)
-    _cache_warnings(options.evidence_cache)
-    if missing:
-        codes.append(EXIT_NOTHING)
-    if html is None:
+        result = run_session(request, _CliReporter(), _load, _render)
+    except SessionError as exc:
+        _fail(str(exc), exc.code)
+    _print_results(result.records)
+    _cache_warnings(result.cache)
+    codes = result.codes + ([EXIT_NOTHING] if missing else [])
+    if result.html is None:
         codes.append(EXIT_INVALID)
     else:
-        _say(f"report: {html}", to_stderr=True)
+        _say(f"report: {result.html}", to_stderr=True)
     raise typer.Exit(combine_exit_codes(codes))
+
+
+class _CliReporter:
+    """How a run session's events look on the terminal (stderr) or in a log."""
+
+    def waiting(self, out: Path, lock: Path) -> None:
+        console.print(f"another `audit run` is writing to {safe(out)} (lock {safe(lock)}); waiting for it to finish",
+                      highlight=False)
+
+    def resuming(self, kept: int) -> None:
+        console.print(f"resuming an interrupted run ({kept} claim(s) already recorded)")
+
+    def invalid(self, problems: list) -> None:
+        _invalid(problems)
+
+    def note(self, text: str, style: str | None = None) -> None:
+        _say(text, to_stderr=True, style=style)
+
+    def progress(self):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def bars():
+            with Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+                          transient=False, disable=not console.is_terminal) as bar:
+                yield _RichProgress(bar)
+        return bars()
 
 
 def _cache_warnings(cache) -> None:

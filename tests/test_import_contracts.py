@@ -13,7 +13,7 @@ MODEL_SIDE = ["interventions", "controls", "audit/evidence", "audit/models.py", 
               "audit/encoding.py", "audit/metrics.py", "audit/runner.py", "audit/executors.py",
               "audit/ray_executor.py", "audit/worker_cache.py"]
 REPORTING = ("audit.ledger", "audit.render", "audit.gate", "audit.cli", "audit.publication", "audit.history",
-             "audit.junit", "audit.cards", "audit.plots", "audit.api")
+             "audit.junit", "audit.cards", "audit.plots", "audit.api", "audit.session")
 VERDICT_SIDE = ["audit/verdict.py", "audit/confidence.py", "audit/criteria", "audit/schema.py", "audit/spec.py",
                 "audit/inference.py", "audit/stats.py", "audit/validation.py", "audit/project.py", "audit/errors.py",
                 "audit/yamlsafe.py", "audit/suite.py", "audit/gate.py", "audit/ledger.py", "audit/history.py"]
