@@ -3,6 +3,7 @@
     problems = check("claims/smollm2_hub.yaml")          # [] when valid; else Problem(file, line, ...)
     result = run("claims/smollm2_hub.yaml", model=my_model, tokenizer=my_tokenizer)
     result.verdict, result.confidence, result.reasons, result.evidence, result.provenance
+    result.typed_evidence                                 # the evidence as a pydantic model (audit.evidence_models)
     result.save("audit-out")                              # ledger + report, only when asked
 
 ``model`` is an alias, a Hugging Face id (``org/name@revision`` pins one), a directory (a
@@ -15,9 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.errors import ClaimFileError, Problem
+
+if TYPE_CHECKING:
+    from audit.evidence_models import Evidence
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,14 @@ class Result:
     def from_record(cls, rec: dict) -> "Result":
         return cls(rec["claim_id"], rec["verdict"], rec["confidence"], list(rec["reasons"]), rec["expect"],
                    bool(rec["matches_expect"]), int(rec["exit_code"]), rec["evidence"], rec["provenance"], rec)
+
+    @property
+    def typed_evidence(self) -> Evidence | None:
+        """``evidence`` as the model of its kind (:func:`audit.evidence_models.parse_evidence`):
+        None for an errored or pending claim; ValueError (one line) when it does not fit its kind."""
+        from audit.evidence_models import parse_evidence
+
+        return parse_evidence(self.evidence)
 
     def save(self, out: str | Path, render: bool = True) -> Path | None:
         """Append the record to the ledger in ``out`` (created) and render its report; the report's path."""

@@ -39,12 +39,21 @@ MAX_UNIT_BYTES = 256 * 2**20  # a unit is a few KB; anything this large is not o
 KEY_RE = re.compile(r"[0-9a-f]{64}")
 
 
+def cache_root() -> Path:
+    """mi-audit's cache directory (MI_AUDIT_CACHE, else the user cache dir): models, weight hashes,
+    evidence."""
+    env = os.environ.get("MI_AUDIT_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("mi-audit"))
+
+
 def evidence_cache_dir() -> Path:
     env = os.environ.get("MI_AUDIT_EVIDENCE_CACHE")
     if env:
         return Path(env)
-    from audit.models import cache_root
-
     return cache_root() / "evidence"
 
 

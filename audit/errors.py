@@ -64,3 +64,8 @@ def problem_at(file: str | Path, mark, message: str, where: str = "", hint: str 
     if mark is None:
         return Problem(str(file), None, None, message, where, hint)
     return Problem(str(file), mark.line + 1, mark.column + 1, message, where, hint)
+
+
+class Pending(Exception):
+    """The weights a claim needs (its model's, or a claim it builds on) are not on this machine:
+    the claim is not run (*pending*). Evidence builders raise it for a pending dependency."""

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from audit.registry import Registry
-
-EXECUTORS: Registry = Registry("executor")
-
-
 class UnitFailed(RuntimeError):
     """An evidence unit could not be computed (after the executor's retries)."""
 
 
-@EXECUTORS.register("local")
 class LocalExecutor:
     """Units computed in this process, on the model the runner loaded."""
 
@@ -43,16 +37,3 @@ class LocalExecutor:
 
     def describe(self) -> dict:
         return {"executor": "local"}
-
-
-@EXECUTORS.register("ray")
-def _ray(**kwargs):
-    from audit.ray_executor import RayExecutor
-
-    return RayExecutor(**kwargs)
-
-
-def make_executor(name: str, **kwargs):
-    """``local`` or ``ray`` (the optional extra ``mi-audit[ray]``); kwargs go to the Ray executor."""
-    factory = EXECUTORS.get(name)
-    return factory() if name == "local" else factory(**kwargs)

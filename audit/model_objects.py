@@ -61,7 +61,7 @@ def _peft_provenance(peft_model) -> dict:
 
 def materialise(model, tokenizer, label: str = "") -> tuple[Path, dict]:
     """The content-addressed model directory of ``model`` + ``tokenizer``, and its provenance."""
-    from audit.models import cache_root
+    from audit.cache import cache_root
 
     if not is_model_object(model):
         raise ModelObjectError(f"model={type(model).__name__}: expected an alias, a Hugging Face id, a directory, "
@@ -88,28 +88,3 @@ def materialise(model, tokenizer, label: str = "") -> tuple[Path, dict]:
                 raise
     prov["state_sha256"] = digest
     return target, prov
-
-
-def adapter_base(adapter_dir: Path) -> str:
-    """The base model a peft adapter directory names (``base_model_name_or_path``)."""
-    from audit.models import read_json_file
-
-    cfg = read_json_file(adapter_dir / "adapter_config.json", "adapter_config.json")
-    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
-    if not isinstance(base, str) or not base:
-        raise ModelObjectError(f"{adapter_dir / 'adapter_config.json'}: no base_model_name_or_path; load the base "
-                               "yourself and pass PeftModel.from_pretrained(base, dir) as model=")
-    return base
-
-
-def materialise_adapter(adapter_dir: Path, base_name: str | None = None, allow_download: bool = False) -> tuple[Path, dict]:
-    """A peft adapter directory loaded on its base model (by name: alias, Hub id or directory) and merged."""
-    from peft import PeftModel
-
-    from audit.models import load_model
-
-    base = load_model(base_name or adapter_base(adapter_dir), "float32", allow_download)
-    peft_model = PeftModel.from_pretrained(base.model, str(adapter_dir))
-    path, prov = materialise(peft_model, base.tokenizer, label=str(adapter_dir))
-    prov.update({"adapter_dir": str(adapter_dir), "base_weights_sha256": base.weights_sha256})
-    return path, prov

@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.cache import cache_root  # noqa: F401  (models, GGUF parts and weight hashes live there)
 from audit.provenance import sha256_file, sha256_files
 
 
@@ -158,15 +159,6 @@ def load_variant(loaded: "LoadedModel", mode: str, device: str | None = None):
                               ) from None
 
 
-def cache_root() -> Path:
-    env = os.environ.get("MI_AUDIT_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("mi-audit"))
-
-
 def missing_message(name: str, detail: str) -> str:
     return (f"weights for model '{name}' are not available on this machine ({detail}). "
             f"Supply a local checkpoint with `audit run CLAIM --model /path/to/checkpoint` "
@@ -199,8 +191,6 @@ def load_model(name: str, dtype: str = "float32", allow_download: bool = False, 
     else:
         path = Path(name).expanduser()
         if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-            from audit.model_objects import materialise_adapter
-
             merged, prov = materialise_adapter(path, allow_download=allow_download)
             loaded = _load_local(merged, dtype)
             loaded.model_id, loaded.source = str(path), "peft-adapter"
@@ -371,3 +361,28 @@ def _dequantize_to(package_dir: Path, gguf_file: str, target: Path) -> None:
             pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def adapter_base(adapter_dir: Path) -> str:
+    """The base model a peft adapter directory names (``base_model_name_or_path``)."""
+    from audit.model_objects import ModelObjectError
+
+    cfg = read_json_file(adapter_dir / "adapter_config.json", "adapter_config.json")
+    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
+    if not isinstance(base, str) or not base:
+        raise ModelObjectError(f"{adapter_dir / 'adapter_config.json'}: no base_model_name_or_path; load the base "
+                               "yourself and pass PeftModel.from_pretrained(base, dir) as model=")
+    return base
+
+
+def materialise_adapter(adapter_dir: Path, base_name: str | None = None, allow_download: bool = False) -> tuple[Path, dict]:
+    """A peft adapter directory loaded on its base model (by name: alias, Hub id or directory) and merged."""
+    from peft import PeftModel
+
+    from audit.model_objects import ModelObjectError, materialise
+
+    base = load_model(base_name or adapter_base(adapter_dir), "float32", allow_download)
+    peft_model = PeftModel.from_pretrained(base.model, str(adapter_dir))
+    path, prov = materialise(peft_model, base.tokenizer, label=str(adapter_dir))
+    prov.update({"adapter_dir": str(adapter_dir), "base_weights_sha256": base.weights_sha256})
+    return path, prov

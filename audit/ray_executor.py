@@ -46,7 +46,7 @@ class ModelWorker:
         """One claim's evidence, built here; returns it with what the driver must write to its cache."""
         from audit.evidence import RunContext
         from audit.executors import LocalExecutor
-        from audit.runner import Progress, RunOptions
+        from audit.options import Progress, RunOptions
         from audit.worker_cache import WorkerCache
 
         _inject(fault)
@@ -135,7 +135,8 @@ class RayExecutor:
             return LocalExecutor().evidence(ctx)
         o, key = ctx.options, self._key(ctx)
         options = {"model": o.model, "dtype": o.dtype, "device": o.device, "allow_download": o.allow_download,
-                   "batch_size": o.batch_size, "trace_budget_mb": o.trace_budget_mb}
+                   "batch_size": o.batch_size, "trace_budget_mb": o.trace_budget_mb,
+                   "run_dependency": o.run_dependency}  # pickled by reference: the driver's run_claim
         ctx.progress.start(1, f"{ctx.lc.claim.id}: {kind} evidence on a Ray worker")
         ref = self._next(key).evidence.remote(ctx.lc, options, str(o.evidence_cache.root), o.evidence_cache.enabled,
                                               self.fault)

@@ -5,43 +5,23 @@ from __future__ import annotations
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from audit import provenance
-from audit.cache import EvidenceCache
 from audit.confidence import claim_cap, step
-from audit.executors import LocalExecutor
+from audit.errors import Pending
 from audit.evidence import BUILDERS, EvidenceResult, RunContext
+from audit.options import Progress, RunOptions  # noqa: F401  (the runner's API: RunOptions, Progress)
 from audit.schema import LoadedClaim, check_layers
 from audit.verdict import Outcome, Verdict, exit_code, matches_expect
-
-
-@dataclass
-class RunOptions:
-    model: str | None = None
-    dtype: str = "float32"
-    device: str = "cpu"  # cpu | cuda | auto
-    allow_download: bool = False
-    batch_size: int = 16
-    trace_budget_mb: int = 1024  # recorded layer inputs per batch; beyond it: smaller batches, then recompute
-    evidence_cache: EvidenceCache = field(default_factory=EvidenceCache)
-    executor: object = field(default_factory=LocalExecutor)  # where evidence units are computed (local | ray)
-    model_label: str | None = None  # what the record names as the model when ``model`` is a materialised object
-    model_provenance: dict = field(default_factory=dict)  # e.g. the object's class and peft adapter
-
-
-class Progress:
-    """Progress sink; the CLI plugs a rich progress bar in."""
-
-    def start(self, total: int, description: str) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
 
 
 def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = None) -> dict:
     """Run a loaded claim and return its ledger record (errors become an *errored* record)."""
     progress = progress or Progress()
+    if options.run_dependency is None:  # claims this one builds on are run the same way
+        options = replace(options, run_dependency=run_claim)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     prov = {"claim_file": str(lc.path), "claim_sha256": lc.sha256, "suite": lc.suite.name,
@@ -94,11 +74,6 @@ def _load_model(name: str, options: RunOptions, prov: dict):
         raise ValueError(f"config.json gives {n_layers!r} decoder layers; expected a positive integer")
     prov["n_layers"] = n_layers
     return loaded, adapter, n_layers
-
-
-class Pending(Exception):
-    """The weights a claim needs (its model's, or a claim it builds on) are not on this machine:
-    the claim is not run (*pending*). Evidence builders raise it for a pending dependency."""
 
 
 class _Errored(Exception):

@@ -86,8 +86,9 @@ def run_session(req: RunRequest, reporter: Reporter, load: Callable, render: Cal
 def _locked(req: RunRequest, reporter: Reporter, load: Callable, render: Callable) -> SessionResult:
     from audit import threads as thread_policy
     from audit.cache import EvidenceCache
-    from audit.executors import UnitFailed, make_executor
-    from audit.runner import RunOptions
+    from audit.executor_choice import make_executor
+    from audit.executors import UnitFailed
+    from audit.options import RunOptions
 
     try:
         thread_policy.apply(req.threads)  # the count is in each record's provenance (machine.torch_threads)

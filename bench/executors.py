@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audit.cache import EvidenceCache  # noqa: E402
-from audit.executors import LocalExecutor, make_executor  # noqa: E402
+from audit.executor_choice import make_executor
+from audit.executors import LocalExecutor  # noqa: E402
 from audit.runner import RunOptions, run_claim  # noqa: E402
 from audit.schema import load_claim  # noqa: E402
 

@@ -1,8 +1,10 @@
 """Layering as import contracts (run in CI with the tests): model-side code never imports the
-ledger, renderer, gate, publication, history or CLI (not even inside a function), and the verdict
-side never imports torch at module level (tests/audit/test_purity.py checks the same at run time)."""
+ledger, renderer, gate, publication, history or CLI (not even inside a function), the verdict
+side never imports torch at module level (tests/audit/test_purity.py checks the same at run time),
+and the project's modules import each other without cycles (function-level imports included)."""
 
 import ast
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,49 @@ def test_verdict_side_imports_no_torch_at_module_level():
 def test_the_contract_sees_every_spelling_of_an_import(tmp_path, code, expected):
     found = [m for _, m in imported(ast.parse(code), "interventions")]
     assert expected in found
+
+
+PACKAGES = ["audit", "interventions", "controls"]
+
+
+def import_graph(entries=PACKAGES) -> dict[str, set[str]]:
+    """Module -> the project modules it imports, at any level. ``from pkg import sub`` depends on
+    ``pkg.sub`` when ``sub`` is a module, on ``pkg`` itself (its ``__init__``) when it is a name
+    defined there; ``import pkg.sub`` depends on ``pkg.sub``."""
+    paths = {module_name(f): f for f in files(entries)}
+
+    def owner(mod: str) -> str:  # the nearest project module of a dotted name
+        while mod and mod not in paths:
+            mod = mod.rpartition(".")[0]
+        return mod
+
+    graph = {}
+    for name, f in paths.items():
+        pkg = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, ast.Import):
+                found |= {owner(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module if not node.level else ".".join(
+                    [pkg.rsplit(".", node.level - 1)[0]] + ([node.module] if node.module else []))
+                found |= {owner(f"{base}.{a.name}") for a in node.names}
+        graph[name] = found - {"", name}
+    return graph
+
+
+def test_no_import_cycles():
+    try:
+        TopologicalSorter(import_graph()).prepare()
+    except CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_the_cycle_check_finds_a_planted_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as exc:
+        assert set(exc.args[1]) == {"a", "b", "c"}
+    else:
+        raise AssertionError("a planted cycle was not found")

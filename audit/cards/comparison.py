@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_path
+from audit.cards.base import card_for, plot_path
 
 
 @card_for("comparison")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_path
+from audit.cards.base import card_for, plot_path
 from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
 
 

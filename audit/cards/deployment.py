@@ -4,7 +4,7 @@ quantization (speed, memory and quality per mode; causal drift per layer)."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_path
+from audit.cards.base import card_for, plot_path
 from audit.stats import mean, median
 
 

@@ -4,7 +4,7 @@ inference method, and per-seed estimates beside the pooled interval."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import plot_path
+from audit.cards.base import plot_path
 from audit.stats import mean
 
 

@@ -5,7 +5,7 @@ Why the confidence is what it is stands in the claim card's confidence row (``co
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_path
+from audit.cards.base import card_for, plot_path
 from audit.cards.intervals import effect_table, interval_plot, per_seed_row_values, pooled_effects
 
 

@@ -6,7 +6,7 @@ sweep, per-family effects, example answers and any waived control."""
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, plot_stem
+from audit.cards.base import card_for, plot_stem
 from audit.criteria.steering import BULK, CONTROL_NAMES, pooled_null, quantile
 from audit.stats import mean, std
 

@@ -7,7 +7,7 @@ axis where the values' differences are tiny (``plots.wants_log``). Memory is in 
 from __future__ import annotations
 
 from audit import plots
-from audit.cards import card_for, fmt_mb, plot_stem
+from audit.cards.base import card_for, fmt_mb, plot_stem
 from audit.cards.deployment import checks_card
 from audit.stats import mean
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.spec import StrictModel
 from audit.verdict import Outcome, Verdict
 

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit import inference
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci, statistic_ci
 from audit.spec import DistinctNames, ReplacedKeys, StrictModel
 from audit.verdict import Outcome, Verdict
@@ -333,6 +333,8 @@ def _spearman_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     from scipy.stats import pearsonr, rankdata
 
+    if a.shape[1] < 2:  # one layer: no rank correlation (scipy raises here; undefined is the answer)
+        return np.full(a.shape[0], np.nan)
     with warnings.catch_warnings():  # a constant row is NaN (undefined), which the criterion reports
         warnings.simplefilter("ignore")
         return np.asarray(pearsonr(rankdata(a, axis=1), rankdata(b, axis=1), axis=1).statistic, dtype=float)

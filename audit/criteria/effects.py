@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, PositiveInt, model_validator
 
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.criteria.hub import _REPLACED, sweep_description, vs_others
 from audit.spec import Names, ReplacedKeys, disjoint
 from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, decide, degenerate, fmt_ci,

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, NonNegativeInt
 
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.inference import (ALPHA, REFUTED, SUPPORTED, PromptTable, degenerate, fmt_ci, pairwise_contrasts,
                              simultaneous_ci, strength)
 from audit.spec import ReplacedKeys

@@ -24,7 +24,7 @@ from typing import Annotated, Literal, Optional
 import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.criteria.deployment import (PASS, UNCERTAIN, exact_check, finite, fmt, intervals, judge, make_check,
                                        undefined)
 from audit.inference import PromptTable, degenerate, empirical_p, statistic_ci
@@ -237,6 +237,8 @@ def _pearson(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
 
     from scipy.stats import pearsonr
 
+    if ys.shape[1] < 2:  # one layer: no correlation (scipy raises here; undefined is the answer)
+        return np.full(ys.shape[0], np.nan)
     with warnings.catch_warnings():  # a constant row is NaN (undefined), which the criterion reports
         warnings.simplefilter("ignore")
         return np.asarray(pearsonr(np.broadcast_to(x, ys.shape), ys, axis=1).statistic, dtype=float)

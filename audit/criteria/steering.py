@@ -55,7 +55,7 @@ from typing import Literal, Optional
 import numpy as np
 from pydantic import Field, NonNegativeInt, model_validator
 
-from audit.criteria import criterion
+from audit.criteria.base import criterion
 from audit.inference import (ALPHA, INCONCLUSIVE, REFUTED, SUPPORTED, Independent, PromptTable, check,
                              decide, degenerate, empirical_p, fmt_ci, simultaneous_ci, strength)
 from audit.spec import Names, ReplacedKeys, disjoint

@@ -1,65 +1,8 @@
-"""Evidence builders, one module per intervention ``kind``: model + claim -> outcome + evidence.
+"""Evidence builders, one module per intervention ``kind``: model + claim -> outcome + evidence
+(the registry, :class:`RunContext` and :class:`EvidenceResult`: :mod:`audit.evidence.base`)."""
 
-A builder receives a :class:`RunContext` and returns an :class:`EvidenceResult`; the runner
-turns it into a ledger record. Adding an intervention = a spec in ``interventions/`` plus a
-builder here (and optionally a report card in ``audit/cards/``).
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
-from audit.registry import Registry
-from audit.verdict import Outcome
-
-BUILDERS: Registry = Registry("evidence builder (intervention kind)")
-UNIT_AWARE: set[str] = set()  # kinds whose builders hand their own evidence units to the executor
-
-
-def evidence_for(kind: str, unit_aware: bool = False):
-    """Decorator registering the evidence builder of an intervention kind. ``unit_aware``: the
-    builder sends its units through ``ctx.options.executor`` itself (so it runs on the driver);
-    any other builder is one unit as a whole (run on a worker by a distributed executor)."""
-    if unit_aware:
-        UNIT_AWARE.add(kind)
-    return BUILDERS.register(kind)
-
-
-@dataclass
-class RunContext:
-    """What a builder may use: the claim, the loaded model and adapter, options and progress."""
-
-    lc: object
-    loaded: object
-    adapter: object
-    n_layers: int
-    options: object
-    progress: object
-
-
-@dataclass
-class EvidenceResult:
-    """Outcome plus the evidence record, and what ran (for the confidence cap).
-
-    ``kinds``: the independent evidence kinds that ran (building an object — training an
-    adapter, quantizing — is not a kind of its own). ``strong``: fallback when the criterion's
-    ``outcome.summary`` carries no ``"strong"`` (the runner prefers the summary's). ``cap``: an
-    extra ceiling on confidence (a comparison passes the lowest cap of the claims it compares).
-    """
-
-    outcome: Outcome
-    evidence: dict
-    kinds: set[str] = field(default_factory=set)
-    controls_run: set[str] = field(default_factory=set)
-    strong: bool = False
-    waived: bool = False
-    cap: str | None = None
-
-
-def checks_decided(outcome: Outcome) -> bool:
-    """Strong evidence for check-list criteria: no check was left uncertain."""
-    return not any(c["status"] == "uncertain" for c in outcome.summary.get("checks", []))
-
+from audit.evidence.base import (BUILDERS, UNIT_AWARE, EvidenceResult, RunContext,  # noqa: F401
+                                 checks_decided, evidence_for)
 
 from audit.evidence import ablation, comparison, layer_sweep, patching  # noqa: E402,F401  (registers)
 from audit.evidence import layer_skip, lora, quantization, steering  # noqa: E402,F401  (registers)

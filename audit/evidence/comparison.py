@@ -11,7 +11,7 @@ import re
 from dataclasses import replace
 
 from audit.confidence import lowest, record_cap
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.verdict import Outcome, Verdict
 
 
@@ -35,7 +35,7 @@ def _sweep_of(rec: dict) -> dict:
 
 @evidence_for("comparison")
 def compare(ctx: RunContext) -> EvidenceResult:
-    from audit.runner import Pending, run_claim
+    from audit.errors import Pending
     from audit.schema import load_claim
 
     claim = ctx.lc.claim
@@ -43,7 +43,7 @@ def compare(ctx: RunContext) -> EvidenceResult:
     records = []
     for ref in claim.intervention.claims:
         path = (ctx.lc.path.parent / ref).resolve()
-        records.append(run_claim(load_claim(path), sub_options, ctx.progress))
+        records.append(ctx.options.run_dependency(load_claim(path), sub_options, ctx.progress))
     pending = [r["claim_id"] for r in records if r["verdict"] == "pending"]
     if pending:
         raise Pending(f"it compares claims that are pending here ({', '.join(pending)}): "

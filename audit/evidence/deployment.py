@@ -3,7 +3,7 @@ per-seed tables, claim dependencies, the hardware and the side-by-side speed pro
 
 from __future__ import annotations
 
-from audit.evidence import RunContext
+from audit.evidence.base import RunContext
 from audit.stats import mean, median
 from controls.seeds import sample_prompts
 
@@ -33,11 +33,11 @@ def dependency(ctx: RunContext, rel_path: str, expected_kind: str) -> tuple[dict
     the dependency for the evidence. An errored or mismatched dependency is an error here too."""
     from dataclasses import replace
 
-    from audit.runner import Pending, run_claim
+    from audit.errors import Pending
     from audit.schema import load_claim
 
     path = (ctx.lc.path.parent / rel_path).resolve()
-    rec = run_claim(load_claim(path), replace(ctx.options, model=None), ctx.progress)
+    rec = ctx.options.run_dependency(load_claim(path), replace(ctx.options, model=None), ctx.progress)
     if rec["verdict"] == "pending":
         raise Pending(f"it builds on {rec['claim_id']} ({path.name}), which is pending: "
                       f"{'; '.join(rec['reasons']).removeprefix('not run: ')}")

@@ -9,7 +9,7 @@ compute ratio (layers / kept layers), the most a real speedup could be. The hard
 
 from __future__ import annotations
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.criteria.deployment import compute_ratio
 from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups, timing_protocol
 from audit.inference import rounded

@@ -9,7 +9,7 @@ re-run loads them instead of retraining (``--no-cache`` retrains and saves nothi
 
 from __future__ import annotations
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import dependency
 from audit.stats import mean
 

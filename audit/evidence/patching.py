@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from audit.criteria.effects import named_components
 from audit.criteria.hub import is_strong, per_seed_pooled
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.inference import PromptTable, rounded
 from audit.memory import peak_rss_mb
 from audit.stats import mean

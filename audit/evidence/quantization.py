@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import hardware, sample_pairs, seed_table, speedups, timing_protocol
 from audit.evidence.layer_sweep import cached_sweep, encode_samples
 from audit.inference import PromptTable, rounded

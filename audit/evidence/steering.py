@@ -26,7 +26,7 @@ import math
 import time
 
 from audit.criteria.steering import CONTROL_NAMES, cell_key
-from audit.evidence import EvidenceResult, RunContext, evidence_for
+from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.memory import peak_rss_mb
 from audit.stats import mean
 

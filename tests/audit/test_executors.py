@@ -8,7 +8,8 @@ import re
 import pytest
 
 from audit.cache import EvidenceCache
-from audit.executors import LocalExecutor, make_executor
+from audit.executor_choice import make_executor
+from audit.executors import LocalExecutor
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
 from tests.conftest import write_claim

@@ -133,3 +133,15 @@ def test_adapter_ablation_needs_at_least_199_permutations():
     assert LoraAdapterAblation(kind="lora_adapter_ablation", task=task).permutations >= 199
     with pytest.raises(ValidationError):
         LoraAdapterAblation(kind="lora_adapter_ablation", task=task, permutations=50)
+
+
+def test_row_correlations_of_a_single_layer_are_undefined_not_an_error():
+    import numpy as np
+
+    from audit.criteria.deployment import _spearman_rows
+    from audit.criteria.lora import _pearson
+
+    assert np.isnan(_pearson(np.array([1.0]), np.array([[2.0], [3.0]]))).all()
+    assert np.isnan(_spearman_rows(np.array([[1.0]]), np.array([[2.0]]))).all()
+    r = _pearson(np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]]))
+    assert np.allclose(r[:2], [1.0, -1.0]) and np.isnan(r[2])
