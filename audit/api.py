@@ -40,6 +40,13 @@ class Result:
     provenance: dict[str, Any]
     record: dict[str, Any] = field(repr=False)
 
+    @property
+    def typed_record(self):
+        """The ledger record as a :class:`audit.record.LedgerRecord` (typed; unknown fields kept)."""
+        from audit.record import LedgerRecord
+
+        return LedgerRecord.model_validate(self.record)
+
     @classmethod
     def from_record(cls, rec: dict) -> "Result":
         return cls(rec["claim_id"], rec["verdict"], rec["confidence"], list(rec["reasons"]), rec["expect"],

@@ -19,19 +19,15 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-SCHEMA_VERSION = 1
+from audit.record import (CLAIM_ID_MAX, CLAIM_ID_PATTERN, CLAIM_ID_RULE, SCHEMA_VERSION,  # noqa: F401
+                          LedgerRecord)
+
 LEDGER_NAME = "ledger.jsonl"
-# The claim id rule of claim files (audit.schema.Claim.id); ids read back from the ledger obey it too.
-CLAIM_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
-CLAIM_ID_MAX = 100
-CLAIM_ID_RULE = "lower-case letters, digits and _ . -, starting with a letter or digit, at most 100 characters"
 MAX_DEPTH = 64  # real records nest about 10 deep; deeper ones would exhaust recursion in the report
 _ID = re.compile(CLAIM_ID_PATTERN)
-_OPTIONAL_ID = r"^([a-z0-9][a-z0-9_.-]*)?$"  # superseded_by, selected_by: another claim's id, or ""
 
 
 class LedgerError(OSError):
@@ -73,90 +69,6 @@ def slug(claim_id) -> str:
     return f"{stem}-{digest}"
 
 
-# ---------------------------------------------------------------------------------------------
-# the shape of a record (only what readers rely on; other fields pass through untouched)
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-
-class _Suite(_Shape):
-    name: str = ""
-    families: Union[str, list[str]] = []
-    split: Optional[str] = None
-
-
-class _Controls(_Shape):
-    seeds: list[int] = []
-
-
-class _Claim(_Shape):
-    id: str = ""
-    statement: str = ""
-    model: str = ""
-    expect: str = ""
-    suite: Union[_Suite, str] = ""
-    intervention: dict = {}
-    metric: dict = {}
-    controls: _Controls = _Controls()
-    acceptance: dict = {}
-    rationale: str = ""
-    falsifier: str = ""
-    caveats: list[str] = []
-    tags: list[str] = []
-    negative_result: bool = False
-    retired: bool = False
-    superseded_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
-    stage: str = ""
-    selected_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
-
-
-class _Provenance(_Shape):
-    claim_file: str = ""
-    claim_sha256: str = ""
-    suite: str = ""
-    suite_version: int = 0
-    suite_sha256: str = ""
-    suite_split: str = ""
-    seeds: list[int] = []
-    packages: dict = {}
-    machine: dict = {}
-    code_commit: str = ""
-    dtype: str = ""
-    model_requested: str = ""
-    model_id: str = ""
-    model_upstream_id: str = ""
-    weights_sha256: str = ""
-    wall_time_s: float = 0.0
-
-
-class _Record(_Shape):
-    claim_id: str = Field(pattern=CLAIM_ID_PATTERN, max_length=CLAIM_ID_MAX)
-    schema_version: int = SCHEMA_VERSION
-    run_id: str = ""
-    statement: str = ""
-    expect: Literal["supported", "refuted", "inconclusive"] = "supported"
-    verdict: Literal["supported", "refuted", "inconclusive", "errored", "pending"] = "errored"
-    confidence: Literal["none", "low", "medium", "high", "very_high"] = "none"
-    confidence_cap: str = ""
-    confidence_notes: list[str] = []
-    matches_expect: bool = False
-    exit_code: int = 0
-    reasons: list[str] = []
-    summary: dict = {}
-    evidence: dict = {}
-    provenance: _Provenance = _Provenance()
-    evidence_kinds: list[str] = []
-    controls_run: list[str] = []
-    started_at: str = ""
-    finished_at: str = ""
-    claim: _Claim = _Claim()
-    claim_text: Optional[str] = None
-    stage: str = ""
-    selected_by: str = Field("", pattern=_OPTIONAL_ID, max_length=CLAIM_ID_MAX)
-
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -193,7 +105,7 @@ def record_problem(rec) -> str | None:
     if structure:
         return structure
     try:
-        _Record.model_validate(rec)
+        LedgerRecord.model_validate(rec)
     except ValidationError as exc:
         err = exc.errors()[0]
         return f"field {_where(rec, err['loc'])} = {_short(err.get('input'))}: {err['msg'][0].lower()}{err['msg'][1:]}"
@@ -302,15 +214,25 @@ def check(out_dir: Path) -> None:
 
 
 def line(record: dict) -> bytes:
-    """The ledger line of a record (``schema_version`` first), newline included."""
-    return (json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False, default=str) + "\n").encode()
+    """The ledger line of a record (``schema_version`` first), newline included; ValueError for a
+    record readers would not use (it is never written: a line readers drop would lose it silently)."""
+    text = json.dumps({"schema_version": SCHEMA_VERSION, **record}, sort_keys=False, default=str)
+    problem = record_problem(json.loads(text))
+    if problem:
+        raise ValueError(f"not a usable ledger record: {problem}")
+    return (text + "\n").encode()
 
 
 def append(out_dir: Path, record: dict) -> None:
-    """Append one record (a JSON object) to the ledger under ``out_dir`` (LedgerError: it cannot be)."""
+    """Append one record (a JSON object) to the ledger under ``out_dir`` (LedgerError: it cannot be,
+    or the record is not one readers would use)."""
     path = ledger_path(out_dir)
     try:
-        _append_line(path, line(record).rstrip(b"\n"))
+        text = line(record)
+    except ValueError as exc:
+        raise LedgerError(f"{path}: {exc}; the record was not written") from None
+    try:
+        _append_line(path, text.rstrip(b"\n"))
     except OSError as exc:
         raise LedgerError(f"{path}: cannot append to the ledger ({exc.strerror or exc}); "
                           "the record was not written") from None
