@@ -1,10 +1,10 @@
 """Benchmark: 30-layer skip-ablation sweep on SmolLM2-135M, naive hook loop vs the mi-audit engine.
 
-One process, same prompts (4 per family of the main suite = 48, no chat template), KL at the
-answer position. (nnsight and TransformerLens are not dependencies; they are not timed here.) Prints a table and, as its last line,
+One process, same prompts (4 per family of the main suite = 48; ``--chat-template`` renders them
+as the claims do), KL at the answer position. (nnsight and TransformerLens are not dependencies; they are not timed here.) Prints a table and, as its last line,
 ``speedup_vs_naive=<x> max_abs_kl_diff=<y> bf16_speedup_vs_naive=<z>``.
 
-    .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4]
+    .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4] [--chat-template]
 """
 
 from __future__ import annotations
@@ -86,13 +86,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--per-family", type=int, default=4)
+    ap.add_argument("--chat-template", action="store_true", help="render prompts with the chat template")
     args = ap.parse_args()
     loaded = load_model("smollm2-135m")
     model, tok = loaded.model, loaded.tokenizer
     adapter = adapter_for(model)
-    suite = load_suite(ROOT / "claims" / "suites" / "main.yaml")
+    suite = load_suite(ROOT / "audit" / "suites" / "main.yaml")
     samples = sample_prompts(suite, [42], suite.family_names(), args.per_family)[42]
-    enc = [encode(tok, p.id, p.prompt, p.answer, use_chat=False) for ps in samples.values() for p in ps]
+    enc = [encode(tok, p.id, p.prompt, p.answer, use_chat=args.chat_template) for ps in samples.values() for p in ps]
     (batch,) = batches(tok, enc, batch_size=len(enc))
     n_layers = len(adapter.layers(model))
     rows = []
@@ -109,7 +110,7 @@ def main() -> None:
     flops = sweep_flops(model, batch, n_layers)
     peak32, peak16 = matmul_peak_gflops(torch.float32), matmul_peak_gflops(torch.bfloat16)
     tokens = int(batch.attention_mask.sum())
-    print(f"SmolLM2-135M, {len(enc)} prompts, {tokens} tokens (mean {tokens / len(enc):.1f}/prompt, "
+    print(f"SmolLM2-135M, {len(enc)} prompts{' (chat template)' if args.chat_template else ''}, {tokens} tokens (mean {tokens / len(enc):.1f}/prompt, "
           f"padded width {batch.input_ids.shape[1]}), {n_layers}-layer skip sweep, threads={torch.get_num_threads()}")
     print(f"{'method':34s} {'seconds':>8s} {'speedup':>8s} {'max|dKL|':>10s}")
     for name, secs, dev in rows:

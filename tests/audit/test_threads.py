@@ -27,3 +27,29 @@ def test_available_cores_respects_the_affinity_mask():
     import os
 
     assert threads.available_cores() == len(os.sched_getaffinity(0))
+
+
+def test_other_load_sums_the_busy_cores_of_this_process(monkeypatch):
+    import os
+
+    import psutil
+
+    mine = sorted(os.sched_getaffinity(0))
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval, percpu: [100.0 if i == mine[0] else 3.0
+                                                                        for i in range(max(mine) + 1)])
+    assert abs(threads.other_load() - (1.0 + 0.03 * (len(mine) - 1))) < 1e-9
+
+
+def test_a_busy_neighbour_is_seen_at_once_not_a_minute_later():
+    import subprocess
+    import sys
+
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        import time
+
+        time.sleep(0.3)  # the neighbour is running; the 1-minute load average has barely moved
+        assert threads.other_load() >= 0.6
+    finally:
+        hog.kill()
+        hog.wait()
