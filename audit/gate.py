@@ -45,29 +45,21 @@ BASELINE_NAME = "published.json"
 GATE_NAME = "gate.json"
 BASELINE_SCHEMA = 1
 
-# Controls each intervention kind must have run before its verdict can be published. An
-# intervention spec may declare its own with a ``required_controls: ClassVar[frozenset[str]]``;
-# this table is the fallback. Every kind needs seed replication (>= 3 seeds that resample prompts).
-DEFAULT_REQUIRED = frozenset({"seeds"})
-REQUIRED_CONTROLS: dict[str, frozenset[str]] = {
-    # The study: "Random-vector and shuffled-label controls are still required" for steering.
-    "steering": frozenset({"seeds", "random_vector", "shuffled_label"}),
-}
-
-
 combine = combine_exit_codes
 
 
 def required_controls(kind: str) -> frozenset[str]:
+    """The controls an intervention kind must have run before its verdict can be published: what
+    its spec declares (:func:`controls.required`; seed replication for every kind)."""
+    import controls
+
     try:
         import interventions
 
-        declared = getattr(interventions.INTERVENTIONS.get(kind), "required_controls", None)
+        spec = interventions.INTERVENTIONS.get(kind)
     except (ImportError, KeyError):
-        declared = None
-    if declared is not None:
-        return frozenset(declared)
-    return REQUIRED_CONTROLS.get(kind, DEFAULT_REQUIRED)
+        spec = None
+    return controls.required(spec) | {controls.SEEDS}
 
 
 @dataclass

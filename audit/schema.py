@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 import interventions
 from audit.criteria import CRITERIA
+from controls import NULL_CONTROLS
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
@@ -191,7 +192,7 @@ def _cross_check(lc: LoadedClaim) -> None:
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
-    problems += _steering_controls(lc) + spec_problems(lc)
+    problems += _null_controls(lc) + spec_problems(lc)
     from audit.models import unknown_alias
 
     if problem := unknown_alias(lc.claim.model):
@@ -332,25 +333,30 @@ def find_claim(directory: Path, claim_id: str, exclude: Path | None = None) -> P
     return None
 
 
-STEERING_CONTROLS = ("random_vector", "shuffled_label")
+STEERING_CONTROLS = NULL_CONTROLS  # the null controls (the name the editor-schema test uses)
 
 
-def _steering_controls(lc: LoadedClaim) -> list:
-    """A steering claim needs both null controls, each run or waived with a reason; other claims take neither."""
+def _null_controls(lc: LoadedClaim) -> list:
+    """Each null control the claim's kind requires is run or waived with a reason; one it does
+    not accept is neither (the kind's declaration: :mod:`controls`)."""
+    import controls as registry
+
     problems, controls, iv = [], lc.claim.controls, lc.claim.intervention
-    steering = iv.kind == "steering"
-    for name in STEERING_CONTROLS:
+    accepted, required = registry.accepted(iv), registry.required(iv)
+    for name in NULL_CONTROLS:
         ran, waived = getattr(controls, name) is not None, name in controls.waive
-        if steering and not ran and not waived:
-            problems.append(lc.problem(("controls",), f"a steering claim needs the {name} control",
-                                       hint=f"add `{name}: {{n: 32}}` under controls, or `waive: {{{name}: <reason>}}`"))
+        if name in required and not ran and not waived:
+            problems.append(lc.problem(("controls",), f"a {iv.kind} claim needs the {name} control",
+                                       hint=f"add `{name}: {{n: 199}}` under controls, or `waive: {{{name}: <reason>}}`"))
         elif ran and waived:
             problems.append(lc.problem(("controls", "waive", name), f"{name} is both configured and waived",
                                        hint="keep one"))
-        elif not steering and (ran or waived):
+        elif name not in accepted and (ran or waived):
+            kinds = interventions.INTERVENTIONS
+            takers = ", ".join(k for k in kinds.names() if name in registry.accepted(kinds.get(k)))
             loc = ("controls", name) if ran else ("controls", "waive", name)
-            problems.append(lc.problem(loc, f"the {name} control applies only to steering claims",
-                                       hint=f"intervention '{iv.kind}' draws no null directions"))
+            problems.append(lc.problem(loc, f"intervention '{iv.kind}' takes no {name} control",
+                                       hint=f"kinds that take it: {takers}"))
     return problems
 
 

@@ -1,1 +1,24 @@
-"""Controls, one module per YAML key under ``controls:``."""
+"""Controls, one module per YAML key under ``controls:``, and which kinds take them.
+
+``seeds`` (every kind: each seed resamples the prompts) and the null controls, which draw a null
+distribution the effect is compared with: ``random_vector`` and ``shuffled_label``. An
+intervention spec declares what it accepts and requires as class attributes
+``accepted_controls`` / ``required_controls`` (default: seeds only); the claim schema and the
+gate both read that declaration, so no kind name is spelled anywhere else.
+"""
+
+from __future__ import annotations
+
+SEEDS = "seeds"
+NULL_CONTROLS = ("random_vector", "shuffled_label")  # controls/random_vector.py, controls/shuffled_label.py
+ONLY_SEEDS = frozenset({SEEDS})
+
+
+def accepted(spec) -> frozenset[str]:
+    """The controls an intervention spec (class or instance) accepts."""
+    return frozenset(getattr(spec, "accepted_controls", ONLY_SEEDS))
+
+
+def required(spec) -> frozenset[str]:
+    """The controls it requires (run, or a null control waived with a reason)."""
+    return frozenset(getattr(spec, "required_controls", ONLY_SEEDS))

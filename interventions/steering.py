@@ -123,6 +123,9 @@ class Steering(StrictModel):
     why: str = Field("", description="why this direction, layer and strength make the claim meaningful")
 
     acceptance_method: ClassVar[str] = "evaluate_steering"
+    # the study: "random-vector and shuffled-label controls are still required" for steering
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
+    required_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
 
     @field_validator("alphas")
     @classmethod

@@ -348,7 +348,9 @@ def test_bad_waivers_are_invalid(tmp_path, planted_steering, controls, expected)
 def test_steering_controls_on_other_claims_are_invalid(tmp_path):
     claim = write_claim(tmp_path / "hub.yaml", model="smollm2-135m").read_text()
     (tmp_path / "hub.yaml").write_text(claim.replace("seeds: [1, 2, 3]", "seeds: [1, 2, 3]\n  random_vector: {n: 8}"))
-    assert "applies only to steering claims" in _problems(tmp_path / "hub.yaml")
+    problems = _problems(tmp_path / "hub.yaml")
+    assert "intervention 'layer_ablation' takes no random_vector control" in problems
+    assert "kinds that take it: steering" in problems
 
 
 def test_cross_checks(tmp_path, planted_steering):
