@@ -354,6 +354,11 @@ def _control_tables(ev: dict) -> list[dict]:
     out = []
     controls = ev.get("controls") or {}
     for name, body in (controls.items() if isinstance(controls, dict) else [("controls", controls)]):
+        if isinstance(body, list) and body and all(isinstance(row, dict) for row in body):
+            columns = list(dict.fromkeys(k for row in body for k in row))  # one row per entry (e.g. per method)
+            out.append({"title": f"Control: {name}", "columns": columns,
+                        "rows": [[_fmt(row.get(c, "")) for c in columns] for row in body]})
+            continue
         if isinstance(body, dict):
             rows = [[k, _fmt(v)] for k, v in body.items()]
         else:

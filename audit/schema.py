@@ -65,6 +65,22 @@ class NullControl(StrictModel):
     n: int = Field(199, ge=1, le=4096, description="null draws per seed (p >= 1/(n+1)); 199 lets p reach 0.005")
 
 
+class MethodAgreement(StrictModel):
+    """The claim re-judged under other ablation methods: it holds only if every method agrees."""
+
+    methods: list[Literal["zero", "mean", "resample"]] = Field(
+        min_length=1, description="the other methods the effect is recomputed under (the claim's own method is "
+                                  "always included); a verdict that differs between methods is inconclusive "
+                                  "(method-dependent)")
+
+    @field_validator("methods")
+    @classmethod
+    def _distinct(cls, v):
+        if len(set(v)) != len(v):
+            raise ValueError("methods must be distinct")
+        return v
+
+
 class Controls(StrictModel):
     seeds: list[int] = Field(min_length=1, max_length=64,
                              description="each seed resamples the prompts: a real replication")
@@ -73,6 +89,9 @@ class Controls(StrictModel):
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
                           "(controls/shuffled_label.py)")
+    method_agreement: Optional[MethodAgreement] = Field(
+        None, description="ablation: the verdict recomputed under other ablation methods (zero / mean / resample); "
+                          "disagreement makes the claim inconclusive")
     waive: dict[Literal["random_vector", "shuffled_label"], Annotated[str, Field(min_length=10)]] = Field(
         default_factory=dict, description="control -> why it is waived (caps confidence at low; printed in the report)")
 
@@ -357,6 +376,14 @@ def _null_controls(lc: LoadedClaim) -> list:
             loc = ("controls", name) if ran else ("controls", "waive", name)
             problems.append(lc.problem(loc, f"intervention '{iv.kind}' takes no {name} control",
                                        hint=f"kinds that take it: {takers}"))
+    if controls.method_agreement is not None and "method_agreement" not in accepted:
+        kinds = interventions.INTERVENTIONS
+        takers = ", ".join(k for k in kinds.names() if "method_agreement" in registry.accepted(kinds.get(k)))
+        problems.append(lc.problem(("controls", "method_agreement"), f"intervention '{iv.kind}' takes no "
+                                   "method_agreement control", hint=f"kinds that take it: {takers}"))
+    elif controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
+        problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
+                                   "method (always included)", hint="list only the other methods"))
     return problems
 
 

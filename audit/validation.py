@@ -316,6 +316,9 @@ def _component_work(lc, iv) -> list[tuple[Factor, ...]]:
     if getattr(iv, "target", "") == "head":
         parts.append(_count(iv, "heads", ASSUMED_HEADS))
     parts.append(Factor("positions", len(iv.positions), ("intervention", "positions")))
+    agreement = getattr(lc.claim.controls, "method_agreement", None)
+    if agreement is not None:  # the sweep again under every other method
+        parts.append(Factor("ablation methods", 1 + len(agreement.methods), ("controls", "method_agreement", "methods")))
     return [(seeds, prompts, *parts), (seeds, prompts, Factor("base passes", 2 if patching else 1))]
 
 

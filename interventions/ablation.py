@@ -10,7 +10,7 @@ chosen positions, by zeroing, mean-ablation or resampling.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -43,6 +43,8 @@ class Ablation(StrictModel):
     positions: Annotated[list[Literal["all", "first", "last", "answer", "middle"] | int], Distinct] = Field(
         default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")
     why: str = ""
+
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement"})
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -18,7 +18,7 @@ def component_sweep_card(rec: dict, out_dir) -> dict:
     plots.sweep(labels, table, ev["seeds"], claimed, metric, what, rec["claim_id"], out_dir / sweep)
     plots.heatmap(labels, ev["families"], table, metric, what, f"{rec['claim_id']}: family x component",
                   out_dir / heat)
-    notes = [f"{len(labels)} components; metric `{metric}`."] + list(ev.get("notes", []))
+    notes = [f"{len(labels)} components; metric `{metric}`.", *_agreement_note(ev)] + list(ev.get("notes", []))
     if "interval" in summary:
         lo, hi = summary["interval"]
         notes.append(f"{summary.get('component')}: pooled {summary.get('pooled', float('nan')):.4g}, "
@@ -31,3 +31,15 @@ def component_sweep_card(rec: dict, out_dir) -> dict:
                           "columns": ["seed", "seed's top", "its effect", f"{claimed}'s effect"],
                           "rows": per_seed_row_values(summary, labels, claimed)}],
             "notes": notes}
+
+
+def _agreement_note(ev: dict) -> list[str]:
+    """What the method-agreement control found (its matrix is the control's table below)."""
+    matrix = (ev.get("controls") or {}).get("method_agreement")
+    if not matrix:
+        return []
+    split = ", ".join(f"{row['method']} {row['verdict']}" for row in matrix)
+    if len({row["verdict"] for row in matrix}) == 1:
+        return [f"**Method agreement**: every ablation method gives the same verdict ({split})."]
+    return [f"**Method-dependent** ({split}): the claim holds under some ablation methods and not others, so it is "
+            f"inconclusive; the matrix is under Control: method_agreement."]

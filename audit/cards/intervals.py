@@ -46,6 +46,9 @@ def per_seed_row_values(summary: dict, labels: list, claimed) -> list[list]:
     k = labels.index(claimed)
     rows = []
     for seed, values in per_seed.items():
+        if isinstance(values, (int, float)):  # a one-component criterion: the seed's estimate of the claimed one
+            rows.append([seed, claimed, _f(values), _f(values)])
+            continue
         top = max(range(len(values)), key=lambda i: (values[i], -i))
         rows.append([seed, labels[top], _f(values[top]), _f(values[k])])
     return rows

@@ -140,22 +140,37 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
     samples = sample_prompts(ctx.lc.suite, seeds, families, claim.suite.prompts_per_family)
     encoded_by_seed = {s: [encode(ctx.loaded.tokenizer, p.id, p.prompt, p.answer, claim.suite.chat_template)
                            for f in families for p in samples[s][f]] for s in seeds}
-    units = component_effects(ctx, spec, comps, encoded_by_seed, samples)
-    metrics = next(iter(next(iter(units.values())).values())).keys()
-    # mean and resample values depend on the seed's own sample: per-prompt values are per seed
-    per_prompt = {m: {str(s): {pid: rounded(u[m]) for pid, u in sorted(units[s].items())} for s in seeds}
-                  for m in metrics}
+    ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
+
+    def judged(method_spec):
+        units = component_effects(ctx, method_spec, comps, encoded_by_seed, samples)
+        metrics = next(iter(next(iter(units.values())).values())).keys()
+        # mean and resample values depend on the seed's own sample: per-prompt values are per seed
+        per_prompt = {m: {str(s): {pid: rounded(u[m]) for pid, u in sorted(units[s].items())} for s in seeds}
+                      for m in metrics}
+        table = PromptTable.from_samples(per_prompt[claim.metric.kind], ids, labels, per_seed_values=True)
+        return per_prompt, claim.acceptance.evaluate(table)
+
+    per_prompt, outcome = judged(spec)
+    metrics = per_prompt.keys()
     effects = {m: [[[mean(per_prompt[m][str(s)][p.id][i] for p in samples[s][f]) for i in range(len(comps))]
                     for f in families] for s in seeds] for m in metrics}
-    ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
-    table = PromptTable.from_samples(per_prompt[claim.metric.kind], ids, labels, per_seed_values=True)
-    outcome = claim.acceptance.evaluate(table)
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(labels))
+    ran = {"seeds"}
+    agreement = claim.controls.method_agreement
+    if agreement is not None:
+        from controls.method_agreement import combine
+
+        outcomes = {spec.method: outcome, **{m: judged(spec.model_copy(update={"method": m}))[1]
+                                             for m in agreement.methods}}
+        outcome, matrix = combine(spec.method, outcomes)
+        ran.add("method_agreement")
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
         "labels": labels, "families": families, "seeds": seeds, "effects": effects, "samples": ids,
         "per_prompt": per_prompt,
-        "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
+        "controls": {"seeds": replication_summary(per_seed, labels, seeds),
+                     **({"method_agreement": matrix} if agreement is not None else {})},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
-    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"}, strong=is_strong(outcome))
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run=ran, strong=is_strong(outcome))

@@ -142,3 +142,65 @@ def test_module_target_by_dotted_path(tmp_path, planted_mlp):
     rec = run(claim_file(tmp_path, planted_mlp, spec,
                          "  kind: effect_at_least\n  component: model.layers.2.mlp.down_proj\n  threshold: 0.1"), tmp_path)
     assert rec["verdict"] == "supported", rec["reasons"]
+
+
+AGREE = "  kind: effect_at_least\n  component: L1.attn\n  threshold: 0.01"
+
+
+def _agreement_claim(tmp_path, model_dir, method, others, name):
+    lc = claim_file(tmp_path, model_dir, f"  kind: ablation\n  target: attn\n  method: {method}\n  layers: [1]",
+                    AGREE, name=name)
+    path = lc.path
+    path.write_text(path.read_text().replace("controls: {seeds: [1, 2, 3]}",
+                                             f"controls: {{seeds: [1, 2, 3], method_agreement: {{methods: {others}}}}}"))
+    return load_claim(path)
+
+
+def test_an_effect_only_zeroing_shows_is_method_dependent(tmp_path, constant_attention):
+    """Planted: layer 1's attention writes a constant. Zeroing removes it (a large effect); mean and
+    resample ablation put the same constant back (no effect). The claim must not be supported."""
+    rec = run(_agreement_claim(tmp_path, constant_attention, "zero", "[mean, resample]", "dep"), tmp_path, "dep")
+    assert rec["verdict"] == "inconclusive", rec["reasons"]
+    assert rec["reasons"][0].startswith("method-dependent: zero supported, mean refuted, resample refuted")
+    matrix = {row["method"]: row for row in rec["evidence"]["controls"]["method_agreement"]}
+    assert matrix["mean"]["pooled"] == pytest.approx(0.0, abs=1e-5) and matrix["zero"]["pooled"] > 0.01
+    assert "method_agreement" in rec["controls_run"]
+    from tests.conftest import rendered
+
+    page = rendered(tmp_path, rec)
+    assert "**Method-dependent** (zero supported, mean refuted, resample refuted)" in page
+    assert "**Control: method_agreement**" in page and "| mean | refuted |" in page
+
+
+def test_an_effect_every_method_shows_keeps_its_verdict(tmp_path, planted_mlp):
+    lc = claim_file(tmp_path, planted_mlp, "  kind: ablation\n  target: mlp\n  method: zero\n  layers: [2]",
+                    "  kind: effect_at_least\n  component: L2.mlp\n  threshold: 0.01", name="agree")
+    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",
+                                                   "controls: {seeds: [1, 2, 3], method_agreement: {methods: [mean]}}"))
+    rec = run(load_claim(lc.path), tmp_path, "agree")
+    assert rec["verdict"] == "supported", rec["reasons"]
+    assert "method agreement: zero, mean all give supported" in rec["reasons"]
+
+
+@pytest.mark.parametrize("controls, message", [
+    ("{seeds: [1, 2, 3], method_agreement: {methods: [zero]}}", "'zero' is the claim's own method"),
+    ("{seeds: [1, 2, 3], method_agreement: {methods: [mean, mean]}}", "methods must be distinct"),
+])
+def test_bad_method_agreement_is_invalid(tmp_path, planted_mlp, controls, message):
+    from audit.errors import ClaimFileError
+
+    lc = claim_file(tmp_path, planted_mlp, "  kind: ablation\n  target: mlp\n  method: zero\n  layers: [2]",
+                    "  kind: effect_at_least\n  component: L2.mlp\n  threshold: 0.01", name="bad")
+    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}", f"controls: {controls}"))
+    with pytest.raises(ClaimFileError, match=message):
+        load_claim(lc.path)
+
+
+def test_method_agreement_on_a_kind_that_takes_none_names_the_kinds_that_do(tmp_path):
+    from audit.errors import ClaimFileError
+    from tests.conftest import write_claim
+
+    path = write_claim(tmp_path / "hub.yaml", model="smollm2-135m")
+    path.write_text(path.read_text().replace("seeds: [1, 2, 3]", "seeds: [1, 2, 3]\n  method_agreement: {methods: [mean]}"))
+    with pytest.raises(ClaimFileError, match="takes no method_agreement control.*kinds that take it: ablation"):
+        load_claim(path)
