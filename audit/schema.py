@@ -89,6 +89,9 @@ class Controls(StrictModel):
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
                           "(controls/shuffled_label.py)")
+    random_component: Optional[NullControl] = Field(
+        None, description="ablation (one claimed component): the same ablation on N random components of the same "
+                          "kind (other layers' MLPs, other heads, ...) drawn by the seed (controls/random_component.py)")
     method_agreement: Optional[MethodAgreement] = Field(
         None, description="ablation: the verdict recomputed under other ablation methods (zero / mean / resample); "
                           "disagreement makes the claim inconclusive")
@@ -371,19 +374,37 @@ def _null_controls(lc: LoadedClaim) -> list:
             problems.append(lc.problem(("controls", "waive", name), f"{name} is both configured and waived",
                                        hint="keep one"))
         elif name not in accepted and (ran or waived):
-            kinds = interventions.INTERVENTIONS
-            takers = ", ".join(k for k in kinds.names() if name in registry.accepted(kinds.get(k)))
-            loc = ("controls", name) if ran else ("controls", "waive", name)
-            problems.append(lc.problem(loc, f"intervention '{iv.kind}' takes no {name} control",
-                                       hint=f"kinds that take it: {takers}"))
-    if controls.method_agreement is not None and "method_agreement" not in accepted:
-        kinds = interventions.INTERVENTIONS
-        takers = ", ".join(k for k in kinds.names() if "method_agreement" in registry.accepted(kinds.get(k)))
-        problems.append(lc.problem(("controls", "method_agreement"), f"intervention '{iv.kind}' takes no "
-                                   "method_agreement control", hint=f"kinds that take it: {takers}"))
-    elif controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
+            problems.append(_not_taken(lc, ("controls", name) if ran else ("controls", "waive", name), name))
+    taken = [n for n in ("random_component", "method_agreement") if getattr(controls, n) is not None]
+    problems += [_not_taken(lc, ("controls", n), n) for n in taken if n not in accepted]
+    if "random_component" in accepted and controls.random_component is not None:
+        problems += _random_component_problems(lc)
+    if controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
         problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
                                    "method (always included)", hint="list only the other methods"))
+    return problems
+
+
+def _not_taken(lc: LoadedClaim, loc: tuple, name: str):
+    """A control the claim's kind does not take, with the kinds that do."""
+    import controls as registry
+
+    kinds = interventions.INTERVENTIONS
+    takers = ", ".join(k for k in kinds.names() if name in registry.accepted(kinds.get(k))) or "none"
+    return lc.problem(loc, f"intervention '{lc.claim.intervention.kind}' takes no {name} control",
+                      hint=f"kinds that take it: {takers}")
+
+
+def _random_component_problems(lc: LoadedClaim) -> list:
+    problems = []
+    if not hasattr(lc.claim.acceptance, "component"):
+        problems.append(lc.problem(("controls", "random_component"), "random_component compares one claimed "
+                                   f"component with random ones; acceptance '{lc.claim.acceptance.kind}' names none",
+                                   hint="use it with effect_at_least or rank_top_k (a sweep's top is already "
+                                        "judged against every other component)"))
+    if getattr(lc.claim.intervention, "target", "") == "module":
+        problems.append(lc.problem(("controls", "random_component"), "random_component needs a residual, attn, "
+                                   "mlp or head target", hint="a module path has no same-kind alternatives"))
     return problems
 
 

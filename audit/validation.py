@@ -319,7 +319,11 @@ def _component_work(lc, iv) -> list[tuple[Factor, ...]]:
     agreement = getattr(lc.claim.controls, "method_agreement", None)
     if agreement is not None:  # the sweep again under every other method
         parts.append(Factor("ablation methods", 1 + len(agreement.methods), ("controls", "method_agreement", "methods")))
-    return [(seeds, prompts, *parts), (seeds, prompts, Factor("base passes", 2 if patching else 1))]
+    out = [(seeds, prompts, *parts), (seeds, prompts, Factor("base passes", 2 if patching else 1))]
+    null = getattr(lc.claim.controls, "random_component", None)
+    if null is not None:  # one pass per prompt and drawn component
+        out.append((seeds, prompts, Factor("random components", null.n, ("controls", "random_component", "n"))))
+    return out
 
 
 def _steering_work(lc, iv) -> list[tuple[Factor, ...]]:

@@ -44,7 +44,7 @@ class Ablation(StrictModel):
         default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")
     why: str = ""
 
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement"})
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement", "random_component"})
 
     @model_validator(mode="after")
     def _consistent(self):

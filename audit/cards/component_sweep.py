@@ -25,7 +25,7 @@ def component_sweep_card(rec: dict, out_dir) -> dict:
                      f"95% CI [{lo:.4g}, {hi:.4g}] over prompts (threshold {summary.get('threshold')}).")
     return {"plots": [(sweep, f"{metric} per component, per seed and pooled"),
                       (heat, "family x component (mean over seeds)")]
-                     + interval_plot(rec, out_dir, f"{metric} difference"),
+                     + interval_plot(rec, out_dir, f"{metric} difference") + _null_plot(rec, out_dir, metric),
             "tables": interval_table(summary)
                       + [{"title": "Evidence per seed, beside the pooled interval",
                           "columns": ["seed", "seed's top", "its effect", f"{claimed}'s effect"],
@@ -43,3 +43,21 @@ def _agreement_note(ev: dict) -> list[str]:
         return [f"**Method agreement**: every ablation method gives the same verdict ({split})."]
     return [f"**Method-dependent** ({split}): the claim holds under some ablation methods and not others, so it is "
             f"inconclusive; the matrix is under Control: method_agreement."]
+
+
+def _null_plot(rec: dict, out_dir, metric: str) -> list:
+    """The random-component control's pooled null with the claimed component's effect."""
+    from audit.criteria.steering import BULK, pooled_null
+
+    ctl = (rec["evidence"].get("controls") or {}).get("random_component")
+    if not ctl:
+        return []
+    null = pooled_null(ctl["null_per_seed"])
+    path = plot_path(rec, "null-random_component")
+    plots.null_histogram(null, ctl["observed"], ctl["q75"], BULK, ctl["p"],
+                         f"{rec['claim_id']}\n{ctl['claimed']} vs {ctl['n_draws']} random components of its kind "
+                         f"({ctl['n_seeds']} seeds, seed mean)", metric, out_dir / path,
+                         per_seed_observed=ctl["observed_per_seed"])
+    return [(path, f"random_component: pooled null of random same-kind components' {metric} (bars), its "
+                   f"{BULK * 100:g}th percentile (dashed) and the claimed component (line); p = {ctl['p']:.3g}, "
+                   f"{ctl['status']}")]

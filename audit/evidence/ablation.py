@@ -80,8 +80,9 @@ def _resampled(batch, label, acts, donors):
     return torch.stack(rows)
 
 
-def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples) -> dict:
-    """``{seed: {prompt_id: {metric: [per component]}}}``, with the evidence cache."""
+def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, drawn: bool = False) -> dict:
+    """``{seed: {prompt_id: {metric: [per component]}}}``, with the evidence cache. ``drawn``: the
+    components are not the spec's own (a control's random draw): their labels join the unit key."""
     from audit.cache import unit_key
     from audit.encoding import batches
     from audit.metrics import all_metrics
@@ -96,7 +97,8 @@ def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples) ->
         sample_ids = sorted(e.id for e in encoded) if spec.method != "zero" else None
         keys = {e.id: unit_key(kind="ablation_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
                                spec=spec_json, seed=seed if sample_ids else None, sample=sample_ids,
-                               ids=e.ids, target=e.target) for e in encoded}
+                               ids=e.ids, target=e.target,
+                               **({"components": [c.label for c in comps]} if drawn else {})) for e in encoded}
         units = {pid: cache.get(k) for pid, k in keys.items()}
         missing = [e for e in encoded if units[e.id] is None]
         if missing:
@@ -129,6 +131,33 @@ def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples) ->
     return out
 
 
+def random_component_control(ctx: RunContext, spec, comps, encoded_by_seed, samples, per_prompt, outcome):
+    """The claimed component against the same ablation on random components of its kind, drawn per
+    seed (:mod:`controls.random_component`): the combined outcome and the control's record."""
+    from audit.criteria.steering import judge_control
+    from audit.inference import ALPHA
+    from controls.random_component import combine, draw
+
+    claim = ctx.lc.claim
+    label, metric, n = claim.acceptance.component, claim.metric.kind, claim.controls.random_component.n
+    claimed = next((c for c in comps if c.label == label), None)
+    if claimed is None:
+        raise ValueError(f"random_component: the claimed component {label} is not in the sweep")
+    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
+    observed, nulls, drawn = [], [], {}
+    for seed, encoded in encoded_by_seed.items():
+        null_comps = draw(claimed, seed, n, ctx.n_layers, getattr(config, "num_attention_heads", None))
+        units = component_effects(ctx, spec, null_comps, {seed: encoded}, samples, drawn=True)[seed]
+        ids = [e.id for e in encoded]
+        observed.append(mean(per_prompt[metric][str(seed)][pid][comps.index(claimed)] for pid in ids))
+        nulls.append([mean(units[pid][metric][j] for pid in ids) for j in range(len(null_comps))])
+        drawn[str(seed)] = [c.label for c in null_comps]
+    interval = (outcome.summary or {}).get("interval")
+    result = judge_control("random_component", observed, nulls, ALPHA, tuple(interval) if interval else None)
+    record = {**result, "claimed": label, "draws": drawn, "null_per_seed": nulls}
+    return combine(outcome, result), record
+
+
 @evidence_for("ablation")
 def ablation_sweep(ctx: RunContext) -> EvidenceResult:
     from audit.encoding import encode
@@ -157,6 +186,11 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
                     for f in families] for s in seeds] for m in metrics}
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(labels))
     ran = {"seeds"}
+    null_record = None
+    if claim.controls.random_component is not None:
+        outcome, null_record = random_component_control(ctx, spec, comps, encoded_by_seed, samples, per_prompt,
+                                                        outcome)
+        ran.add("random_component")
     agreement = claim.controls.method_agreement
     if agreement is not None:
         from controls.method_agreement import combine
@@ -170,7 +204,8 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
         "labels": labels, "families": families, "seeds": seeds, "effects": effects, "samples": ids,
         "per_prompt": per_prompt,
         "controls": {"seeds": replication_summary(per_seed, labels, seeds),
-                     **({"method_agreement": matrix} if agreement is not None else {})},
+                     **({"method_agreement": matrix} if agreement is not None else {}),
+                     **({"random_component": null_record} if null_record is not None else {})},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run=ran, strong=is_strong(outcome))

@@ -204,3 +204,76 @@ def test_method_agreement_on_a_kind_that_takes_none_names_the_kinds_that_do(tmp_
     path.write_text(path.read_text().replace("seeds: [1, 2, 3]", "seeds: [1, 2, 3]\n  method_agreement: {methods: [mean]}"))
     with pytest.raises(ClaimFileError, match="takes no method_agreement control.*kinds that take it: ablation"):
         load_claim(path)
+
+
+def _deep_mlp(tmp_path_factory, claimed_scale: float, others: float, name: str):
+    """A 24-layer Qwen2 whose MLP at layer 5 is scaled by ``claimed_scale`` and every other MLP by
+    ``others`` (attention writes made small): 23 same-kind alternatives, enough for p <= 0.05."""
+    model, tok = tiny_model("qwen2", n_layers=24)
+    with torch.no_grad():
+        for i, block in enumerate(model.model.layers):
+            block.self_attn.o_proj.weight.mul_(0.05)
+            block.mlp.down_proj.weight.mul_(claimed_scale if i == 5 else others)
+    return save(model, tok, tmp_path_factory.mktemp(name))
+
+
+def _null_claim(tmp_path, model_dir, name, n=199, threshold=0.001):
+    lc = claim_file(tmp_path, model_dir, "  kind: ablation\n  target: mlp\n  method: zero\n  layers: [5]",
+                    f"  kind: effect_at_least\n  component: L5.mlp\n  threshold: {threshold}", name=name)
+    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",
+                                                   f"controls: {{seeds: [1, 2, 3], random_component: {{n: {n}}}}}"))
+    return load_claim(lc.path)
+
+
+def test_a_component_stronger_than_every_random_one_passes_the_random_component_control(tmp_path, tmp_path_factory):
+    rec = run(_null_claim(tmp_path, _deep_mlp(tmp_path_factory, 30.0, 0.05, "specific"), "specific"), tmp_path, "s")
+    ctl = rec["evidence"]["controls"]["random_component"]
+    assert rec["verdict"] == "supported", rec["reasons"]
+    assert ctl["status"] == "passed" and ctl["n_draws"] == 23 and ctl["p"] == pytest.approx(1 / 24)
+    assert sorted(ctl["draws"]["1"]) == sorted(f"L{i}.mlp" for i in range(24) if i != 5)  # exhaustive: 23 < 199
+    assert "random_component" in rec["controls_run"]
+    from tests.conftest import rendered
+
+    assert "random_component: pooled null" in rendered(tmp_path, rec)
+
+
+def test_a_component_any_random_one_outdoes_is_refuted_by_the_control(tmp_path, tmp_path_factory):
+    """Planted: the claimed MLP has a real effect above the threshold, but every other layer's MLP
+    does far more: the effect is not specific to it, so the claim must not be supported."""
+    rec = run(_null_claim(tmp_path, _deep_mlp(tmp_path_factory, 3.0, 30.0, "generic"), "generic", threshold=1e-4),
+              tmp_path, "g")
+    ctl = rec["evidence"]["controls"]["random_component"]
+    assert ctl["observed"] > 1e-4 and rec["summary"]["interval"][0] > 1e-4  # the main criterion alone: supported
+    assert rec["verdict"] == "refuted" and ctl["status"] == "refuted", rec["reasons"]
+    assert rec["reasons"][0].startswith("random_component: pooled effect")
+
+
+def test_too_few_random_components_can_never_pass(tmp_path, planted_mlp):
+    rec = run(_few(tmp_path, planted_mlp), tmp_path, "f")
+    ctl = rec["evidence"]["controls"]["random_component"]
+    assert ctl["n_draws"] == 3 and ctl["status"] == "inconclusive" and rec["verdict"] == "inconclusive"
+    assert "cannot reach p <= 0.05" in ctl["reason"]
+
+
+def _few(tmp_path, model_dir):
+    lc = claim_file(tmp_path, model_dir, "  kind: ablation\n  target: mlp\n  method: zero\n  layers: [2]",
+                    "  kind: effect_at_least\n  component: L2.mlp\n  threshold: 0.001", name="few")
+    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",
+                                                   "controls: {seeds: [1, 2, 3], random_component: {n: 199}}"))
+    return load_claim(lc.path)
+
+
+@pytest.mark.parametrize("intervention, acceptance, message", [
+    ("  kind: ablation\n  target: mlp\n  method: zero\n  layers: [1, 2]",
+     "  kind: exceeds\n  greater: [L2.mlp]\n  than: [L1.mlp]", "acceptance 'exceeds' names none"),
+    ("  kind: ablation\n  target: module\n  method: zero\n  module: model.layers.2.mlp",
+     "  kind: effect_at_least\n  component: model.layers.2.mlp\n  threshold: 0.1", "needs a residual, attn, mlp or head"),
+])
+def test_random_component_where_it_cannot_apply_is_invalid(tmp_path, planted_mlp, intervention, acceptance, message):
+    from audit.errors import ClaimFileError
+
+    lc = claim_file(tmp_path, planted_mlp, intervention, acceptance, name="rc")
+    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",
+                                                   "controls: {seeds: [1, 2, 3], random_component: {n: 19}}"))
+    with pytest.raises(ClaimFileError, match=message):
+        load_claim(lc.path)
