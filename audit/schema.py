@@ -81,6 +81,13 @@ class MethodAgreement(StrictModel):
         return v
 
 
+class ShuffledAnswers(StrictModel):
+    """Training on answers that do not belong to their prompts (one adapter per seed)."""
+
+    min_margin: float = Field(0.1, ge=0.0, le=1.0, description="held-out exact match the real candidate must beat "
+                                                                "the shuffled-answers one by (simultaneous 95% CI)")
+
+
 class Controls(StrictModel):
     seeds: list[int] = Field(min_length=1, max_length=64,
                              description="each seed resamples the prompts: a real replication")
@@ -92,6 +99,10 @@ class Controls(StrictModel):
     random_component: Optional[NullControl] = Field(
         None, description="ablation (one claimed component): the same ablation on N random components of the same "
                           "kind (other layers' MLPs, other heads, ...) drawn by the seed (controls/random_component.py)")
+    shuffled_answers: Optional[ShuffledAnswers] = Field(
+        None, description="lora: the candidate placement trained again with answers permuted among its training "
+                          "prompts; the real adapter must beat it on held-out exact match "
+                          "(controls/shuffled_answers.py)")
     method_agreement: Optional[MethodAgreement] = Field(
         None, description="ablation: the verdict recomputed under other ablation methods (zero / mean / resample); "
                           "disagreement makes the claim inconclusive")
@@ -375,7 +386,7 @@ def _null_controls(lc: LoadedClaim) -> list:
                                        hint="keep one"))
         elif name not in accepted and (ran or waived):
             problems.append(_not_taken(lc, ("controls", name) if ran else ("controls", "waive", name), name))
-    taken = [n for n in ("random_component", "method_agreement") if getattr(controls, n) is not None]
+    taken = [n for n in ("random_component", "method_agreement", "shuffled_answers") if getattr(controls, n) is not None]
     problems += [_not_taken(lc, ("controls", n), n) for n in taken if n not in accepted]
     if "random_component" in accepted and controls.random_component is not None:
         problems += _random_component_problems(lc)

@@ -347,7 +347,9 @@ def _adapter_work(lc, iv) -> list[tuple[Factor, ...]]:
     """LoRA: per seed and adapter, the training steps' batches, the held-out generations and the
     drift prompts (base and adapted); adapter ablation adds the held-out prompts per layer."""
     task, training = iv.task, iv.training
-    adapters = (Factor("placements", len(iv.placements), ("intervention", "placements")) if iv.kind == "lora" else
+    shuffled = int(getattr(lc.claim.controls, "shuffled_answers", None) is not None)  # one more adapter per seed
+    adapters = (Factor("placements" + (" + shuffled answers" if shuffled else ""), len(iv.placements) + shuffled,
+                       ("intervention", "placements")) if iv.kind == "lora" else
                 Factor("points", len(iv.points), ("intervention", "points")) if iv.kind == "lora_sweep" else
                 Factor("adapters", 1))
     seeds = _seeds(lc)

@@ -147,6 +147,10 @@ class _TrainsAdapters(StrictModel):
                 out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'",
                             did_you_mean(fam, known) or f"known: {', '.join(known)}"))
         out += self._task_size_problems(lc)
+        if getattr(lc.claim.controls, "shuffled_answers", None) is not None and not hasattr(lc.claim.acceptance,
+                                                                                              "candidate"):
+            out.append((("controls", "shuffled_answers"), f"shuffled_answers retrains the acceptance's candidate; "
+                        f"acceptance '{lc.claim.acceptance.kind}' names none", "use it with lora_efficiency"))
         named = self.named_placements()
         acc = lc.claim.acceptance
         for field in ("names", "labels"):  # runs the acceptance compares must exist
@@ -246,6 +250,7 @@ class Lora(_TrainsAdapters):
 
     acceptance_method: ClassVar[str] = "evaluate_lora"
     metric_kind: ClassVar[str] = "lora_exact_match"
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_answers"})
 
     @model_validator(mode="after")
     def _references(self):

@@ -33,6 +33,7 @@ from audit.verdict import Outcome
 
 NOISE_WINDOW = 10  # logged losses at the end of a run whose step-to-step spread is its within-run noise
 LOSS_KEYS = {"final_loss": "train_loss_by_prompt", "kl_drift": "drift_by_prompt"}
+SHUFFLED = "shuffled answers"  # the shuffled-answers control's arm (controls/shuffled_answers.py)
 
 
 def loss_noise(losses: list[float]) -> float | None:
@@ -126,8 +127,14 @@ class LoraEfficiency(StrictModel):
     def names(self) -> set[str]:
         return {self.candidate, self.reference} | ({self.control} if self.control else set())
 
-    def evaluate_lora(self, results: dict[str, list[dict]], baseline: list[dict] | None = None) -> Outcome:
+    def evaluate_lora(self, results: dict[str, list[dict]], baseline: list[dict] | None = None,
+                      shuffled: list[dict] | None = None, shuffled_margin: float = 0.1) -> Outcome:
+        """``shuffled``: the candidate trained on shuffled answers, per seed (the shuffled-answers
+        control): the candidate must beat it by ``shuffled_margin``, in the same max-T family."""
         arms = [self.candidate, self.reference] + ([self.control] if self.control else [])
+        if shuffled is not None:
+            results = {**results, SHUFFLED: shuffled}
+            arms.append(SHUFFLED)
         table = run_table(results, arms, "exact_by_prompt")
         c, r = results[self.candidate], results[self.reference]
         ratio = r[0]["trainable_params"] / c[0]["trainable_params"]
@@ -143,8 +150,11 @@ class LoraEfficiency(StrictModel):
         contrasts = [[1.0, -1.0] + [0.0] * (len(arms) - 2)]
         names = [f"exact match {self.candidate} - {self.reference}"]
         if self.control:
-            contrasts.append([1.0, 0.0, -1.0])
+            contrasts.append([1.0, 0.0, -1.0] + [0.0] * (len(arms) - 3))
             names.append(f"exact match {self.candidate} - {self.control}")
+        if shuffled is not None:
+            contrasts.append([1.0] + [0.0] * (len(arms) - 2) + [-1.0])
+            names.append(f"exact match {self.candidate} - {SHUFFLED}")
         ivs = intervals(table, contrasts, names, bounds=(0.0, 1.0))
         checks.append(_check(ivs[0], -self.max_exact_match_gap, reasons=degenerate(table.values[:, :2], bounds=(0, 1)),
                              what=f"{self.candidate} may trail {self.reference} by at most {self.max_exact_match_gap}"))
@@ -152,6 +162,10 @@ class LoraEfficiency(StrictModel):
             checks.append(_check(ivs[1], self.min_margin_over_control,
                                  reasons=degenerate(table.values[:, [0, 2]], bounds=(0, 1)),
                                  what=f"{self.control} has {results[self.control][0]['trainable_params']:,} params"))
+        if shuffled is not None:
+            checks.append(_check(ivs[-1], shuffled_margin, reasons=degenerate(table.values[:, [0, -1]], bounds=(0, 1)),
+                                 what=f"the same placement trained on answers permuted among its training prompts "
+                                      f"must trail it by {shuffled_margin}"))
         return judge(checks, summary)
 
 

@@ -142,7 +142,8 @@ def lora(ctx: RunContext) -> EvidenceResult:
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
     seeds, deps = claim.controls.seeds, []
-    ctx.progress.start(len(seeds) * len(spec.placements), f"{claim.id}: {len(spec.placements)} placements x "
+    extra = len(seeds) if claim.controls.shuffled_answers is not None else 0
+    ctx.progress.start(len(seeds) * len(spec.placements) + extra, f"{claim.id}: {len(spec.placements)} placements x "
                        f"{len(seeds)} seeds x {spec.training.steps} steps")
     results: dict[str, list[dict]] = {name: [] for name in spec.placements}
     modules: dict[str, dict] = {}
@@ -158,14 +159,37 @@ def lora(ctx: RunContext) -> EvidenceResult:
                                               placement=spec.placements[name]), seed))
             modules.setdefault(name, {})[str(seed)] = mods
             ctx.progress.advance()
-    outcome = claim.acceptance.evaluate_lora(results, base_rows)
+    control = claim.controls.shuffled_answers
+    shuffled = shuffled_answer_rows(ctx, modules, deps) if control is not None else None
+    outcome = claim.acceptance.evaluate_lora(results, base_rows, shuffled,
+                                             control.min_margin if control is not None else 0.1)
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
-                "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps}
+                "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps,
+                **({"controls": {"shuffled_answers": shuffled}} if shuffled is not None else {})}
+    ran = {"seeds"} | ({"random_placement"} if any(p.placement == "random_matched" for p in spec.placements.values())
+                       else set()) | ({"shuffled_answers"} if shuffled is not None else set())
     # training the adapters builds what is compared: one evidence kind, "training"
-    return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds", "random_placement"}
-                          if any(p.placement == "random_matched" for p in spec.placements.values()) else {"seeds"},
+    return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run=ran,
                           strong=bool(outcome.summary.get("strong")))
+
+
+def shuffled_answer_rows(ctx: RunContext, modules: dict, deps: list) -> list[dict]:
+    """The candidate placement trained per seed on its training prompts with answers permuted among
+    them (:mod:`controls.shuffled_answers`), measured on the same held-out prompts."""
+    from controls.shuffled_answers import shuffled
+
+    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
+    name = claim.acceptance.candidate
+    rows = []
+    for seed in claim.controls.seeds:
+        train_p, eval_p = split(ctx, spec.task, seed)
+        training = spec.placement_training(name, spec.training, ctx.lc.path.parent)
+        result = trained(ctx, modules[name][str(seed)], training, seed, shuffled(train_p, seed), eval_p,
+                         drift_pairs(ctx, spec.task, seed), placement=spec.placements[name])
+        rows.append(_row(result, seed))
+        ctx.progress.advance()
+    return rows
 
 
 @evidence_for("lora_sweep")
