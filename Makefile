@@ -41,8 +41,11 @@ chromium:
 	    $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 	  echo "chromium could not be installed here: the browser test will be skipped"
 
+# The tests, then the gate on the committed report (cheap: nothing recomputed): a commit that edits
+# a claim without re-running and publishing it fails here with the stale-evidence message.
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+	$(BIN)/audit gate claims/
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -98,10 +97,13 @@ def test_lora_steps_dominate(claims_dir, monkeypatch):
 def test_forty_thousand_unknown_keys_are_capped_and_fast(claims_dir):
     path = claims_dir / "many.yaml"
     path.write_text((CLAIMS / "smollm2_hub.yaml").read_text() + "".join(f"zz_{i}: 1\n" for i in range(40_000)))
-    start = time.monotonic()
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run([sys.executable, "-m", "audit.cli", "check", str(path)], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
-    elapsed = time.monotonic() - start
+                          timeout=120, cwd=ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)  # CPU s: not the machine's load
     output = proc.stdout + proc.stderr
     lines = [x for x in output.splitlines() if x.strip()]
     assert proc.returncode == EXIT_INVALID, output[-2000:]
