@@ -17,7 +17,7 @@ from controls import NULL_CONTROLS
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
-from audit.spec import Names, StrictModel
+from audit.spec import Distinct, Names, StrictModel
 from audit.suite import LoadedSuite, builtin_suites, load_suite, suite_path
 from audit.validation import validate, work_problems
 from audit.yamlsafe import YamlDocument, load_yaml
@@ -68,17 +68,10 @@ class NullControl(StrictModel):
 class MethodAgreement(StrictModel):
     """The claim re-judged under other ablation methods: it holds only if every method agrees."""
 
-    methods: list[Literal["zero", "mean", "resample"]] = Field(
+    methods: Annotated[list[Literal["zero", "mean", "resample"]], Distinct] = Field(
         min_length=1, description="the other methods the effect is recomputed under (the claim's own method is "
                                   "always included); a verdict that differs between methods is inconclusive "
                                   "(method-dependent)")
-
-    @field_validator("methods")
-    @classmethod
-    def _distinct(cls, v):
-        if len(set(v)) != len(v):
-            raise ValueError("methods must be distinct")
-        return v
 
 
 class ShuffledAnswers(StrictModel):

@@ -184,7 +184,7 @@ def test_an_effect_every_method_shows_keeps_its_verdict(tmp_path, planted_mlp):
 
 @pytest.mark.parametrize("controls, message", [
     ("{seeds: [1, 2, 3], method_agreement: {methods: [zero]}}", "'zero' is the claim's own method"),
-    ("{seeds: [1, 2, 3], method_agreement: {methods: [mean, mean]}}", "methods must be distinct"),
+    ("{seeds: [1, 2, 3], method_agreement: {methods: [mean, mean]}}", "'mean' listed more than once"),
 ])
 def test_bad_method_agreement_is_invalid(tmp_path, planted_mlp, controls, message):
     from audit.errors import ClaimFileError
