@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 import interventions
 from audit.criteria import CRITERIA
-from controls import NULL_CONTROLS
+from controls import NULL_CONTROLS, OPTIONAL_CONTROLS
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
@@ -218,7 +218,7 @@ def _cross_check(lc: LoadedClaim) -> None:
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))
-    problems += _null_controls(lc) + spec_problems(lc)
+    problems += _control_problems(lc) + spec_problems(lc)
     from audit.models import unknown_alias
 
     if problem := unknown_alias(lc.claim.model):
@@ -362,7 +362,7 @@ def find_claim(directory: Path, claim_id: str, exclude: Path | None = None) -> P
 STEERING_CONTROLS = NULL_CONTROLS  # the null controls (the name the editor-schema test uses)
 
 
-def _null_controls(lc: LoadedClaim) -> list:
+def _control_problems(lc: LoadedClaim) -> list:
     """Each null control the claim's kind requires is run or waived with a reason; one it does
     not accept is neither (the kind's declaration: :mod:`controls`)."""
     import controls as registry
@@ -379,7 +379,7 @@ def _null_controls(lc: LoadedClaim) -> list:
                                        hint="keep one"))
         elif name not in accepted and (ran or waived):
             problems.append(_not_taken(lc, ("controls", name) if ran else ("controls", "waive", name), name))
-    taken = [n for n in ("random_component", "method_agreement", "shuffled_answers") if getattr(controls, n) is not None]
+    taken = [n for n in OPTIONAL_CONTROLS if getattr(controls, n) is not None]
     problems += [_not_taken(lc, ("controls", n), n) for n in taken if n not in accepted]
     if "random_component" in accepted and controls.random_component is not None:
         problems += _random_component_problems(lc)

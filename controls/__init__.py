@@ -1,10 +1,9 @@
 """Controls, one module per YAML key under ``controls:``, and which kinds take them.
 
-``seeds`` (every kind: each seed resamples the prompts); the null controls, which draw a null
-distribution the effect is compared with: ``random_vector`` and ``shuffled_label``; and
-``method_agreement`` (controls/method_agreement.py: the verdict re-judged under other ablation
-methods). An
-intervention spec declares what it accepts and requires as class attributes
+``seeds`` (every kind: each seed resamples the prompts); the null controls, which may be waived
+with a reason: ``random_vector`` and ``shuffled_label``; and the controls a kind may take without
+a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``. An intervention spec
+declares what it accepts and requires as class attributes
 ``accepted_controls`` / ``required_controls`` (default: seeds only); the claim schema and the
 gate both read that declaration, so no kind name is spelled anywhere else.
 """
@@ -13,7 +12,7 @@ from __future__ import annotations
 
 SEEDS = "seeds"
 NULL_CONTROLS = ("random_vector", "shuffled_label")  # controls/random_vector.py, controls/shuffled_label.py
-METHOD_AGREEMENT = "method_agreement"
+OPTIONAL_CONTROLS = ("random_component", "method_agreement", "shuffled_answers")  # controls/<name>.py
 ONLY_SEEDS = frozenset({SEEDS})
 
 

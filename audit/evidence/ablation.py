@@ -150,7 +150,7 @@ def random_component_control(ctx: RunContext, spec, comps, encoded_by_seed, samp
         units = component_effects(ctx, spec, null_comps, {seed: encoded}, samples, drawn=True)[seed]
         ids = [e.id for e in encoded]
         observed.append(mean(per_prompt[metric][str(seed)][pid][comps.index(claimed)] for pid in ids))
-        nulls.append([mean(units[pid][metric][j] for pid in ids) for j in range(len(null_comps))])
+        nulls.append([mean(rounded(units[pid][metric])[j] for pid in ids) for j in range(len(null_comps))])
         drawn[str(seed)] = [c.label for c in null_comps]
     interval = (outcome.summary or {}).get("interval")
     result = judge_control("random_component", observed, nulls, ALPHA, tuple(interval) if interval else None)
@@ -186,19 +186,18 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
                     for f in families] for s in seeds] for m in metrics}
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(labels))
     ran = {"seeds"}
-    null_record = None
-    if claim.controls.random_component is not None:
-        outcome, null_record = random_component_control(ctx, spec, comps, encoded_by_seed, samples, per_prompt,
-                                                        outcome)
-        ran.add("random_component")
-    agreement = claim.controls.method_agreement
-    if agreement is not None:
+    agreement, null_record = claim.controls.method_agreement, None
+    if agreement is not None:  # every method judged by the criterion alone; then the null on the result
         from controls.method_agreement import combine
 
         outcomes = {spec.method: outcome, **{m: judged(spec.model_copy(update={"method": m}))[1]
                                              for m in agreement.methods}}
         outcome, matrix = combine(spec.method, outcomes)
         ran.add("method_agreement")
+    if claim.controls.random_component is not None:
+        outcome, null_record = random_component_control(ctx, spec, comps, encoded_by_seed, samples, per_prompt,
+                                                        outcome)
+        ran.add("random_component")
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
         "labels": labels, "families": families, "seeds": seeds, "effects": effects, "samples": ids,

@@ -160,9 +160,9 @@ def lora(ctx: RunContext) -> EvidenceResult:
             modules.setdefault(name, {})[str(seed)] = mods
             ctx.progress.advance()
     control = claim.controls.shuffled_answers
-    shuffled = shuffled_answer_rows(ctx, modules, deps) if control is not None else None
-    outcome = claim.acceptance.evaluate_lora(results, base_rows, shuffled,
-                                             control.min_margin if control is not None else 0.1)
+    shuffled = shuffled_answer_rows(ctx, modules) if control is not None else None
+    outcome = claim.acceptance.evaluate_lora(results, base_rows, **(
+        {"shuffled": shuffled, "shuffled_margin": control.min_margin} if control is not None else {}))
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
                 "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps,
@@ -174,7 +174,7 @@ def lora(ctx: RunContext) -> EvidenceResult:
                           strong=bool(outcome.summary.get("strong")))
 
 
-def shuffled_answer_rows(ctx: RunContext, modules: dict, deps: list) -> list[dict]:
+def shuffled_answer_rows(ctx: RunContext, modules: dict) -> list[dict]:
     """The candidate placement trained per seed on its training prompts with answers permuted among
     them (:mod:`controls.shuffled_answers`), measured on the same held-out prompts."""
     from controls.shuffled_answers import shuffled
