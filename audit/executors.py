@@ -1,8 +1,9 @@
 """Where evidence units are computed: in this process (``local``) or on Ray workers (``ray``).
 
-An executor computes the *missing* units of a sweep and yields them batch by batch; the caller
-(the driver) alone writes the content-hash cache and the ledger, whichever executor ran. Units of
-one model go to one worker, so weights load once per worker, not once per unit or claim.
+An executor takes the tasks of a claim's plan whose units are missing (:mod:`audit.units`) and
+yields ``(task, value)`` as each finishes; the caller (the driver) alone writes the content-hash
+cache and the ledger, whichever executor ran. Every kind's tasks go through the same contract; on
+Ray, tasks of one model go to that model's workers, so weights load once per worker.
 """
 
 from __future__ import annotations
@@ -14,23 +15,16 @@ class UnitFailed(RuntimeError):
 
 
 class LocalExecutor:
-    """Units computed in this process, on the model the runner loaded."""
+    """Units computed in this process, on the model the runner loaded, in plan order."""
 
     name = "local"
 
-    def evidence(self, ctx):
-        """The claim's evidence, from the builder registered for its intervention kind."""
-        from audit.evidence import BUILDERS
+    def compute(self, ctx, tasks: list) -> Iterator[tuple]:
+        """``(task, value)`` per task (see :mod:`audit.units`)."""
+        from audit.units import compute
 
-        return BUILDERS.get(ctx.lc.claim.intervention.kind)(ctx)
-
-    def layer_sweep(self, ctx, spec, batches: list, layers: list[int], reuse_prefix: bool) -> Iterator[dict]:
-        from interventions.sweep import sweep_batches
-
-        if not batches:
-            return
-        yield from sweep_batches(ctx.loaded.model, ctx.adapter, spec, batches, layers, ctx.progress.advance,
-                                 reuse_prefix=reuse_prefix)
+        for task in tasks:
+            yield task, compute(ctx, task)
 
     def close(self) -> None:
         pass

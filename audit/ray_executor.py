@@ -1,7 +1,7 @@
 """The Ray executor: evidence units as Ray tasks on model workers (optional extra ``mi-audit[ray]``).
 
-Units: each batch of missing prompt units of a layer sweep (the unit-aware builders), and every
-other claim's evidence as one unit (its builder run whole on a worker). Units go to a pool of
+Units: the tasks of any claim's plan (:mod:`audit.units`; the builder runs on the driver and
+sends the tasks whose units are missing). Tasks go to a pool of
 ``workers_per_model`` actors per model (keyed by model, precision mode, device), so weights load
 once per worker; each actor declares its resources (``num_cpus``, ``num_gpus``, ``memory``).
 Workers only compute and return; the driver writes cache and ledger. A worker that dies mid-unit
@@ -31,35 +31,31 @@ class ModelWorker:
         self.loaded = load_model(name, dtype, allow_download, device)
         self.adapter = adapter_for(self.loaded.config)
         self.units = 0
+        self._claim, self.memo = None, {}
 
-    def layer_sweep(self, spec_json: dict, batch, layers: list[int], reuse_prefix: bool, fault: dict | None = None):
-        from interventions import INTERVENTIONS
-        from interventions.sweep import sweep_batches
-
-        _inject(fault)
-        spec = INTERVENTIONS.get(spec_json["kind"]).model_validate(spec_json)
-        (out,) = sweep_batches(self.loaded.model, self.adapter, spec, [batch], layers, reuse_prefix=reuse_prefix)
-        self.units += len(out)
-        return out
-
-    def evidence(self, lc, options: dict, cache_root: str, cache_enabled: bool, fault: dict | None = None):
-        """One claim's evidence, built here; returns it with what the driver must write to its cache."""
+    def compute(self, task, lc, options: dict, cache_root: str, cache_enabled: bool, fault: dict | None = None):
+        """One task of a claim's plan on this worker's model; returns its value with what the
+        driver must write to its cache (units, trained adapter files)."""
         from audit.evidence import RunContext
         from audit.executors import LocalExecutor
         from audit.options import Progress, RunOptions
+        from audit.units import compute
         from audit.worker_cache import WorkerCache
 
         _inject(fault)
+        if self._claim != (lc.path, lc.claim.id):  # the memo holds one claim's intermediates
+            self._claim, self.memo = (lc.path, lc.claim.id), {}
         cache = WorkerCache(cache_root, cache_enabled)
         opts = RunOptions(**options, evidence_cache=cache, executor=LocalExecutor())
         n_layers = self.adapter.n_layers(self.loaded.config)
+        ctx = RunContext(lc, self.loaded, self.adapter, n_layers, opts, Progress(), memo=self.memo)
         try:
-            result = LocalExecutor().evidence(RunContext(lc, self.loaded, self.adapter, n_layers, opts, Progress()))
+            value = compute(ctx, task)
         except BaseException:
             cache.drain()  # nothing half-computed goes back; the scratch directory is removed
             raise
         self.units += 1
-        return result, cache.drain()
+        return value, cache.drain()
 
     def stats(self) -> dict:
         return {"pid": os.getpid(), "units": self.units}
@@ -105,11 +101,29 @@ class RayExecutor:
                 ctx.options.allow_download)
 
     def _pool(self, key: tuple) -> list:
-        if key not in self._pools:
-            self._pools[key] = [self._actor_class.options(
-                max_restarts=self.max_retries, max_task_retries=self.max_retries, **self.resources,
-            ).remote(*key, self.threads) for _ in range(self.workers_per_model)]
+        """The model's workers, started on first use. Pools of other models are kept for later
+        claims while the cluster has room; when it has not, the least recently used are stopped
+        first (otherwise the new workers would wait forever for CPUs held by idle ones)."""
+        if key in self._pools:
+            self._pools[key] = self._pools.pop(key)  # most recently used last
+            return self._pools[key]
+        needed = self.resources["num_cpus"] * self.workers_per_model
+        while self._pools and self.ray.available_resources().get("CPU", 0.0) < needed:
+            for w in self._pools.pop(next(iter(self._pools))):
+                self.ray.kill(w)
+            self._wait_for_cpus(needed)
+        self._pools[key] = [self._actor_class.options(
+            max_restarts=self.max_retries, max_task_retries=self.max_retries, **self.resources,
+        ).remote(*key, self.threads) for _ in range(self.workers_per_model)]
         return self._pools[key]
+
+    def _wait_for_cpus(self, needed: float, timeout_s: float = 10.0) -> None:
+        """Killed actors release their CPUs a moment later: wait (bounded) until they have."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while self.ray.available_resources().get("CPU", 0.0) < needed and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _next(self, key: tuple):
         pool = self._pool(key)
@@ -125,41 +139,22 @@ class RayExecutor:
             raise UnitFailed(f"evidence unit ({what}) failed after {self.max_retries} retries on Ray: "
                              f"{type(exc).__name__}: {str(exc).splitlines()[0]}") from None
 
-    def evidence(self, ctx):
-        """Unit-aware builders run here and send their units out; any other claim is one unit."""
-        from audit.evidence import UNIT_AWARE
-        from audit.executors import LocalExecutor
-
-        kind = ctx.lc.claim.intervention.kind
-        if kind in UNIT_AWARE:
-            return LocalExecutor().evidence(ctx)
+    def compute(self, ctx, tasks: list) -> Iterator[tuple]:
+        """Every task sent at once to the model's workers; ``(task, value)`` as each finishes."""
+        if not tasks:
+            return
         o, key = ctx.options, self._key(ctx)
         options = {"model": o.model, "dtype": o.dtype, "device": o.device, "allow_download": o.allow_download,
-                   "batch_size": o.batch_size, "trace_budget_mb": o.trace_budget_mb,
-                   "run_dependency": o.run_dependency}  # pickled by reference: the driver's run_claim
-        ctx.progress.start(1, f"{ctx.lc.claim.id}: {kind} evidence on a Ray worker")
-        ref = self._next(key).evidence.remote(ctx.lc, options, str(o.evidence_cache.root), o.evidence_cache.enabled,
-                                              self.fault)
-        result, returned = self._get(key, ref, f"claim {ctx.lc.claim.id}: {kind}")
-        o.evidence_cache.absorb(returned)
-        ctx.progress.advance(1)
-        return result
-
-    def layer_sweep(self, ctx, spec, batches: list, layers: list[int], reuse_prefix: bool) -> Iterator[dict]:
-        if not batches:
-            return
-        key = self._key(ctx)
-        spec_json = spec.model_dump(mode="json")
-        pending = {self._next(key).layer_sweep.remote(spec_json, b, layers, reuse_prefix, self.fault): i
-                   for i, b in enumerate(batches)}
+                   "batch_size": o.batch_size, "trace_budget_mb": o.trace_budget_mb}
+        root, enabled = str(o.evidence_cache.root), o.evidence_cache.enabled
+        pending = {self._next(key).compute.remote(t, ctx.lc, options, root, enabled, self.fault): t for t in tasks}
         try:
             while pending:
                 (ref,), _ = self.ray.wait(list(pending), num_returns=1)
-                ids = batches[pending.pop(ref)].prompt_ids
-                out = self._get(key, ref, f"batch of {len(ids)} prompts: {', '.join(ids[:3])}"
-                                          f"{', ...' if len(ids) > 3 else ''}")
-                ctx.progress.advance(len(layers) + 1)
-                yield out
+                task = pending.pop(ref)
+                value, returned = self._get(key, ref, task.label or task.op)
+                o.evidence_cache.absorb(returned)
+                yield task, value
         finally:
             for ref in pending:
                 self.ray.cancel(ref)

@@ -135,7 +135,7 @@ def _evidence(lc, options, progress, prov) -> EvidenceResult:
     # ClaimFileError: the claim is invalid for this model (exit 4)
     check_layers(lc, n_layers, getattr(text_config, "num_attention_heads", None), model_modules(lc, loaded.config))
     try:
-        result = options.executor.evidence(RunContext(lc, loaded, adapter, n_layers, options, progress))
+        result = BUILDERS.get(lc.claim.intervention.kind)(RunContext(lc, loaded, adapter, n_layers, options, progress))
         prov["weights_loaded"] = loaded._model is not None
         prov["evidence_cache"] = options.evidence_cache.stats()
         prov["executor"] = options.executor.describe()

@@ -253,7 +253,9 @@ def work_limit() -> float | None:
 def work_terms(lc) -> list[tuple[Factor, ...]]:
     """The estimate of ``lc``'s work as terms (each a product of factors) for its intervention kind."""
     iv = lc.claim.intervention
-    return WORK_FORMULAS.get(iv.kind, _default_work)(lc, iv)
+    # a kind may declare the kind whose work it has (``work_like``: a folder kind reusing a builder)
+    formula = WORK_FORMULAS.get(iv.kind) or WORK_FORMULAS.get(getattr(iv, "work_like", ""), _default_work)
+    return formula(lc, iv)
 
 
 def work_total(terms: list[tuple[Factor, ...]]) -> int:

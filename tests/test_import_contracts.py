@@ -23,11 +23,13 @@ HEAVY = ("torch", "transformers", "peft", "bitsandbytes", "accelerate")
 
 
 def files(entries) -> list[Path]:
+    """The modules of ``entries``; a kind folder's ``card.py`` (interventions/kinds.py) is reporting
+    code, not model side."""
     out = []
     for e in entries:
         p = REPO / e
         out += sorted(p.rglob("*.py")) if p.is_dir() else [p]
-    return out
+    return [f for f in out if not (f.name == "card.py" and f.parent.parent == REPO / "interventions")]
 
 
 def imported(tree: ast.AST, package: str, top_level_only: bool = False) -> list[tuple[int, str]]:

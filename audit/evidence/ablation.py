@@ -7,8 +7,6 @@ content hash (model, dtype, spec, seed sample, exact token ids).
 
 from __future__ import annotations
 
-import random
-
 from audit.criteria.hub import is_strong, per_seed_pooled
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.inference import PromptTable, rounded
@@ -17,79 +15,16 @@ from audit.stats import mean
 from controls.seeds import replication_summary, sample_prompts
 
 
-def _capture(model, adapter, spec, comps, batches):
-    """Per prompt and component, the activation at real positions ([length, d])."""
-    import torch
-
-    from interventions.ablation import capture_hooks
-    from interventions.engine import full_forward
-
-    acts: dict[str, dict[str, torch.Tensor]] = {}
-    for batch in batches:
-        store: dict = {}
-        full_forward(model, batch, capture_hooks(adapter, model, comps, store))
-        for row, pid in enumerate(batch.prompt_ids):
-            keep = batch.attention_mask[row].bool()
-            acts[pid] = {label: t[row][keep] for label, t in store.items()}
-    return acts
-
-
-def _means(acts, comps):
-    import torch
-
-    from interventions.ablation import AblationValuesMissing
-
-    out = {}
-    for comp in comps:
-        rows = [a[comp.label] for a in acts.values()]
-        if not rows:
-            raise AblationValuesMissing(f"mean ablation of {comp.label}: no prompts to average over")
-        value = torch.cat(rows).mean(0)
-        if not torch.isfinite(value).all():
-            raise AblationValuesMissing(f"mean ablation of {comp.label}: the mean is not finite")
-        out[comp.label] = value
-    return out
-
-
-def _donors(seed: int, samples_for_seed: dict) -> dict[str, str]:
-    """For every prompt, another prompt of its family, chosen by the seed."""
-    from interventions.ablation import AblationValuesMissing
-
-    donors = {}
-    for fam, prompts in samples_for_seed.items():
-        ids = [p.id for p in prompts]
-        if len(ids) < 2:
-            raise AblationValuesMissing(f"resample ablation needs >= 2 prompts per family; {fam} has {len(ids)}")
-        for pid in ids:
-            rng = random.Random(f"{seed}:{pid}:resample")
-            donors[pid] = rng.choice([d for d in ids if d != pid])
-    return donors
-
-
-def _resampled(batch, label, acts, donors):
-    """Donor activations right-aligned to each row (answer position to answer position)."""
-    import torch
-
-    rows = []
-    width = batch.input_ids.shape[1]
-    for pid in batch.prompt_ids:
-        donor = acts[donors[pid]][label]
-        take = donor[-width:]
-        pad = donor[:1].expand(width - take.shape[0], -1)
-        rows.append(torch.cat([pad, take]))
-    return torch.stack(rows)
-
-
 def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, drawn: bool = False) -> dict:
-    """``{seed: {prompt_id: {metric: [per component]}}}``, with the evidence cache. ``drawn``: the
-    components are not the spec's own (a control's random draw): their labels join the unit key."""
+    """``{seed: {prompt_id: {metric: [per component]}}}``: per prompt a cached unit, the missing
+    ones computed in ``ablation.batch`` tasks. ``drawn``: the components are not the spec's own (a
+    control's random draw): their labels join the unit key."""
     from audit.cache import unit_key
     from audit.encoding import batches
-    from audit.metrics import all_metrics
-    from interventions.engine import full_forward, replay, trace_base
+    from audit.units import Task, run_batched
 
-    cache, model = ctx.options.evidence_cache, None
     spec_json = spec.model_dump(mode="json", exclude={"why"})
+    tok, size = ctx.loaded.tokenizer, ctx.options.batch_size
     out = {}
     total = sum(len(v) for v in encoded_by_seed.values())
     ctx.progress.start(max(1, total), f"{ctx.lc.claim.id}: {len(comps)} components x {total} prompt-seeds")
@@ -99,35 +34,20 @@ def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, dr
                                spec=spec_json, seed=seed if sample_ids else None, sample=sample_ids,
                                ids=e.ids, target=e.target,
                                **({"components": [c.label for c in comps]} if drawn else {})) for e in encoded}
-        units = {pid: cache.get(k) for pid, k in keys.items()}
-        missing = [e for e in encoded if units[e.id] is None]
-        if missing:
-            model = model or ctx.loaded.model
-            todo = batches(ctx.loaded.tokenizer, missing, ctx.options.batch_size)
-            acts = means = donors = None
-            if spec.method != "zero":
-                acts = _capture(model, ctx.adapter, spec, comps, batches(ctx.loaded.tokenizer, encoded, ctx.options.batch_size))
-                means = _means(acts, comps) if spec.method == "mean" else None
-                donors = _donors(seed, samples[seed]) if spec.method == "resample" else None
-            for batch in todo:
-                trace = trace_base(model, ctx.adapter, batch)
-                per = {pid: {} for pid in batch.prompt_ids}
-                for comp in comps:
-                    values = means[comp.label] if means else (_resampled(batch, comp.label, acts, donors) if donors else None)
-                    hooks = spec.hooks(ctx.adapter, model, comp, batch.attention_mask, values)
-                    inside = comp.target != "module" or "layers." in comp.module
-                    ablated = (replay(model, ctx.adapter, trace, comp.layer, hooks) if inside
-                               else full_forward(model, batch, hooks))
-                    for name, vals in all_metrics(trace.logprobs, ablated, batch.target_ids).items():
-                        for pid, v in zip(batch.prompt_ids, vals):
-                            per[pid].setdefault(name, []).append(v)
-                for pid, unit in per.items():
-                    cache.put(keys[pid], unit)
-                    units[pid] = unit
-                ctx.progress.advance(len(batch.prompt_ids))
-        else:
-            ctx.progress.advance(len(encoded))
-        out[seed] = units
+        sample = None if spec.method == "zero" else {
+            "key": unit_key(kind="ablation_sample", seed=seed, sample=sample_ids), "seed": seed,
+            "batches": batches(tok, encoded, size),
+            "families": {f: [p.id for p in ps] for f, ps in samples[seed].items()}}
+
+        def tasks(missing: list, sample=sample, keys=keys) -> list[Task]:
+            return [Task("ablation.batch", {"spec": spec, "comps": comps, "batch": b, "sample": sample,
+                                            "keys": [keys[pid] for pid in b.prompt_ids]},
+                         tuple(keys[pid] for pid in b.prompt_ids),
+                         f"{len(comps)} components on {len(b.prompt_ids)} prompts of seed {seed}", len(b.prompt_ids))
+                    for b in batches(tok, missing, size)]
+
+        by_key = run_batched(ctx, {keys[e.id]: e for e in encoded}, tasks)
+        out[seed] = {pid: by_key[k] for pid, k in keys.items()}
     return out
 
 

@@ -13,15 +13,12 @@ from audit.registry import Registry
 from audit.verdict import Outcome
 
 BUILDERS: Registry = Registry("evidence builder (intervention kind)")
-UNIT_AWARE: set[str] = set()  # kinds whose builders hand their own evidence units to the executor
 
 
-def evidence_for(kind: str, unit_aware: bool = False):
-    """Decorator registering the evidence builder of an intervention kind. ``unit_aware``: the
-    builder sends its units through ``ctx.options.executor`` itself (so it runs on the driver);
-    any other builder is one unit as a whole (run on a worker by a distributed executor)."""
-    if unit_aware:
-        UNIT_AWARE.add(kind)
+def evidence_for(kind: str):
+    """Decorator registering the evidence builder of an intervention kind. A builder runs on the
+    driver: it plans tasks, runs them with :func:`audit.units.run_tasks` (wherever the executor
+    computes them) and assembles their values into evidence."""
     return BUILDERS.register(kind)
 
 
@@ -35,6 +32,7 @@ class RunContext:
     n_layers: int
     options: object
     progress: object
+    memo: dict = field(default_factory=dict)  # an op's intermediates reused within the claim, by content key
 
 
 @dataclass

@@ -4,7 +4,7 @@ per-seed tables, claim dependencies, the hardware and the side-by-side speed pro
 from __future__ import annotations
 
 from audit.evidence.base import RunContext
-from audit.stats import mean, median
+from audit.stats import mean
 from controls.seeds import sample_prompts
 
 
@@ -62,33 +62,6 @@ def hardware() -> dict:
     if torch.cuda.is_available():
         facts["cuda_device"] = torch.cuda.get_device_name(torch.cuda.current_device())
     return facts
-
-
-def timing_protocol(ctx: RunContext, variants: dict, pairs: dict, n_prompts: int, new_tokens: int,
-                    repeats: int, warmup: int = 1) -> tuple[dict[str, list[float]], dict]:
-    """Time forced-length greedy generation of the same batch under each variant, interleaved,
-    after ``warmup`` untimed rounds.
-
-    ``variants[name]`` is ``(model, context factory or None)``. Returns seconds per repeat per
-    variant and the protocol (prompts, tokens, repeats, threads, median tokens/s) for the record.
-    """
-    import torch
-
-    from interventions.generation import greedy, timed_side_by_side
-
-    prompts = [pairs[i][0] for i in sorted(pairs)[:n_prompts]]
-    tok = ctx.loaded.tokenizer
-
-    def work(name: str) -> None:
-        greedy(variants[name][0], tok, prompts, new_tokens, len(prompts), exact_length=True)
-
-    times = timed_side_by_side({n: v[1] for n, v in variants.items()}, work, repeats, warmup)
-    tokens = len(prompts) * new_tokens
-    protocol = {"prompts": len(prompts), "new_tokens": new_tokens, "repeats": repeats, "warmup": warmup,
-                "interleaved": True, "torch_threads": torch.get_num_threads(),
-                "tokens_per_s": {n: tokens / median(t) for n, t in times.items()},
-                "seconds": {n: t for n, t in times.items()}}
-    return times, protocol
 
 
 def speedups(times: dict[str, list[float]], reference: str, name: str) -> list[float]:

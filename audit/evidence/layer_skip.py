@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.criteria.deployment import compute_ratio
-from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups, timing_protocol
-from audit.inference import rounded
+from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups
 from audit.stats import mean, median
 
 
@@ -34,61 +33,27 @@ def resolve_skips(ctx: RunContext, spec) -> tuple[list[tuple[str, list[int]]], l
     return out, deps
 
 
-def per_prompt_metrics(model, adapter, tok, pairs: dict, base: dict, skip: list[int], spec, batch_size: int) -> dict:
-    """{prompt id: {top5_overlap, greedy_agreement, prefix_agreement, nll_increase}} for one config."""
-    from interventions.generation import greedy, score, topk_overlap
-    from interventions.layer_skip import removed_layers
-
-    ids = sorted(pairs)
-    with removed_layers(model, adapter, skip):
-        gen = greedy(model, tok, [pairs[i][0] for i in ids], spec.max_new_tokens, batch_size)
-        forced = score(model, tok, [(pairs[i][0], base[i]["continuation"]) for i in ids], batch_size)
-        answer = score(model, tok, [pairs[i] for i in ids], batch_size)
-    out = {}
-    for i, g, f, a in zip(ids, gen, forced, answer):
-        b = base[i]
-        agree = 0
-        while agree < min(len(g), len(b["continuation"])) and g[agree] == b["continuation"][agree]:
-            agree += 1
-        out[i] = dict(zip(("top5_overlap", "greedy_agreement", "prefix_agreement", "nll_increase"), rounded(
-            [topk_overlap(b["topk"], f.topk), float(g == b["continuation"]), agree / len(b["continuation"]),
-             mean(-x for x in a.token_logprobs) - b["answer_nll"]])))
-    return out
-
-
 @evidence_for("layer_skip")
 def layer_skip(ctx: RunContext) -> EvidenceResult:
-    from interventions.generation import greedy, score
-    from interventions.layer_skip import removed_layers
+    from audit.units import Task, run_one, run_tasks
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
     seeds, families = claim.controls.seeds, ctx.lc.families()
     samples, pairs = sample_pairs(ctx)
     configs, deps = resolve_skips(ctx, spec)
-    model, tok, bs = ctx.loaded.model, ctx.loaded.tokenizer, ctx.options.batch_size
     ctx.progress.start(len(configs) + 2, f"{claim.id}: {len(pairs)} prompts x {len(configs)} skip configs")
-    ids = sorted(pairs)
-    base_gen = greedy(model, tok, [pairs[i][0] for i in ids], spec.max_new_tokens, bs)
-    forced = score(model, tok, [(pairs[i][0], g) for i, g in zip(ids, base_gen)], bs)
-    answer = score(model, tok, [pairs[i] for i in ids], bs)
-    base = {i: {"continuation": g, "topk": f.topk, "answer_nll": mean(-x for x in a.token_logprobs)}
-            for i, g, f, a in zip(ids, base_gen, forced, answer)}
-    ctx.progress.advance()
-    rows = []
-    for label, skip in configs:
-        metrics = per_prompt_metrics(model, ctx.adapter, tok, pairs, base, skip, spec, bs)
-        rows.append({"name": label, "skipped": skip, "n_skipped": len(skip),
-                     "compute_ratio": compute_ratio(ctx.n_layers, len(skip)),
-                     "seeds": seed_table(metrics, samples, seeds, families), "per_prompt": metrics})
-        ctx.progress.advance()
-    variants = {"unmodified": (model, None)} | {label: (model, lambda s=skip: removed_layers(model, ctx.adapter, s))
-                                                 for label, skip in configs}
-    times, protocol = timing_protocol(ctx, variants, pairs, spec.speed_prompts, spec.max_new_tokens, spec.speed_repeats,
-                                      spec.speed_warmup)
+    base = run_one(ctx, Task("layer_skip.base", {"pairs": pairs, "max_new_tokens": spec.max_new_tokens},
+                             label=f"unmodified model on {len(pairs)} prompts"))
+    per_config = run_tasks(ctx, [Task("layer_skip.config", {"pairs": pairs, "base": base, "skip": skip, "spec": spec},
+                                      label=f"skip {label}") for label, skip in configs])[1]
+    rows = [{"name": label, "skipped": skip, "n_skipped": len(skip), "compute_ratio": compute_ratio(ctx.n_layers, len(skip)),
+             "seeds": seed_table(metrics, samples, seeds, families), "per_prompt": metrics}
+            for (label, skip), metrics in zip(configs, per_config)]
+    times, protocol = run_one(ctx, Task("layer_skip.timing", {"configs": dict(configs), "pairs": pairs, "spec": spec},
+                                        label="side-by-side timing"))
     for row in rows:
         row["speedups"] = speedups(times, "unmodified", row["name"])
         row["median_speedup"] = median(row["speedups"])
-    ctx.progress.advance()
     ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
     outcome = claim.acceptance.evaluate_skip(rows, ctx.n_layers, ids)
     evidence = {"kind": "layer_skip", "configs": rows, "families": families, "seeds": seeds,

@@ -31,29 +31,37 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
     """Per-prompt sweep results, served from the evidence cache where possible.
 
     Each prompt is a unit keyed by the model hash, dtype, intervention spec, layers and its exact
-    token ids; finished batches are written at once, so a killed run resumes where it stopped.
+    token ids; the missing ones are batched into ``layer_ablation.batch`` tasks, each written as
+    soon as it finishes, so a killed run resumes where it stopped.
     """
     from audit.cache import unit_key
-    cache = ctx.options.evidence_cache
+    from audit.units import Task, run_batched
+
     spec_json = spec.model_dump(mode="json", exclude={"why"})
     keys = {e.id: unit_key(kind="layer_sweep_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
                            spec=spec_json, layers=layers, ids=e.ids, target=e.target) for e in encoded}
-    units = {pid: cache.get(k) for pid, k in keys.items()}
-    missing = [e for e in encoded if units[e.id] is None]
-    todo, reuse, budget_note = _budgeted_batches(ctx, missing)
-    ctx.progress.start(max(1, len(todo) * (len(layers) + 1)),
-                       f"{ctx.lc.claim.id}: {len(missing)}/{len(encoded)} prompts x {len(layers)} layers to compute")
-    # the executor computes the missing units (here or on workers); only this process writes them
-    for done in ctx.options.executor.layer_sweep(ctx, spec, todo, layers, reuse):
-        for pid, unit in done.items():
-            cache.put(keys[pid], unit)
-            units[pid] = unit
-    if not todo:
-        ctx.progress.advance(1)
+    planned: dict = {"memory": {}, "computed": 0}
+
+    def tasks(missing: list) -> list[Task]:
+        todo, reuse, planned["memory"] = _budgeted_batches(ctx, missing)
+        planned["computed"] = len(missing)
+        ctx.progress.start(max(1, len(todo) * (len(layers) + 1)), f"{ctx.lc.claim.id}: {len(missing)}/"
+                           f"{len(encoded)} prompts x {len(layers)} layers to compute")
+        return [Task("layer_ablation.batch", {"spec": spec, "batch": b, "layers": layers, "reuse_prefix": reuse,
+                                              "keys": [keys[pid] for pid in b.prompt_ids]},
+                     tuple(keys[pid] for pid in b.prompt_ids), f"batch of {len(b.prompt_ids)} prompts: "
+                     f"{', '.join(b.prompt_ids[:3])}{', ...' if len(b.prompt_ids) > 3 else ''}", len(layers) + 1)
+                for b in todo]
+
+    by_key = run_batched(ctx, {keys[e.id]: e for e in encoded}, tasks)
+    units = {pid: by_key[k] for pid, k in keys.items()}
+    if not planned["computed"]:
+        _, _, planned["memory"] = _budgeted_batches(ctx, [])
     return {"metrics": {name: {pid: u["metrics"][name] for pid, u in units.items()}
                         for name in next(iter(units.values()))["metrics"]},
             "base": {pid: u["base"] for pid, u in units.items()},
-            "computed": len(missing), "from_cache": len(encoded) - len(missing), "memory": budget_note}
+            "computed": planned["computed"], "from_cache": len(encoded) - planned["computed"],
+            "memory": planned["memory"]}
 
 
 def _budgeted_batches(ctx: RunContext, prompts: list) -> tuple[list, bool, dict]:
@@ -78,22 +86,17 @@ def dtype_deviation(ctx: RunContext, encoded: list, n: int = 32) -> dict | None:
     if ctx.loaded.dtype == "float32":
         return None
     from audit.encoding import batches
-    from audit.models import load_model
-    from interventions.engine import trace_base
+    from audit.units import Task, run_one
 
-    reference = load_model(ctx.options.model or ctx.lc.claim.model, "float32", ctx.options.allow_download,
-                           ctx.loaded.device)
     subset = sorted(encoded, key=lambda e: e.id)[:n]
-    kls = []
-    for batch in batches(ctx.loaded.tokenizer, subset, ctx.options.batch_size):
-        ref = trace_base(reference.model, ctx.adapter, batch).logprobs
-        low = trace_base(ctx.loaded.model, ctx.adapter, batch).logprobs
-        kls.extend(float(v) for v in (ref.exp() * (ref - low)).sum(-1))
+    kls = run_one(ctx, Task("layer_ablation.dtype_deviation",
+                            {"batches": batches(ctx.loaded.tokenizer, subset, ctx.options.batch_size)},
+                            label=f"float32 reference on {len(subset)} prompts"))
     return {"reference": "float32", "dtype": ctx.loaded.dtype, "n_prompts": len(kls),
             "mean_kl": mean(kls), "max_kl": max(kls)}
 
 
-@evidence_for("layer_ablation", unit_aware=True)
+@evidence_for("layer_ablation")
 def layer_sweep(ctx: RunContext) -> EvidenceResult:
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
     families, seeds = ctx.lc.families(), claim.controls.seeds

@@ -31,11 +31,6 @@ def drift_pairs(ctx: RunContext, task, seed: int) -> dict:
                   for p in ctx.lc.suite.sample(seed, fam, task.drift_prompts)} for fam in task.drift_families}
 
 
-def _flat(drifts: dict) -> list:
-    """The drift pairs as the flat list the adapter cache key has always used."""
-    return [pair for by_id in drifts.values() for pair in by_id.values()]
-
-
 def atlas_layers(ctx: RunContext, deps: list):
     """``fn(claim, k)``: the k highest pooled-effect layers of a layer-sweep claim (a dependency)."""
     def top(claim: str, k: int) -> list[int]:
@@ -46,10 +41,6 @@ def atlas_layers(ctx: RunContext, deps: list):
             deps.append({**dep, "top_k": k, "layers": chosen})
         return chosen
     return top
-
-
-# stored measurements every cached adapter must have (older ones are measured again, not retrained)
-REQUIRED = ("schema_valid_rate", "exact_by_prompt", "drift_by_prompt", "train_loss_by_prompt")
 
 
 def given_adapter(ctx: RunContext, placement) -> dict | None:
@@ -65,63 +56,42 @@ def given_adapter(ctx: RunContext, placement) -> dict | None:
             "base_model_name_or_path": config.get("base_model_name_or_path")}
 
 
-def trained(ctx: RunContext, modules: list[str], training, seed: int, train_prompts: list, eval_prompts: list,
-            drifts: dict, analyze=None, placement=None) -> dict:
-    """Train (or load) one adapter and measure it on the held-out prompts, the drift prompts and
-    its own training examples (their final loss, one per prompt). A given adapter placement
-    (``placement: adapter``) starts from its weights, or is only measured."""
-    from audit.cache import unit_key
-    from interventions.lora_training import evaluate, example_losses, examples, run_adapter
+def adapter_task(ctx: RunContext, modules: list[str], training, seed: int, train_prompts: list, eval_prompts: list,
+                 drifts: dict, analysis_pairs: list | None = None, placement=None, label: str = ""):
+    """The ``lora.adapter`` task: train (or load) one adapter and measure it on the held-out prompts,
+    the drift prompts and its own training examples (their final loss, one per prompt). A given
+    adapter placement (``placement: adapter``) starts from its weights, or is only measured;
+    ``analysis_pairs``: also ablate the adapter layer by layer on these (prompt, answer) ids."""
+    from audit.units import Task
 
-    tok, claim = ctx.loaded.tokenizer, ctx.lc.claim
-    task = claim.intervention.task
-    data = examples(tok, train_prompts, training.format, training.max_length)
-    cache, given = ctx.options.evidence_cache, given_adapter(ctx, placement)
-    start = {} if given is None else {"start": {"sha256": given["sha256"], "train": given["train"]}}
-    key = unit_key(kind="lora_adapter", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, modules=modules,
-                   training=training.model_dump(mode="json"), seed=seed, data=[d[0] for d in data],
-                   eval=[p.id for p in eval_prompts], drift=_flat(drifts), chat=claim.suite.chat_template,
-                   max_new_tokens=task.max_new_tokens, **start)
-    directory = cache.adapter_dir(key) if cache.enabled else None
-    base = ctx.loaded.model
-    if training.qlora:
-        from audit.models import load_variant
+    given = given_adapter(ctx, placement)
+    return Task("lora.adapter", {"modules": modules, "training": training, "seed": seed, "train_prompts": train_prompts,
+                                 "eval_prompts": eval_prompts, "drifts": drifts, "analysis_pairs": analysis_pairs,
+                                 "given": given, "start": None if given is None else ctx.lc.path.parent / placement.path},
+                label=label or f"adapter on {len(modules)} modules, seed {seed}")
 
-        base = load_variant(ctx.loaded, "nf4")
 
-    def measure(model):
-        return {**evaluate(model, tok, eval_prompts, drifts, claim.suite.chat_template, task.max_new_tokens,
-                           ctx.options.batch_size, task.family),
-                "train_loss_by_prompt": example_losses(model, tok, data, [p.id for p in train_prompts],
-                                                       ctx.options.batch_size, task.family)}
+def trained(ctx: RunContext, *args, **kwargs) -> dict:
+    """One adapter's measurements (:func:`adapter_task`, run on the executor)."""
+    from audit.units import run_one
 
-    result = run_adapter(base, tok, modules, training, seed, data, measure, directory, analyze, required=REQUIRED,
-                         analysis_required=("per_prompt",) if analyze is not None else (),
-                         start=None if given is None else ctx.lc.path.parent / placement.path,
-                         further=given is None or given["train"])
-    return result if given is None else {**result, "given_adapter": given}
+    return run_one(ctx, adapter_task(ctx, *args, **kwargs))
 
 
 def baseline(ctx: RunContext, eval_prompts: list) -> dict:
     """The model without any adapter on the same held-out prompts: what training has to beat.
     A cached unit like the adapters (keyed by model, prompts and generation settings)."""
     from audit.cache import unit_key
-    from interventions.lora_training import evaluate
+    from audit.units import Task, run_tasks
 
     claim = ctx.lc.claim
-    task, cache = claim.intervention.task, ctx.options.evidence_cache
+    task = claim.intervention.task
     key = unit_key(kind="lora_baseline", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
                    eval=[p.id for p in eval_prompts], chat=claim.suite.chat_template, max_new_tokens=task.max_new_tokens)
-    got = cache.get(key)
-    if got is not None and "exact_by_prompt" not in got and isinstance(got.get("per_prompt_exact"), list):
+    got = run_tasks(ctx, [Task("lora.baseline", {"eval_prompts": eval_prompts, "key": key}, (key,),
+                               f"baseline on {len(eval_prompts)} held-out prompts", 0)])[0][key]
+    if "exact_by_prompt" not in got and isinstance(got.get("per_prompt_exact"), list):
         got = {**got, "exact_by_prompt": {task.family: dict(zip([p.id for p in eval_prompts], got["per_prompt_exact"]))}}
-    if got is None:
-        import torch
-
-        with torch.inference_mode():
-            got = evaluate(ctx.loaded.model, ctx.loaded.tokenizer, eval_prompts, {}, claim.suite.chat_template,
-                           task.max_new_tokens, ctx.options.batch_size, task.family)
-        cache.put(key, got)
     return {k: got.get(k) for k in ("exact_match", "exact_by_prompt", "answer_nll", "json_parse_rate",
                                     "schema_valid_rate", "examples")}
 
@@ -138,6 +108,7 @@ def _row(result: dict, seed: int) -> dict:
 
 @evidence_for("lora")
 def lora(ctx: RunContext) -> EvidenceResult:
+    from audit.units import run_tasks
     from interventions.lora_training import resolve
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
@@ -148,6 +119,7 @@ def lora(ctx: RunContext) -> EvidenceResult:
     results: dict[str, list[dict]] = {name: [] for name in spec.placements}
     modules: dict[str, dict] = {}
     base_rows = []
+    planned = []  # every (placement, seed) adapter is its own task: all sent to the executor at once
     for seed in seeds:
         train_p, eval_p = split(ctx, spec.task, seed)
         drifts = drift_pairs(ctx, spec.task, seed)
@@ -155,10 +127,11 @@ def lora(ctx: RunContext) -> EvidenceResult:
         resolved = resolve(spec.placements, ctx.loaded.model, seed, atlas_layers(ctx, deps), ctx.lc.path.parent)
         for name, mods in resolved.items():
             training = spec.placement_training(name, spec.training, ctx.lc.path.parent)
-            results[name].append(_row(trained(ctx, mods, training, seed, train_p, eval_p, drifts,
-                                              placement=spec.placements[name]), seed))
+            planned.append((name, seed, adapter_task(ctx, mods, training, seed, train_p, eval_p, drifts,
+                                                     placement=spec.placements[name], label=f"{name}, seed {seed}")))
             modules.setdefault(name, {})[str(seed)] = mods
-            ctx.progress.advance()
+    for (name, seed, _), result in zip(planned, run_tasks(ctx, [t for _, _, t in planned])[1]):
+        results[name].append(_row(result, seed))
     control = claim.controls.shuffled_answers
     shuffled = shuffled_answer_rows(ctx, modules) if control is not None else None
     outcome = claim.acceptance.evaluate_lora(results, base_rows, **(
@@ -188,7 +161,6 @@ def shuffled_answer_rows(ctx: RunContext, modules: dict) -> list[dict]:
         result = trained(ctx, modules[name][str(seed)], training, seed, shuffled(train_p, seed), eval_p,
                          drift_pairs(ctx, spec.task, seed), placement=spec.placements[name])
         rows.append(_row(result, seed))
-        ctx.progress.advance()
     return rows
 
 
@@ -211,7 +183,6 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
             res = trained(ctx, resolved[point.label], training, seed, train_p, eval_p, drifts,
                           placement=point.placement)
             results[point.label].append(_row(res, seed))
-            ctx.progress.advance()
     outcome = claim.acceptance.evaluate_sweep_points(results)
     evidence = {"kind": "lora_sweep", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "points": [p.model_dump() for p in spec.points], "results": results, "baseline": base_rows,
@@ -222,7 +193,7 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
 
 @evidence_for("lora_adapter_ablation")
 def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
-    from interventions.lora_training import adapter_norms, layer_ablation_effects, resolve
+    from interventions.lora_training import resolve
     from interventions.steering import continuation_ids
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
@@ -232,23 +203,15 @@ def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
         train_p, eval_p = split(ctx, spec.task, seed)
         pairs = [continuation_ids(ctx.loaded.tokenizer, p.prompt, p.answer, claim.suite.chat_template) for p in eval_p]
 
-        def analyze(model):
-            from audit.inference import rounded
-
-            per_prompt = layer_ablation_effects(model, ctx.loaded.tokenizer, pairs, ctx.options.batch_size)
-            return {"effects": {k: sum(v) / len(v) for k, v in per_prompt.items()},
-                    "per_prompt": {k: rounded(v, 8) for k, v in per_prompt.items()}, "norms": adapter_norms(model)}
-
         mods = resolve({"adapter": spec.placement}, ctx.loaded.model, seed, atlas_layers(ctx, deps),
                        ctx.lc.path.parent)["adapter"]
         res = trained(ctx, mods, spec.placement_training("adapter", spec.training, ctx.lc.path.parent), seed, train_p,
-                      eval_p, drift_pairs(ctx, spec.task, seed), analyze, placement=spec.placement)
+                      eval_p, drift_pairs(ctx, spec.task, seed), pairs, placement=spec.placement)
         analysis = res["analysis"]
         by_prompt = {p.id: {str(k): v[i] for k, v in analysis["per_prompt"].items()} for i, p in enumerate(eval_p)}
         per_seed.append({**_row(res, seed), "effects": {str(k): v for k, v in analysis["effects"].items()},
                          "norms": {str(k): v for k, v in analysis["norms"].items()},
                          "effects_by_prompt": {spec.task.family: by_prompt}})
-        ctx.progress.advance()
     outcome = claim.acceptance.evaluate_adapter_ablation(per_seed, ctx.n_layers, spec.permutations)
     evidence = {"kind": "lora_adapter_ablation", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placement": spec.placement.model_dump(), "per_seed": per_seed, "seeds": seeds, "n_layers": ctx.n_layers,

@@ -39,46 +39,31 @@ def _encode_pair(tok, pair, chat):
 
 
 def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
-    """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached)."""
-    import torch
-
+    """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached; the
+    missing pairs computed in ``patching.batch`` tasks)."""
     from audit.cache import unit_key
     from audit.encoding import batches
-    from interventions.ablation import capture_hooks
-    from interventions.engine import full_forward, replay, trace_base
+    from audit.units import Task, run_batched
 
-    cache, ablation = ctx.options.evidence_cache, spec.as_ablation()
+    tok, size = ctx.loaded.tokenizer, ctx.options.batch_size
     spec_json = spec.model_dump(mode="json", exclude={"why", "min_gap"})
     keys = {c.id: unit_key(kind="patch_pair", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json,
                            clean=(c.ids, c.target), corrupt=(k.ids, k.target)) for c, k in pairs}
-    units = {pid: cache.get(key) for pid, key in keys.items()}
-    todo = [(c, k) for c, k in pairs if units[c.id] is None]
-    model = ctx.loaded.model if todo else None
-    by_id = {c.id: (c, k) for c, k in todo}
-    clean_batches = batches(ctx.loaded.tokenizer, [c for c, _ in todo], ctx.options.batch_size)
-    for cb in clean_batches:
-        # the corrupt batch has the same lengths, hence the same padding: positions align
-        kb = batches(ctx.loaded.tokenizer, [by_id[pid][1] for pid in cb.prompt_ids], len(cb.prompt_ids))[0]
-        kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
-        source, target = (cb, kb) if spec.direction == "denoise" else (kb, cb)
-        store: dict = {}
-        # one pass over the source run gives both its activations and its logit difference
-        source_lp = full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
-        rows = torch.arange(len(cb.prompt_ids))
-        ld = lambda lp: (lp.cpu()[rows, cb.target_ids] - lp.cpu()[rows, kb.target_ids]).tolist()  # noqa: E731
-        trace = trace_base(model, ctx.adapter, target)
-        source_ld, target_ld = ld(source_lp), ld(trace.logprobs)
-        clean_ld, corrupt_ld = (source_ld, target_ld) if spec.direction == "denoise" else (target_ld, source_ld)
-        patched = []
-        for comp in comps:
-            hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, store[comp.label])
-            patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
-        for row, pid in enumerate(cb.prompt_ids):
-            unit = {"clean": clean_ld[row], "corrupt": corrupt_ld[row], "patched": [p[row] for p in patched]}
-            cache.put(keys[pid], unit)
-            units[pid] = unit
-        ctx.progress.advance(len(cb.prompt_ids))
-    return units
+
+    def tasks(missing: list) -> list[Task]:
+        by_id = {c.id: (c, k) for c, k in missing}
+        out = []
+        for cb in batches(tok, [c for c, _ in missing], size):
+            # the corrupt batch has the same lengths, hence the same padding: positions align
+            kb = batches(tok, [by_id[pid][1] for pid in cb.prompt_ids], len(cb.prompt_ids))[0]
+            kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
+            ids = [keys[pid] for pid in cb.prompt_ids]
+            out.append(Task("patching.batch", {"spec": spec, "comps": comps, "clean": cb, "corrupt": kb, "keys": ids},
+                            tuple(ids), f"{len(comps)} components on {len(ids)} pairs", len(ids)))
+        return out
+
+    by_key = run_batched(ctx, {keys[c.id]: (c, k) for c, k in pairs}, tasks)
+    return {pid: by_key[k] for pid, k in keys.items()}
 
 
 def _reorder(batch, order):

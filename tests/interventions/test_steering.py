@@ -267,7 +267,7 @@ def test_same_claim_same_evidence(tmp_path, planted_steering):
 
 
 def test_control_that_does_not_run_makes_the_claim_errored(tmp_path, planted_steering, monkeypatch):
-    import audit.evidence.steering as builder
+    import interventions.compute.steering as builder
 
     model, suite = planted_steering("linear")
     monkeypatch.setattr(builder, "_null_unit", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))

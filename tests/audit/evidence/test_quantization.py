@@ -103,7 +103,7 @@ def test_peak_memory_is_measured_per_mode_during_its_quality_pass(tmp_path, hub_
 
     import torch
 
-    import audit.evidence.quantization as q
+    import interventions.compute.deployment as q
 
     real = q.quality
 

@@ -1,0 +1,33 @@
+"""Ops of ``layer_ablation``: one batch of prompts through the layer sweep."""
+
+from __future__ import annotations
+
+from audit.unit_ops import unit_op
+
+
+@unit_op("layer_ablation.batch")
+def sweep_batch(ctx, spec, batch, layers: list[int], reuse_prefix: bool, keys: list[str]) -> dict:
+    """``{key: {"metrics": {metric: [per layer]}, "base": {...}}}`` for the batch's prompts
+    (``keys`` aligned with ``batch.prompt_ids``)."""
+    from interventions.sweep import sweep_batches
+
+    (out,) = sweep_batches(ctx.loaded.model, ctx.adapter, spec, [batch], layers, reuse_prefix=reuse_prefix)
+    return {key: out[pid] for key, pid in zip(keys, batch.prompt_ids)}
+
+
+@unit_op("layer_ablation.dtype_deviation")
+def dtype_deviation(ctx, batches: list) -> list[float]:
+    """KL(float32 || run dtype) of the base next-token distribution per prompt of ``batches``."""
+    from audit.models import load_model
+    from interventions.engine import trace_base
+
+    reference = ctx.memo.get("float32 reference")
+    if reference is None:
+        reference = ctx.memo["float32 reference"] = load_model(
+            ctx.options.model or ctx.lc.claim.model, "float32", ctx.options.allow_download, ctx.loaded.device)
+    kls = []
+    for batch in batches:
+        ref = trace_base(reference.model, ctx.adapter, batch).logprobs
+        low = trace_base(ctx.loaded.model, ctx.adapter, batch).logprobs
+        kls.extend(float(v) for v in (ref.exp() * (ref - low)).sum(-1))
+    return kls

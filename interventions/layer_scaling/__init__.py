@@ -1,0 +1,1 @@
+"""``kind: layer_scaling`` — the worked example of a kind in one folder (see DEVELOPING.md)."""
