@@ -13,10 +13,16 @@ class DegenerateLogits(RuntimeError):
     """The intervened model produced NaN or infinite log-probabilities."""
 
 
+def kl_divergence(p_logprobs: torch.Tensor, q_logprobs: torch.Tensor) -> torch.Tensor:
+    """KL(p || q) in nats over the last dimension, from log-probabilities (broadcasting): the one
+    KL every metric, check and control uses."""
+    return (p_logprobs.exp() * (p_logprobs - q_logprobs)).sum(-1)
+
+
 @METRICS.register("kl")
 def kl(base: torch.Tensor, ablated: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """KL(base || ablated) of the next-token distribution, per row."""
-    return (base.exp() * (base - ablated)).sum(-1)
+    return kl_divergence(base, ablated)
 
 
 @METRICS.register("nll_increase")

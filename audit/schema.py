@@ -88,10 +88,12 @@ class Controls(StrictModel):
         None, description="steering: N random unit directions applied like the real one (controls/random_vector.py)")
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
-                          "(controls/shuffled_label.py)")
+                          "(controls/shuffled_label.py); patching (one claimed component): each pair patched from "
+                          "another pair's source run, N re-pairings per seed (controls/shuffled_pairs.py)")
     random_component: Optional[NullControl] = Field(
-        None, description="ablation (one claimed component): the same ablation on N random components of the same "
-                          "kind (other layers' MLPs, other heads, ...) drawn by the seed (controls/random_component.py)")
+        None, description="ablation or patching (one claimed component): the same intervention on N random "
+                          "components of the same kind (other layers' MLPs, other heads, ...) drawn by the seed "
+                          "(controls/random_component.py)")
     shuffled_answers: Optional[ShuffledAnswers] = Field(
         None, description="lora: the candidate placement trained again with answers permuted among its training "
                           "prompts; the real adapter must beat it on held-out exact match "
@@ -381,8 +383,9 @@ def _control_problems(lc: LoadedClaim) -> list:
             problems.append(_not_taken(lc, ("controls", name) if ran else ("controls", "waive", name), name))
     taken = [n for n in OPTIONAL_CONTROLS if getattr(controls, n) is not None]
     problems += [_not_taken(lc, ("controls", n), n) for n in taken if n not in accepted]
-    if "random_component" in accepted and controls.random_component is not None:
-        problems += _random_component_problems(lc)
+    for name in getattr(iv, "component_controls", ()):  # controls that judge one claimed component
+        if name in accepted and getattr(controls, name) is not None:
+            problems += _one_component_problems(lc, name)
     if controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
         problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
                                    "method (always included)", hint="list only the other methods"))
@@ -399,15 +402,15 @@ def _not_taken(lc: LoadedClaim, loc: tuple, name: str):
                       hint=f"kinds that take it: {takers}")
 
 
-def _random_component_problems(lc: LoadedClaim) -> list:
+def _one_component_problems(lc: LoadedClaim, name: str) -> list:
     problems = []
     if not hasattr(lc.claim.acceptance, "component"):
-        problems.append(lc.problem(("controls", "random_component"), "random_component compares one claimed "
-                                   f"component with random ones; acceptance '{lc.claim.acceptance.kind}' names none",
+        problems.append(lc.problem(("controls", name), f"{name} judges one claimed component against its null; "
+                                   f"acceptance '{lc.claim.acceptance.kind}' names none",
                                    hint="use it with effect_at_least or rank_top_k (a sweep's top is already "
                                         "judged against every other component)"))
-    if getattr(lc.claim.intervention, "target", "") == "module":
-        problems.append(lc.problem(("controls", "random_component"), "random_component needs a residual, attn, "
+    if name == "random_component" and getattr(lc.claim.intervention, "target", "") == "module":
+        problems.append(lc.problem(("controls", name), "random_component needs a residual, attn, "
                                    "mlp or head target", hint="a module path has no same-kind alternatives"))
     return problems
 

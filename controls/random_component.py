@@ -41,14 +41,41 @@ def draw(claimed, seed: int, n: int, n_layers: int, n_heads: int | None) -> list
     return rng.sample(pool, min(n, len(pool)))
 
 
-def combine(outcome: Outcome, control: dict) -> Outcome:
-    """The claim's outcome with the control's: a supported claim needs the control passed; inside
-    the null's bulk refutes it; anything else leaves it inconclusive. Other verdicts stand."""
+def combine(outcome: Outcome, control: dict, name: str = NAME) -> Outcome:
+    """The claim's outcome with a control's (``name``): a supported claim needs the control passed;
+    inside the null's bulk refutes it; anything else leaves it inconclusive. Other verdicts stand."""
     from audit.criteria.steering import PASSED, REFUTED
 
-    summary = {**outcome.summary, NAME: control}
+    summary = {**outcome.summary, name: control}
     if outcome.verdict is not Verdict.SUPPORTED or control["status"] == PASSED:
         return Outcome(outcome.verdict, [*outcome.reasons, control["reason"]], summary)
     if control["status"] == REFUTED:
         return Outcome(Verdict.REFUTED, [control["reason"], *outcome.reasons], {**summary, "strong": control["strong"]})
     return Outcome(Verdict.INCONCLUSIVE, [control["reason"], *outcome.reasons], {**summary, "strong": False})
+
+
+def run(ctx, claimed_label: str, comps: list, ids_by_seed: dict, observed, null_effects, outcome: Outcome):
+    """The control on one claim: per seed, ``observed(seed, pid)`` (the claimed component's effect on
+    a prompt) against ``null_effects(seed, null_components) -> {pid: [effect per component]}`` on the
+    seed's prompts ``ids_by_seed[seed]``, judged by one pooled test. Returns the combined outcome and
+    the control's record (draws and null means per seed, for the report)."""
+    from audit.criteria.steering import judge_control
+    from audit.inference import ALPHA, rounded
+    from audit.stats import mean
+
+    claimed = next((c for c in comps if c.label == claimed_label), None)
+    if claimed is None:
+        raise ValueError(f"{NAME}: the claimed component {claimed_label} is not in the sweep")
+    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
+    n = ctx.lc.claim.controls.random_component.n
+    observed_means, nulls, drawn = [], [], {}
+    for seed, ids in ids_by_seed.items():
+        null_comps = draw(claimed, seed, n, ctx.n_layers, getattr(config, "num_attention_heads", None))
+        effects = null_effects(seed, null_comps)
+        observed_means.append(mean(observed(seed, pid) for pid in ids))
+        nulls.append([mean(rounded(effects[pid])[j] for pid in ids) for j in range(len(null_comps))])
+        drawn[str(seed)] = [c.label for c in null_comps]
+    interval = (outcome.summary or {}).get("interval")
+    result = judge_control(NAME, observed_means, nulls, ALPHA, tuple(interval) if interval else None)
+    record = {**result, "claimed": claimed_label, "draws": drawn, "null_per_seed": nulls}
+    return combine(outcome, result), record

@@ -45,6 +45,7 @@ class Ablation(StrictModel):
     why: str = ""
 
     accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement", "random_component"})
+    component_controls: ClassVar[tuple[str, ...]] = ("random_component",)
 
     @model_validator(mode="after")
     def _consistent(self):

@@ -10,6 +10,7 @@ from typing import Callable, ContextManager
 
 import torch
 
+from audit.metrics import kl_divergence
 from interventions.engine import model_device
 from interventions.steering import left_pad, position_ids
 
@@ -85,7 +86,7 @@ def score(model, tokenizer, pairs: list[tuple[list[int], list[int]]], batch_size
 
 def kl(p_logprobs: torch.Tensor, q_logprobs: torch.Tensor) -> float:
     """KL(p || q) in nats from log-probabilities."""
-    return float((p_logprobs.exp() * (p_logprobs - q_logprobs)).sum())
+    return float(kl_divergence(p_logprobs, q_logprobs))
 
 
 def topk_overlap(a: list[list[int]], b: list[list[int]]) -> float:

@@ -12,7 +12,7 @@ refused, with both tokenizations shown. A pair whose clean and corrupt runs bare
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,6 +24,9 @@ from interventions.registry import intervention
 
 @intervention("patching")
 class Patching(StrictModel):
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component", "shuffled_label"})
+    component_controls: ClassVar[tuple[str, ...]] = ("random_component", "shuffled_label")  # re-paired sources
+
     kind: Literal["patching"]
     target: Literal["residual", "attn", "mlp", "head"] = Field(
         description="what is patched: residual (a layer's output), attn / mlp (a sublayer's output), head (one "

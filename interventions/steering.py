@@ -647,4 +647,6 @@ def stop_token_ids(model, tokenizer) -> set[int]:
 
 def kl_rows(base_lp, steered_lp):
     """KL(base || steered) per prompt: base [P, vocab], steered [V, P, vocab] -> [V, P]."""
-    return (base_lp.exp()[None] * (base_lp[None] - steered_lp)).sum(-1)
+    from audit.metrics import kl_divergence
+
+    return kl_divergence(base_lp[None], steered_lp)

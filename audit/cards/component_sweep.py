@@ -45,19 +45,25 @@ def _agreement_note(ev: dict) -> list[str]:
             f"inconclusive; the matrix is under Control: method_agreement."]
 
 
+NULLS = {"random_component": ("{n} random components of its kind", "random same-kind components' {metric}"),
+         "shuffled_label": ("{n} re-pairings of its sources", "{metric} patched from another pair's run")}
+
+
 def _null_plot(rec: dict, out_dir, metric: str) -> list:
-    """The random-component control's pooled null with the claimed component's effect."""
+    """Each null control's pooled null with the claimed component's effect (random components;
+    re-paired patching sources)."""
     from audit.criteria.steering import BULK, pooled_null
 
-    ctl = (rec["evidence"].get("controls") or {}).get("random_component")
-    if not ctl:
-        return []
-    null = pooled_null(ctl["null_per_seed"])
-    path = plot_path(rec, "null-random_component")
-    plots.null_histogram(null, ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                         f"{rec['claim_id']}\n{ctl['claimed']} vs {ctl['n_draws']} random components of its kind "
-                         f"({ctl['n_seeds']} seeds, seed mean)", metric, out_dir / path,
-                         per_seed_observed=ctl["observed_per_seed"])
-    return [(path, f"random_component: pooled null of random same-kind components' {metric} (bars), its "
-                   f"{BULK * 100:g}th percentile (dashed) and the claimed component (line); p = {ctl['p']:.3g}, "
-                   f"{ctl['status']}")]
+    out = []
+    for name, (title, bars) in NULLS.items():
+        ctl = (rec["evidence"].get("controls") or {}).get(name)
+        if not ctl or "null_per_seed" not in ctl:
+            continue
+        path = plot_path(rec, f"null-{name}")
+        plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
+                             f"{rec['claim_id']}\n{ctl['claimed']} vs {title.format(n=ctl['n_draws'])} "
+                             f"({ctl['n_seeds']} seeds, seed mean)", metric, out_dir / path,
+                             per_seed_observed=ctl["observed_per_seed"])
+        out.append((path, f"{name}: pooled null of {bars.format(metric=metric)} (bars), its {BULK * 100:g}th "
+                          f"percentile (dashed) and the claimed component (line); p = {ctl['p']:.3g}, {ctl['status']}"))
+    return out

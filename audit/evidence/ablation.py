@@ -51,33 +51,6 @@ def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, dr
     return out
 
 
-def random_component_control(ctx: RunContext, spec, comps, encoded_by_seed, samples, per_prompt, outcome):
-    """The claimed component against the same ablation on random components of its kind, drawn per
-    seed (:mod:`controls.random_component`): the combined outcome and the control's record."""
-    from audit.criteria.steering import judge_control
-    from audit.inference import ALPHA
-    from controls.random_component import combine, draw
-
-    claim = ctx.lc.claim
-    label, metric, n = claim.acceptance.component, claim.metric.kind, claim.controls.random_component.n
-    claimed = next((c for c in comps if c.label == label), None)
-    if claimed is None:
-        raise ValueError(f"random_component: the claimed component {label} is not in the sweep")
-    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
-    observed, nulls, drawn = [], [], {}
-    for seed, encoded in encoded_by_seed.items():
-        null_comps = draw(claimed, seed, n, ctx.n_layers, getattr(config, "num_attention_heads", None))
-        units = component_effects(ctx, spec, null_comps, {seed: encoded}, samples, drawn=True)[seed]
-        ids = [e.id for e in encoded]
-        observed.append(mean(per_prompt[metric][str(seed)][pid][comps.index(claimed)] for pid in ids))
-        nulls.append([mean(rounded(units[pid][metric])[j] for pid in ids) for j in range(len(null_comps))])
-        drawn[str(seed)] = [c.label for c in null_comps]
-    interval = (outcome.summary or {}).get("interval")
-    result = judge_control("random_component", observed, nulls, ALPHA, tuple(interval) if interval else None)
-    record = {**result, "claimed": label, "draws": drawn, "null_per_seed": nulls}
-    return combine(outcome, result), record
-
-
 @evidence_for("ablation")
 def ablation_sweep(ctx: RunContext) -> EvidenceResult:
     from audit.encoding import encode
@@ -115,8 +88,14 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
         outcome, matrix = combine(spec.method, outcomes)
         ran.add("method_agreement")
     if claim.controls.random_component is not None:
-        outcome, null_record = random_component_control(ctx, spec, comps, encoded_by_seed, samples, per_prompt,
-                                                        outcome)
+        from controls import random_component
+
+        index, metric = {c.label: i for i, c in enumerate(comps)}, claim.metric.kind
+        outcome, null_record = random_component.run(
+            ctx, claim.acceptance.component, comps, {s: [e.id for e in encoded_by_seed[s]] for s in seeds},
+            lambda s, pid: per_prompt[metric][str(s)][pid][index[claim.acceptance.component]],
+            lambda s, null: {pid: u[metric] for pid, u in component_effects(
+                ctx, spec, null, {s: encoded_by_seed[s]}, samples, drawn=True)[s].items()}, outcome)
         ran.add("random_component")
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,

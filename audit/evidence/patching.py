@@ -38,9 +38,10 @@ def _encode_pair(tok, pair, chat):
     return clean, corrupt, problem
 
 
-def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
+def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False) -> dict:
     """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached; the
-    missing pairs computed in ``patching.batch`` tasks)."""
+    missing pairs computed in ``patching.batch`` tasks). ``drawn``: the components are a control's
+    random draw, not the spec's own: their labels join the unit key."""
     from audit.cache import unit_key
     from audit.encoding import batches
     from audit.units import Task, run_batched
@@ -48,7 +49,8 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list) -> dict:
     tok, size = ctx.loaded.tokenizer, ctx.options.batch_size
     spec_json = spec.model_dump(mode="json", exclude={"why", "min_gap"})
     keys = {c.id: unit_key(kind="patch_pair", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json,
-                           clean=(c.ids, c.target), corrupt=(k.ids, k.target)) for c, k in pairs}
+                           clean=(c.ids, c.target), corrupt=(k.ids, k.target),
+                           **({"components": [x.label for x in comps]} if drawn else {})) for c, k in pairs}
 
     def tasks(missing: list) -> list[Task]:
         by_id = {c.id: (c, k) for c, k in missing}
@@ -130,9 +132,30 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
         "notes": notes, "controls": {"seeds": replication_summary(per_seed, labels, seeds)},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
+    ran = {"seeds"}
+    if claim.controls.random_component is not None:
+        from controls import random_component
+
+        claimed = claim.acceptance.component
+        flat = {s: [pid for f in kept for pid in ids[str(s)][f]] for s in seeds}
+
+        def null_recovery(seed, null):
+            got = _pair_units(ctx, spec, null, [encoded[pid] for pid in flat[seed]], drawn=True)
+            return {pid: [normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]]
+                    for pid, u in got.items()}
+
+        outcome, evidence["controls"]["random_component"] = random_component.run(
+            ctx, claimed, comps, flat, lambda s, pid: recovery[pid][labels.index(claimed)], null_recovery, outcome)
+        ran.add("random_component")
+    if claim.controls.shuffled_label is not None:
+        from controls import shuffled_pairs
+
+        outcome, evidence["controls"]["shuffled_label"] = shuffled_pairs.run(
+            ctx, spec, comps, encoded, {str(s): ids[str(s)] for s in seeds}, recovery, units, outcome)
+        ran.add("shuffled_label")
     trivially_named = [label for label in named if label in trivial]
     if trivially_named and outcome.verdict is not Verdict.ERRORED:
         outcome = Outcome(Verdict.INCONCLUSIVE, outcome.reasons + [
             f"{', '.join(map(str, trivially_named))} recover(s) trivially (last-layer residual carries the whole "
             "clean run): not a finding either way"], outcome.summary | {"strong": False})
-    return EvidenceResult(outcome, evidence, kinds={"patching"}, controls_run={"seeds"}, strong=is_strong(outcome))
+    return EvidenceResult(outcome, evidence, kinds={"patching"}, controls_run=ran, strong=is_strong(outcome))

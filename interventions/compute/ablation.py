@@ -10,7 +10,7 @@ import random
 from audit.unit_ops import unit_op
 
 
-def _capture(model, adapter, comps, batches):
+def capture_real_positions(model, adapter, comps, batches):
     """Per prompt and component, the activation at real positions ([length, d])."""
     from interventions.ablation import capture_hooks
     from interventions.engine import full_forward
@@ -56,7 +56,7 @@ def donors(seed: int, ids_by_family: dict[str, list[str]]) -> dict[str, str]:
     return out
 
 
-def _resampled(batch, label, acts, donor_of):
+def donor_aligned(batch, label, acts, donor_of):
     """Donor activations right-aligned to each row (answer position to answer position)."""
     import torch
 
@@ -77,7 +77,7 @@ def _sample_values(ctx, spec, comps, sample: dict):
     key = (sample["key"], spec.method, tuple(c.label for c in comps))
     held = ctx.memo.get("ablation.sample")
     if held is None or held[0] != key:
-        acts = _capture(ctx.loaded.model, ctx.adapter, comps, sample["batches"])
+        acts = capture_real_positions(ctx.loaded.model, ctx.adapter, comps, sample["batches"])
         means = _means(acts, comps) if spec.method == "mean" else None
         donor_of = donors(sample["seed"], sample["families"]) if spec.method == "resample" else None
         held = ctx.memo["ablation.sample"] = (key, (acts, means, donor_of))
@@ -96,7 +96,7 @@ def ablate_batch(ctx, spec, comps, batch, keys: list[str], sample: dict | None =
     trace = trace_base(model, ctx.adapter, batch)
     per = {pid: {} for pid in batch.prompt_ids}
     for comp in comps:
-        values = means[comp.label] if means else (_resampled(batch, comp.label, acts, donor_of) if donor_of else None)
+        values = means[comp.label] if means else (donor_aligned(batch, comp.label, acts, donor_of) if donor_of else None)
         hooks = spec.hooks(ctx.adapter, model, comp, batch.attention_mask, values)
         inside = comp.target != "module" or "layers." in comp.module
         ablated = replay(model, ctx.adapter, trace, comp.layer, hooks) if inside else full_forward(model, batch, hooks)

@@ -18,6 +18,7 @@ def sweep_batch(ctx, spec, batch, layers: list[int], reuse_prefix: bool, keys: l
 @unit_op("layer_ablation.dtype_deviation")
 def dtype_deviation(ctx, batches: list) -> list[float]:
     """KL(float32 || run dtype) of the base next-token distribution per prompt of ``batches``."""
+    from audit.metrics import kl_divergence
     from audit.models import load_model
     from interventions.engine import trace_base
 
@@ -29,5 +30,5 @@ def dtype_deviation(ctx, batches: list) -> list[float]:
     for batch in batches:
         ref = trace_base(reference.model, ctx.adapter, batch).logprobs
         low = trace_base(ctx.loaded.model, ctx.adapter, batch).logprobs
-        kls.extend(float(v) for v in (ref.exp() * (ref - low)).sum(-1))
+        kls.extend(float(v) for v in kl_divergence(ref, low))
     return kls

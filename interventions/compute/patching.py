@@ -31,3 +31,34 @@ def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
         patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
     return {key: {"clean": clean_ld[row], "corrupt": corrupt_ld[row], "patched": [p[row] for p in patched]}
             for row, key in enumerate(keys)}
+
+
+@unit_op("patching.shuffled_pairs")
+def shuffled_pairs(ctx, spec, comp, pairs: dict, draws: list[dict[str, str]], key: str) -> dict:
+    """The claimed component patched from *another* pair's source run (the shuffled-pairs control):
+    per draw ``{target pair id: donor pair id}``, the patched logit difference of every target pair
+    (its own clean / corrupt answers), the donor's activations right-aligned to the target's
+    positions (answer position to answer position). ``pairs``: ``{id: (clean, corrupt)}``."""
+    from audit.encoding import batches
+    from interventions.compute.ablation import capture_real_positions, donor_aligned
+    from interventions.engine import replay, trace_base
+
+    model, tok, size, ablation = ctx.loaded.model, ctx.loaded.tokenizer, ctx.options.batch_size, spec.as_ablation()
+    side = 0 if spec.direction == "denoise" else 1  # the run activations come from
+    ids = sorted(pairs)
+    acts = capture_real_positions(model, ctx.adapter, [comp], batches(tok, [pairs[i][side] for i in ids], size))
+    out: list[dict[str, float]] = [{} for _ in draws]
+    for cb in batches(tok, [pairs[i][0] for i in ids], size):
+        kb = batches(tok, [pairs[i][1] for i in cb.prompt_ids], len(cb.prompt_ids))[0]
+        target = kb if spec.direction == "denoise" else cb
+        trace = trace_base(model, ctx.adapter, target)
+        answers = {pid: (int(cb.target_ids[r]), int(kb.target_ids[kb.prompt_ids.index(pid)]))
+                   for r, pid in enumerate(cb.prompt_ids)}
+        for d, donor_of in enumerate(draws):
+            values = donor_aligned(target, comp.label, acts, donor_of)
+            lp = replay(model, ctx.adapter, trace, comp.layer,
+                        ablation.hooks(ctx.adapter, model, comp, target.attention_mask, values)).cpu()
+            for row, pid in enumerate(target.prompt_ids):
+                clean_answer, corrupt_answer = answers[pid]
+                out[d][pid] = float(lp[row, clean_answer] - lp[row, corrupt_answer])
+    return {key: out}
