@@ -8,11 +8,12 @@ with the intervention's hooks installed. Logits are computed only at the answer 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 
-from interventions.hooks import Hook, first_output, hooked, require_fired
+from interventions.hooks import Hook, first_output, hidden_input, hooked, require_fired
 
 
 @dataclass
@@ -101,3 +102,84 @@ def full_forward(model, batch: EncodedBatch, hooks: list[Hook]) -> torch.Tensor:
     if hooks:
         require_fired(hooks)
     return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+
+
+@dataclass
+class PrefixCache:
+    """The keys and values of every position but the answer position (the last column), from one
+    unintervened pass, and each decoder layer's input for the answer token (its hidden state and
+    the keyword arguments the model passed: mask, rotary embeddings, the cache): what a
+    position-restricted intervention reuses."""
+
+    cache: object
+    layer_inputs: list[tuple[torch.Tensor, dict]]
+    logprobs: torch.Tensor
+    width: int
+    recurrent: bool  # states a new token updates in place (LFM2's convolutions, sliding windows): copied per run
+
+
+@torch.inference_mode()
+def trace_prefix(model, adapter, batch: EncodedBatch) -> PrefixCache:
+    """One unintervened pass over all but the last column, keeping its keys and values; then the
+    answer token alone, recording every layer's input (the cache is cropped back after it)."""
+    from transformers import DynamicCache
+
+    batch = batch.to(model_device(model))
+    config = getattr(model.config, "text_config", model.config)
+    cache = DynamicCache(config=config)
+    model.model(input_ids=batch.input_ids[:, :-1], attention_mask=batch.attention_mask[:, :-1],
+                position_ids=batch.position_ids[:, :-1], past_key_values=cache, use_cache=True)
+    kinds = getattr(config, "layer_types", None) or []
+    recurrent = any(k != "full_attention" for k in kinds)  # convolutions; sliding windows roll, too
+    layers = adapter.layers(model)
+    records: list = [None] * len(layers)
+    handles = [layer.register_forward_pre_hook(
+        lambda module, args, kwargs, i=i: records.__setitem__(i, (hidden_input(args, kwargs), dict(kwargs))),
+        with_kwargs=True) for i, layer in enumerate(layers)]
+    width = batch.input_ids.shape[1] - 1
+    run_cache = copy.deepcopy(cache) if recurrent else cache
+    try:
+        out = model.model(input_ids=batch.input_ids[:, -1:], attention_mask=batch.attention_mask,
+                          position_ids=batch.position_ids[:, -1:], past_key_values=run_cache, use_cache=True)
+    finally:
+        for h in handles:
+            h.remove()
+        if not recurrent:
+            _drop_answer_token(cache, 0, len(layers))
+    for i, (hidden, kwargs) in enumerate(records):
+        kwargs.pop("hidden_states", None)
+        records[i] = (hidden, {k: (cache if v is run_cache else v) for k, v in kwargs.items()})
+    logprobs = torch.log_softmax(adapter.unembed(model, out.last_hidden_state[:, -1, :]).float(), dim=-1)
+    return PrefixCache(cache, records, logprobs, width, recurrent)
+
+
+def _drop_answer_token(cache, start: int, stop: int) -> None:
+    for i in range(start, stop):
+        cache.layers[i].crop(-1)
+
+
+@torch.inference_mode()
+def answer_position_run(model, adapter, prefix: PrefixCache, start: int, hooks: list[Hook]) -> torch.Tensor:
+    """Answer log-probs with ``hooks`` acting at the answer position only, from layer ``start`` on.
+
+    An intervention there cannot change any earlier position (attention is causal), so their keys
+    and values are the unintervened ones, and layers below ``start`` compute the answer token as
+    in the base pass: only the answer token runs, through layers ``start``.., attending to the
+    cached prefix — about (L - start) / L x 1/T of a forward pass instead of a whole one. The hooks
+    see a one-token sequence (index -1 is the answer position). The cache is cropped back
+    afterwards (a recurrent one is copied for the run instead).
+    """
+    layers = adapter.layers(model)
+    cache = copy.deepcopy(prefix.cache) if prefix.recurrent else prefix.cache
+    hidden = prefix.layer_inputs[start][0]
+    try:
+        with hooked(hooks):
+            for i in range(start, len(layers)):
+                kwargs = {k: (cache if v is prefix.cache else v) for k, v in prefix.layer_inputs[i][1].items()}
+                hidden = first_output(layers[i](hidden, **kwargs))
+    finally:
+        if not prefix.recurrent:
+            _drop_answer_token(prefix.cache, start, len(layers))
+    if hooks:
+        require_fired(hooks)
+    return _answer_logprobs(adapter, model, hidden)
