@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from audit.unit_ops import unit_op
 
+ANSWER_POSITION_PATH = True  # components at the answer position recompute only the answer token
+
+
+def at_answer(comp) -> bool:
+    """A component whose patch touches the answer position only, inside the decoder layers."""
+    return comp.position in ("last", "answer") and (comp.target != "module" or "layers." in comp.module)
+
 
 @unit_op("patching.batch")
 def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
@@ -13,7 +20,7 @@ def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
     import torch
 
     from interventions.ablation import capture_hooks
-    from interventions.engine import full_forward, replay, trace_base
+    from interventions.engine import answer_position_run, full_forward, replay, trace_base, trace_prefix
 
     model, ablation = ctx.loaded.model, spec.as_ablation()
     source, target = (clean, corrupt) if spec.direction == "denoise" else (corrupt, clean)
@@ -25,8 +32,14 @@ def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
     trace = trace_base(model, ctx.adapter, target)
     source_ld, target_ld = ld(source_lp), ld(trace.logprobs)
     clean_ld, corrupt_ld = (source_ld, target_ld) if spec.direction == "denoise" else (target_ld, source_ld)
+    fast = ANSWER_POSITION_PATH and any(at_answer(c) for c in comps)
+    prefix = trace_prefix(model, ctx.adapter, target) if fast else None
     patched = []
     for comp in comps:
+        if fast and at_answer(comp):  # exact: earlier positions' keys and values cannot change
+            hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask[:, -1:], store[comp.label][:, -1:])
+            patched.append(ld(answer_position_run(model, ctx.adapter, prefix, comp.layer, hooks)))
+            continue
         hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, store[comp.label])
         patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
     return {key: {"clean": clean_ld[row], "corrupt": corrupt_ld[row], "patched": [p[row] for p in patched]}
