@@ -25,7 +25,7 @@ from audit.models import load_model  # noqa: E402
 from audit.suite import load_suite  # noqa: E402
 from controls.seeds import sample_prompts  # noqa: E402
 from interventions.architectures import adapter_for  # noqa: E402
-from interventions.engine import replay, trace_base  # noqa: E402
+from interventions.engine import MIN_SHARED, replay, shared_length, trace_base, trace_shared  # noqa: E402
 from interventions.hooks import hidden_input, hooked, replace_output, Hook  # noqa: E402
 from interventions.layer_ablation import LayerAblation  # noqa: E402
 
@@ -49,9 +49,11 @@ def naive_sweep(model, batch, n_layers):
     return torch.stack(out)
 
 
-def engine_sweep(model, adapter, batch, n_layers):
+def engine_sweep(model, adapter, batch, n_layers, share_prefix=True):
+    """The product's path: a base trace (the rows' shared prefix run once when there is one) and a
+    replay from each ablated layer."""
     spec = LayerAblation(kind="layer_ablation", method="skip")
-    trace = trace_base(model, adapter, batch)
+    trace = (share_prefix and trace_shared(model, adapter, batch)) or trace_base(model, adapter, batch)
     return torch.stack([kl_rows(trace.logprobs, replay(model, adapter, trace, layer, spec.hooks(adapter, model, layer)))
                         for layer in range(n_layers)])
 
@@ -74,9 +76,10 @@ def matmul_peak_gflops(dtype, n=1024, reps=10):
     return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
 
 
-def sweep_flops(model, batch, n_layers):
-    """Matmul FLOPs of the prefix-reusing sweep (linear layers only; attention scores are small here)."""
-    tokens = int(batch.attention_mask.sum())
+def sweep_flops(model, batch, n_layers, shared=0):
+    """Matmul FLOPs of the prefix-reusing sweep (linear layers only; attention scores are small here):
+    every real token once per pass, a prefix the rows share once for them all."""
+    tokens = int(batch.attention_mask.sum()) - shared * (batch.input_ids.shape[0] - 1)
     per_layer = sum(2 * p.numel() for name, p in model.model.layers[0].named_parameters() if p.dim() == 2)
     layer_passes = n_layers + sum(n_layers - layer for layer in range(n_layers))
     return tokens * per_layer * layer_passes
@@ -87,6 +90,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--per-family", type=int, default=4)
     ap.add_argument("--chat-template", action="store_true", help="render prompts with the chat template")
+    ap.add_argument("--batch-size", type=int, default=16, help="prompts per batch (the claims' default: 16)")
     args = ap.parse_args()
     loaded = load_model("smollm2-135m")
     model, tok = loaded.model, loaded.tokenizer
@@ -94,24 +98,36 @@ def main() -> None:
     suite = load_suite(ROOT / "audit" / "suites" / "main.yaml")
     samples = sample_prompts(suite, [42], suite.family_names(), args.per_family)[42]
     enc = [encode(tok, p.id, p.prompt, p.answer, use_chat=args.chat_template) for ps in samples.values() for p in ps]
-    (batch,) = batches(tok, enc, batch_size=len(enc))
+    batched = batches(tok, enc, batch_size=args.batch_size)  # the claims' batching: by length
     n_layers = len(adapter.layers(model))
+
+    def over_batches(sweep):
+        return lambda: torch.cat([sweep(b) for b in batched], dim=1)  # (layers, prompts)
+
     rows = []
-    t_naive, kl_naive = timed(lambda: naive_sweep(model, batch, n_layers), args.repeats)
+    t_naive, kl_naive = timed(over_batches(lambda b: naive_sweep(model, b, n_layers)), args.repeats)
     rows.append(("naive HF hook loop (float32)", t_naive, 0.0))
-    t_engine, kl_engine = timed(lambda: engine_sweep(model, adapter, batch, n_layers), args.repeats)
+    t_engine, kl_engine = timed(over_batches(lambda b: engine_sweep(model, adapter, b, n_layers)), args.repeats)
     max_diff = float((kl_engine - kl_naive).abs().max())
     rows.append(("mi-audit engine (float32)", t_engine, max_diff))
+    shared = min(shared_length(b) for b in batched)
+    shared = shared if shared >= MIN_SHARED else 0
+    if shared:
+        t_unshared, kl_unshared = timed(over_batches(lambda b: engine_sweep(model, adapter, b, n_layers, False)),
+                                        args.repeats)
+        rows.append(("  same, prefix not shared", t_unshared, float((kl_unshared - kl_naive).abs().max())))
     model_bf16 = load_model("smollm2-135m", dtype="bfloat16").model
-    t_bf16, kl_bf16 = timed(lambda: engine_sweep(model_bf16, adapter, batch, n_layers), args.repeats)
+    t_bf16, kl_bf16 = timed(over_batches(lambda b: engine_sweep(model_bf16, adapter, b, n_layers)), args.repeats)
     bf16_dev = float((kl_bf16 - kl_naive).abs().max())
     rows.append(("mi-audit engine (bfloat16)", t_bf16, bf16_dev))
     hub32, hub16 = int(kl_engine.mean(1).argmax()), int(kl_bf16.mean(1).argmax())
-    flops = sweep_flops(model, batch, n_layers)
+    flops = sum(sweep_flops(model, b, n_layers, shared_length(b) if shared else 0) for b in batched)
     peak32, peak16 = matmul_peak_gflops(torch.float32), matmul_peak_gflops(torch.bfloat16)
-    tokens = int(batch.attention_mask.sum())
-    print(f"SmolLM2-135M, {len(enc)} prompts{' (chat template)' if args.chat_template else ''}, {tokens} tokens (mean {tokens / len(enc):.1f}/prompt, "
-          f"padded width {batch.input_ids.shape[1]}), {n_layers}-layer skip sweep, threads={torch.get_num_threads()}")
+    tokens = sum(int(b.attention_mask.sum()) for b in batched)
+    padded = sum(b.input_ids.numel() for b in batched)
+    print(f"SmolLM2-135M, {len(enc)} prompts{' (chat template)' if args.chat_template else ''} in {len(batched)} "
+          f"batches, {tokens} tokens (mean {tokens / len(enc):.1f}/prompt, {padded} padded, a prefix of {shared} "
+          f"shared by every row), {n_layers}-layer skip sweep, threads={torch.get_num_threads()}")
     print(f"{'method':34s} {'seconds':>8s} {'speedup':>8s} {'max|dKL|':>10s}")
     for name, secs, dev in rows:
         print(f"{name:34s} {secs:8.2f} {t_naive / secs:8.2f} {dev:10.2e}")

@@ -9,7 +9,7 @@ Methods:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -23,6 +23,8 @@ Method = Literal["skip", "zero_output", "zero_attn", "zero_mlp"]
 @intervention("layer_ablation")
 class LayerAblation(StrictModel):
     """Ablate each listed decoder layer in turn (a sweep) and measure the metric per layer."""
+
+    tokenwise: ClassVar[bool] = True  # every method acts on each token alone: a shared prefix is run once
 
     kind: Literal["layer_ablation"]
     method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "

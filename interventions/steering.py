@@ -39,7 +39,6 @@ greedy generation; both run with the same hooks (``interventions/hooks.py``), wh
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -370,11 +369,6 @@ def load_direction_file(path: Path, key: Optional[str], layers: list[int], hidde
 ROWS_PER_CALL = 64
 
 
-def _cache_kwarg(model) -> str:
-    params = inspect.signature(model.model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
 def _cache_of(out):
     c = getattr(out, "cache", None)
     return c if c is not None else getattr(out, "past_key_values", None)
@@ -401,7 +395,9 @@ class PromptEngine:
         self.model, self.adapter, self.tok, self.positions = model, adapter, tokenizer, positions
         self.ids, self.mask = left_pad(tokenizer, prompts, device=model_device(model))
         self.n = len(prompts)
-        self.kw = _cache_kwarg(model)
+        from interventions.engine import cache_kwarg
+
+        self.kw = cache_kwarg(model)
         self.fast = False
         self._memo: dict = {}
         if positions == "last":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 from audit.metrics import all_metrics
-from interventions.engine import BaseTrace, EncodedBatch, full_forward, replay, trace_base
+from interventions.engine import BaseTrace, EncodedBatch, full_forward, replay, trace_base, trace_shared
 
 
 def trace_bytes(n_layers: int, hidden: int, n_tokens: int, bytes_per_value: int) -> int:
@@ -20,11 +20,14 @@ def sweep_batches(model, adapter, spec, batches: list[EncodedBatch], layers: lis
 
     Yielded batch by batch so the caller can persist each finished unit (resume after a kill).
     With ``reuse_prefix=False`` (traces over the memory budget) every ablation recomputes the
-    whole forward pass instead of replaying from recorded layer inputs.
+    whole forward pass instead of replaying from recorded layer inputs. A spec whose hooks act on
+    every token alike (``tokenwise``) also shares the rows' common prefix (a chat template's
+    header): run once per ablation as a batch of one, not once per row.
     """
+    share = getattr(spec, "tokenwise", False)
     for batch in batches:
         if reuse_prefix:
-            trace = trace_base(model, adapter, batch)
+            trace = (share and trace_shared(model, adapter, batch)) or trace_base(model, adapter, batch)
         else:
             trace = BaseTrace(layer_inputs=[], logprobs=full_forward(model, batch, []))
         top = trace.logprobs.argmax(-1)

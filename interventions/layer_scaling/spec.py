@@ -22,6 +22,7 @@ class LayerScaling(StrictModel):
     """Scale each listed decoder layer's contribution in turn (a sweep) and measure the metric per layer."""
 
     work_like: ClassVar[str] = "layer_ablation"  # its work estimate: a layer sweep's
+    tokenwise: ClassVar[bool] = True  # the scaling acts on each token alone: a shared prefix is run once
 
     kind: Literal["layer_scaling"]
     factor: float = Field(ge=0.0, lt=1.0, description="multiplier of the layer's write (output - input): 0 removes "

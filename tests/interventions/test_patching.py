@@ -207,8 +207,10 @@ def test_the_report_draws_the_shuffled_pairs_null(tmp_path, copy_model):
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3", "lfm2"])
 def test_answer_position_patches_take_the_exact_fast_path(tmp_path, tiny_dir, arch, monkeypatch):
     """Patching at the answer position recomputes only the answer token (prefix keys and values
-    reused): the recovery equals the whole-replay path's to 1e-4 (float32 LD differences of ~1e-6 divided
-    by small clean-corrupt gaps), on every architecture."""
+    reused): the recovery equals the whole-replay path's, on every architecture. Recovery is an LD
+    difference divided by the pair's clean-corrupt gap (down to min_gap = 0.01 here), so float32 LD
+    differences of ~1e-6 become up to ~2e-4 in recovery (seen on AMD EPYC for lfm2); a wrong path
+    moves it by O(0.1)."""
     import interventions.compute.patching as ops
 
     model = tiny_dir(f"fastpatch_{arch}", arch, hub=2)
@@ -220,4 +222,4 @@ def test_answer_position_patches_take_the_exact_fast_path(tmp_path, tiny_dir, ar
     slow = run(lc, tmp_path, "slow")
     assert fast["evidence"]["labels"] == slow["evidence"]["labels"] and fast["verdict"] == slow["verdict"]
     for pid, values in slow["evidence"]["per_prompt"]["recovery"].items():
-        assert fast["evidence"]["per_prompt"]["recovery"][pid] == pytest.approx(values, abs=1e-4), pid
+        assert fast["evidence"]["per_prompt"]["recovery"][pid] == pytest.approx(values, abs=5e-4), pid
