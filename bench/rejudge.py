@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audit.errors import ClaimFileError  # noqa: E402
+from audit.evidence_models.judged import SteeringSweep  # noqa: E402
 from audit.inference import PromptTable  # noqa: E402
 from audit.schema import load_claim  # noqa: E402
 
@@ -33,7 +34,7 @@ def judged(claim, ev: dict):
         return acc.evaluate(PromptTable.from_samples(ev["per_prompt"][ev["metric"]], ev["samples"], ev["labels"],
                                                      per_seed_values=True))
     if kind == "steering":
-        return acc.evaluate_steering(ev)
+        return acc.evaluate(SteeringSweep.model_validate(ev))
     return None
 
 

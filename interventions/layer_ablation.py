@@ -9,10 +9,11 @@ Methods:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
 from interventions.hooks import Hook, hidden_input, replace_output, first_output
 from interventions.registry import intervention
@@ -23,6 +24,8 @@ Method = Literal["skip", "zero_output", "zero_attn", "zero_mlp"]
 @intervention("layer_ablation")
 class LayerAblation(StrictModel):
     """Ablate each listed decoder layer in turn (a sweep) and measure the metric per layer."""
+
+    evidence_type: ClassVar[type] = PromptTable  # per prompt and layer
 
     kind: Literal["layer_ablation"]
     method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from audit.confidence import lowest, record_cap
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
+from audit.evidence_models.judged import ComparedSweeps
 from audit.verdict import Outcome, Verdict
 
 
@@ -53,7 +54,7 @@ def compare(ctx: RunContext) -> EvidenceResult:
     if errored:
         outcome = Outcome(Verdict.ERRORED, errored)
     else:
-        outcome = claim.acceptance.evaluate_sweeps(sweeps)
+        outcome = claim.acceptance.evaluate(ComparedSweeps(sweeps=sweeps))
     kinds = {k for r in records for k in r.get("evidence_kinds", [])}
     controls = set.intersection(*(set(r.get("controls_run", [])) for r in records)) if records else set()
     caps = {s["claim_id"]: s["confidence_cap"] for s in sweeps}

@@ -10,6 +10,7 @@ compute ratio (layers / kept layers), the most a real speedup could be. The hard
 from __future__ import annotations
 
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
+from audit.evidence_models.judged import SkipRuns
 from audit.criteria.deployment import compute_ratio
 from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups
 from audit.stats import mean, median
@@ -55,7 +56,7 @@ def layer_skip(ctx: RunContext) -> EvidenceResult:
         row["speedups"] = speedups(times, "unmodified", row["name"])
         row["median_speedup"] = median(row["speedups"])
     ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
-    outcome = claim.acceptance.evaluate_skip(rows, ctx.n_layers, ids)
+    outcome = claim.acceptance.evaluate(SkipRuns(configs=rows, n_layers=ctx.n_layers, samples=ids))
     evidence = {"kind": "layer_skip", "configs": rows, "families": families, "seeds": seeds,
                 "max_new_tokens": spec.max_new_tokens, "speed": protocol, "dependencies": deps, "samples": ids,
                 "n_prompts": len(pairs), "n_layers": ctx.n_layers, "hardware": hardware(),
