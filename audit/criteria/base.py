@@ -44,6 +44,13 @@ def applies(spec: type, evidence_type: type) -> bool:
     return issubclass(evidence_type, judged_type(spec))
 
 
+def judge(claim, evidence: dict):
+    """The claim's criterion on its evidence: the view of the builder's evidence dict that the
+    intervention's ``evidence_type`` declares (``Type.of(evidence, claim)``; a sweep's
+    :class:`~audit.inference.PromptTable` is built by its builder and judged directly)."""
+    return claim.acceptance.evaluate(claim.intervention.evidence_type.of(evidence, claim))
+
+
 def criteria_for(evidence_type: type) -> list[str]:
     """The acceptance kinds that can judge evidence of ``evidence_type``."""
     return [kind for kind, spec in CRITERIA.items() if applies(spec, evidence_type)]

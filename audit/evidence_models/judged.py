@@ -8,12 +8,13 @@ is (a subclass of) the criterion's (:func:`audit.criteria.base.applies`). The sw
 ablation, layer scaling, ablation, patching) assemble an :class:`audit.inference.PromptTable`;
 every other kind one of the models here.
 
-Each model is a view of the builder's evidence record: the fields the criterion reads (named as
-in the record where the record has them), plus what the claim fixes outside the record (a
-control's margin, a permutation count). Rows are kept as the builders write them (dicts), so the
-criteria read exactly what they read before; the full record shapes are the models in this
-package's other modules. Values are validated leniently (a tuple is a list, an int a float):
-synthetic evidence (calibration, tests) builds these the same way the builders do.
+Each model is a view of the builder's evidence record: the fields the criterion reads, named as
+in the record, plus what the claim fixes outside it (a control's margin, a permutation count).
+``Model.of(evidence, claim)`` reads it out of the evidence dict (its other keys are ignored); the
+builders judge through it and ``bench/rejudge.py`` re-judges a ledger record the same way. Rows are
+kept as the builders write them (dicts), so the criteria read exactly what the record holds; the
+full record shapes are the models in this package's other modules. Values are validated leniently
+(a tuple is a list, an int a float): synthetic evidence (calibration, tests) builds these directly.
 
 Pure: pydantic and the standard library only (no torch).
 """
@@ -29,17 +30,19 @@ Samples = dict[str, dict[str, list[str]]]  # seed -> family -> prompt ids
 
 
 class Judged(BaseModel):
-    """Base of the judged evidence: frozen; unknown fields are an error."""
+    """Base of the judged evidence: frozen; a view, so keys it does not read are ignored."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    @classmethod
+    def of(cls, evidence: dict, claim) -> Judged:
+        """The view of a builder's evidence dict for ``claim``."""
+        return cls.model_validate(evidence)
 
 
 class SteeringSweep(Judged):
     """A steering sweep (``steering``) as its criteria read it: per (layer, alpha) cell the effect
-    per seed and per prompt, the numerical noise, and the nulls of the required controls. Read out
-    of the full evidence dict (its other keys are ignored): ``SteeringSweep.model_validate(ev)``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    per seed and per prompt, the numerical noise, and the nulls of the required controls."""
 
     seeds: list[int]
     layers: list[int]
@@ -101,6 +104,12 @@ class PlacementRuns(Judged):
     shuffled: Optional[list[Row]] = None
     shuffled_margin: float = 0.1
 
+    @classmethod
+    def of(cls, evidence: dict, claim) -> Judged:
+        control = claim.controls.shuffled_answers
+        return cls.model_validate({**evidence, "shuffled": (evidence.get("controls") or {}).get("shuffled_answers"),
+                                   **({"shuffled_margin": control.min_margin} if control is not None else {})})
+
 
 class PointRuns(Judged):
     """A grid of LoRA training choices (``lora_sweep``): per point label one trained run per seed."""
@@ -116,3 +125,7 @@ class AdapterAblationRuns(Judged):
     per_seed: list[Row]
     n_layers: int
     permutations: int
+
+    @classmethod
+    def of(cls, evidence: dict, claim) -> Judged:
+        return cls.model_validate({**evidence, "permutations": claim.intervention.permutations})
