@@ -27,6 +27,7 @@ import numpy as np
 
 from audit.calibration import Case
 from audit.criteria.steering import SteeringAcceptance, cell_key
+from audit.evidence_models.judged import SteeringSweep
 
 SEEDS = [1, 2, 3]
 CELL = cell_key(12, 0.25)
@@ -119,7 +120,7 @@ def draw(design: SteeringDesign, effect: float, rv_centre: float = 0.0, sl_centr
                                noise=design.noise, cnoise=design.cnoise, per_family=design.per_family, seed=rng,
                                rv=null_draws(rv_centre, design, rng), sl=null_draws(sl_centre, design, rng),
                                numerical_noise=design.numerical_noise)
-        return spec.evaluate_steering(ev)
+        return spec.evaluate(SteeringSweep.model_validate(ev))
 
     return run
 

@@ -24,6 +24,7 @@ from scipy.special import ndtri
 
 from audit.calibration import Case
 from audit.criteria.lora import AdapterConcentration, LoraEfficiency, SweepBest, SweepKnee
+from audit.evidence_models.judged import AdapterAblationRuns, PlacementRuns, PointRuns
 
 SEEDS = (1, 2, 3)
 FAMILY = "task"
@@ -113,16 +114,17 @@ def _efficiency(p: dict, gap: float = 0.2, margin: float = 0.2, n: int = 32, rho
     """lora_efficiency on ``n`` held-out prompts x 3 seeds (32, as the shipped claims), arms correlated ``rho``."""
     spec = LoraEfficiency(kind="lora_efficiency", candidate="a", reference="all", control="rnd", min_param_ratio=10,
                           max_exact_match_gap=gap, min_margin_over_control=margin)
-    return lambda rng: spec.evaluate_lora(em_results(p, PARAMS, n=n, key=_key(rng), rho=rho))
+    return lambda rng: spec.evaluate(PlacementRuns(results=em_results(p, PARAMS, n=n, key=_key(rng), rho=rho)))
 
 
 def _sweep(spec, means: dict, **kw):
-    return lambda rng: spec.evaluate_sweep_points(loss_results(means, key=_key(rng), **kw))
+    return lambda rng: spec.evaluate(PointRuns(results=loss_results(means, key=_key(rng), **kw)))
 
 
 def _adapter(law, **kw):
     spec = AdapterConcentration(kind="adapter_concentration", min_correlation=0.7, max_p=0.05, min_late_share=0.5)
-    return lambda rng: spec.evaluate_adapter_ablation(adapter_seeds(law, key=_key(rng), **kw), 12, 199)
+    return lambda rng: spec.evaluate(AdapterAblationRuns(per_seed=adapter_seeds(law, key=_key(rng), **kw), n_layers=12,
+                                                          permutations=199))
 
 
 def cases() -> list[Case]:

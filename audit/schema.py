@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 import interventions
 from audit.criteria import CRITERIA
+from audit.criteria.base import applies, criteria_for
 from controls import NULL_CONTROLS, OPTIONAL_CONTROLS
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
@@ -196,13 +197,6 @@ def _load_unchecked(path: Path) -> LoadedClaim:
     return LoadedClaim(claim, doc, load_suite(spath, claim.suite.split))
 
 
-def criteria_with(method: str) -> list[str]:
-    """Acceptance kinds that can judge an intervention whose evidence goes to ``method``."""
-    from audit.criteria import CRITERIA
-
-    return [name for name, spec in CRITERIA.items() if hasattr(spec, method)]
-
-
 def _cross_check(lc: LoadedClaim) -> None:
     """Checks that need more than one field: families exist, the claimed layer is swept."""
     problems = []
@@ -213,10 +207,9 @@ def _cross_check(lc: LoadedClaim) -> None:
                 problems.append(lc.problem(("suite", "families", i), f"unknown family '{fam}' in suite '{lc.suite.name}'",
                                            hint=did_you_mean(fam, known) or f"known: {', '.join(known)}"))
     acc, iv = lc.claim.acceptance, lc.claim.intervention
-    method = getattr(iv, "acceptance_method", "evaluate")
-    if not hasattr(acc, method):
+    if not applies(type(acc), iv.evidence_type):
         problems.append(lc.problem(("acceptance", "kind"), f"acceptance '{acc.kind}' does not apply to intervention "
-                                   f"'{iv.kind}'", hint=f"'{iv.kind}' takes: {', '.join(criteria_with(method))}"))
+                                   f"'{iv.kind}'", hint=f"'{iv.kind}' takes: {', '.join(criteria_for(iv.evidence_type))}"))
     if hasattr(acc, "layer") and getattr(iv, "layers", "all") != "all" and acc.layer not in iv.layers:
         problems.append(lc.problem(("acceptance", "layer"), f"claimed layer {acc.layer} is not in intervention.layers {iv.layers}",
                                    hint="a hub can only be found among the swept layers"))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
+from audit.inference import PromptTable
 from audit.spec import Distinct, Indices, StrictModel
 from interventions.components import (Component, Position, Target, hook_point, module_layer, module_path_problems,
                                       position_mask, transformer_lens_equivalent)
@@ -44,6 +45,7 @@ class Ablation(StrictModel):
         default_factory=lambda: ["all"], description="one entry: that position set; several: a sweep over them")
     why: str = ""
 
+    evidence_type: ClassVar[type] = PromptTable  # per prompt and component
     accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement", "random_component"})
     component_controls: ClassVar[tuple[str, ...]] = ("random_component",)
 

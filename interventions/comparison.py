@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from audit.spec import Distinct, StrictModel
+from audit.evidence_models.judged import ComparedSweeps
 from interventions.registry import intervention
 
 
@@ -22,4 +23,4 @@ class Comparison(StrictModel):
     why: str = ""
 
     needs_model: ClassVar[bool] = False
-    acceptance_method: ClassVar[str] = "evaluate_sweeps"
+    evidence_type: ClassVar[type] = ComparedSweeps

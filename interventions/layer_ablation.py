@@ -13,6 +13,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
 from interventions.hooks import Hook, hidden_input, replace_output, first_output
 from interventions.registry import intervention
@@ -25,6 +26,7 @@ class LayerAblation(StrictModel):
     """Ablate each listed decoder layer in turn (a sweep) and measure the metric per layer."""
 
     tokenwise: ClassVar[bool] = True  # every method acts on each token alone: a shared prefix is run once
+    evidence_type: ClassVar[type] = PromptTable  # per prompt and layer
 
     kind: Literal["layer_ablation"]
     method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "

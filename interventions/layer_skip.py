@@ -17,6 +17,7 @@ from typing import ClassVar, Literal, Optional
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from audit.spec import Indices, StrictModel
+from audit.evidence_models.judged import SkipRuns
 from interventions.registry import intervention
 
 
@@ -82,7 +83,7 @@ class LayerSkip(StrictModel):
     speed_warmup: NonNegativeInt = Field(1, description="untimed warm-up rounds of every variant")
     why: str = ""
 
-    acceptance_method: ClassVar[str] = "evaluate_skip"
+    evidence_type: ClassVar[type] = SkipRuns
 
     def layer_problems(self, n_layers: int) -> list[tuple[tuple, str, str]]:
         out = []

@@ -23,6 +23,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
+from audit.evidence_models.judged import AdapterAblationRuns, PlacementRuns, PointRuns
 from audit.spec import DistinctNames, Names, StrictModel
 from interventions.registry import intervention
 
@@ -248,7 +249,7 @@ class Lora(_TrainsAdapters):
     placements: dict[str, Placement] = Field(min_length=1, description="name -> placement: the adapted modules of "
                                                                        "each compared adapter")
 
-    acceptance_method: ClassVar[str] = "evaluate_lora"
+    evidence_type: ClassVar[type] = PlacementRuns
     metric_kind: ClassVar[str] = "lora_exact_match"
     accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_answers"})
 
@@ -291,7 +292,7 @@ class LoraSweep(_TrainsAdapters):
     kind: Literal["lora_sweep"]
     points: list[SweepPoint] = Field(min_length=2, description="the grid points, each trained per seed")
 
-    acceptance_method: ClassVar[str] = "evaluate_sweep_points"
+    evidence_type: ClassVar[type] = PointRuns
     metric_kind: ClassVar[str] = "lora_training_loss"
 
     @model_validator(mode="after")
@@ -323,7 +324,7 @@ class LoraAdapterAblation(_TrainsAdapters):
     permutations: int = Field(2000, ge=199, description="layer permutations of the pooled correlation test "
                                                           "(>= 199, so p can reach 0.005)")
 
-    acceptance_method: ClassVar[str] = "evaluate_adapter_ablation"
+    evidence_type: ClassVar[type] = AdapterAblationRuns
     metric_kind: ClassVar[str] = "lora_adapter_effect"
 
     def named_placements(self) -> dict:

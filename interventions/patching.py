@@ -16,6 +16,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from audit.inference import PromptTable
 from audit.spec import Distinct, Indices, StrictModel
 from interventions.ablation import Ablation
 from interventions.components import Component
@@ -24,6 +25,7 @@ from interventions.registry import intervention
 
 @intervention("patching")
 class Patching(StrictModel):
+    evidence_type: ClassVar[type] = PromptTable  # per prompt and component
     accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component", "shuffled_label"})
     component_controls: ClassVar[tuple[str, ...]] = ("random_component", "shuffled_label")  # re-paired sources
 

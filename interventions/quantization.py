@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
+from audit.evidence_models.judged import DriftSweeps, PrecisionModes
 from audit.spec import Indices, StrictModel
 from interventions.layer_ablation import Method
 from interventions.registry import intervention
@@ -48,7 +49,7 @@ class Quantization(ModesSpec):
     speed: SpeedProtocol = Field(default_factory=SpeedProtocol, description="how generation speed is timed")
     why: str = ""
 
-    acceptance_method: ClassVar[str] = "evaluate_quant"
+    evidence_type: ClassVar[type] = PrecisionModes
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         from interventions.layer_skip import metric_problem
@@ -73,7 +74,7 @@ class QuantizationDrift(ModesSpec):
     layers: Literal["all"] | Indices = Field("all", description="'all' or the decoder layers swept")
     why: str = ""
 
-    acceptance_method: ClassVar[str] = "evaluate_drift"
+    evidence_type: ClassVar[type] = DriftSweeps
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         if self.reference in self.modes:

@@ -47,6 +47,7 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 from pydantic import Field, PositiveInt, field_validator
 
 from audit.spec import DistinctNames, Indices, Names, StrictModel
+from audit.evidence_models.judged import SteeringSweep
 from interventions.registry import intervention
 
 # metric kinds a steering claim may use (listed in audit/metric_kinds.py)
@@ -121,7 +122,7 @@ class Steering(StrictModel):
     collateral: Collateral = Field(description="unrelated prompts on which steering should change little (KL)")
     why: str = Field("", description="why this direction, layer and strength make the claim meaningful")
 
-    acceptance_method: ClassVar[str] = "evaluate_steering"
+    evidence_type: ClassVar[type] = SteeringSweep
     # the study: "random-vector and shuffled-label controls are still required" for steering
     accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
     required_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})

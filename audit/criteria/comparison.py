@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from audit.criteria.base import criterion
+from audit.evidence_models.judged import ComparedSweeps
 from audit.spec import StrictModel
 from audit.verdict import Outcome, Verdict
 
@@ -46,8 +47,9 @@ class TopsDiffer(StrictModel):
     relative_depth: bool = Field(False, description="compare top layer / (n_layers - 1)")
     tolerance: float = Field(0.0, ge=0.0, description="tops closer than this count as the same")
 
-    def evaluate_sweeps(self, sweeps: list[dict]) -> Outcome:
+    def evaluate(self, evidence: ComparedSweeps) -> Outcome:
         """Uninformative sweeps are set aside (and said so); at least two informative ones decide."""
+        sweeps = evidence.sweeps
         bad = _uninformative(sweeps)
         informative = [s for s in sweeps if s.get("top_separated")]
         where = {s["claim_id"]: _position(s, self.relative_depth) for s in informative}
@@ -71,7 +73,8 @@ class TopsMatch(StrictModel):
     kind: Literal["tops_match"]
     expected: dict[str, int | str] = Field(min_length=1, description="claim id -> expected top component")
 
-    def evaluate_sweeps(self, sweeps: list[dict]) -> Outcome:
+    def evaluate(self, evidence: ComparedSweeps) -> Outcome:
+        sweeps = evidence.sweeps
         summary = _summary(sweeps, [], expected=self.expected)
         missing = sorted(set(self.expected) - {s["claim_id"] for s in sweeps})
         if missing:

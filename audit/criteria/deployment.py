@@ -32,6 +32,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit import inference
 from audit.criteria.base import criterion
+from audit.evidence_models.judged import DriftSweeps, PrecisionModes, SkipRuns
 from audit.inference import ALPHA, N_BOOT, PromptTable, binomial_ci, degenerate, simultaneous_ci, statistic_ci
 from audit.spec import DistinctNames, ReplacedKeys, StrictModel
 from audit.verdict import Outcome, Verdict
@@ -234,9 +235,10 @@ class SkipNotFree(StrictModel):
     timing_tolerance: float = Field(1.25, ge=1.0, description="a repeat faster than this x the compute ratio "
                                     "(layers / kept layers) is implausible: that config's speed is uncertain")
 
-    def evaluate_skip(self, configs: list[dict], n_layers: int, samples: dict) -> Outcome:
+    def evaluate(self, evidence: SkipRuns) -> Outcome:
         """``configs``: [{name, n_skipped, per_prompt: {pid: {top5_overlap, greedy_agreement}},
         speedups: [per repeat]}]; ``samples[seed][family] -> [pid]``."""
+        configs, n_layers, samples = evidence.configs, evidence.n_layers, evidence.samples
         if not configs:
             return judge([], {"config_status": {}, "implausible_timing": {}})
         metrics = [("top5_overlap", self.faithful_top5_overlap), ("greedy_agreement", self.faithful_greedy_agreement)]
@@ -296,9 +298,10 @@ class QuantPractical(StrictModel):
     def modes_needed(self) -> set[str]:
         return {self.candidate, self.baseline, *self.beats}
 
-    def evaluate_quant(self, modes: dict, reference: str, samples: dict) -> Outcome:
+    def evaluate(self, evidence: PrecisionModes) -> Outcome:
         """``modes[m]``: {speed_ratios: {other: [per repeat]}, memory_mb, per_prompt: {pid: {exact_match,
         kl}}}; ``samples[seed][family] -> [pid]``."""
+        modes, reference, samples = evidence.modes, evidence.reference, evidence.samples
         c, ref = modes[self.candidate], modes[reference]
         checks = [speed_check(f"speed vs {self.baseline}", c["speed_ratios"][self.baseline], self.min_speed_ratio)]
         checks += [speed_check(f"faster than {slow}", c["speed_ratios"][slow], 1.0) for slow in self.beats]
@@ -376,10 +379,11 @@ class CausalDrift(ReplacedKeys):
                              "must be [low, high] with low <= high")
         return self
 
-    def evaluate_drift(self, per_prompt: dict[str, dict], reference: str, modes: list[str], labels: list,
-                       samples: dict) -> Outcome:
+    def evaluate(self, evidence: DriftSweeps) -> Outcome:
         """``per_prompt[mode][pid] -> [effect per layer]`` (reference and every mode);
         ``samples[seed][family] -> [pid]``; ``labels``: the layers."""
+        per_prompt, reference, modes = evidence.per_prompt, evidence.reference, evidence.modes
+        labels, samples = evidence.layers, evidence.samples
         order = [reference] + list(modes)
         width = len(labels)
         rows = {pid: [x for m in order for x in per_prompt[m][pid]] for pid in per_prompt[reference]}

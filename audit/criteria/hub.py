@@ -65,7 +65,7 @@ class HubAcceptance(SeparationThresholds):
     layer: NonNegativeInt = Field(description="the claimed hub layer")
 
     def evaluate(self, table: PromptTable) -> Outcome:
-        return evaluate_top(self, self.layer, table, noun="layer")
+        return judge_top(self, self.layer, table, noun="layer")
 
     def named(self) -> list:
         return [self.layer]
@@ -77,7 +77,7 @@ class TopComponentAcceptance(SeparationThresholds):
     component: str = Field(description="label of the claimed top component, e.g. L3.H2, L8.mlp, L2@first")
 
     def evaluate(self, table: PromptTable) -> Outcome:
-        return evaluate_top(self, self.component, table, noun="component")
+        return judge_top(self, self.component, table, noun="component")
 
     def named(self) -> list:
         return [self.component]
@@ -124,7 +124,7 @@ def top_separated(table: PromptTable, alpha: float, margin_relative: float = 0.0
     return bool(np.all(iv.defined) and np.all(iv.low > margin))
 
 
-def evaluate_top(spec: SeparationThresholds, claimed, table: PromptTable, noun: str) -> Outcome:
+def judge_top(spec: SeparationThresholds, claimed, table: PromptTable, noun: str) -> Outcome:
     """Verdict of "``claimed`` is the top component" from per-prompt paired values."""
     labels = list(table.labels)
     if claimed not in labels:

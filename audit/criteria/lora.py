@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from audit.criteria.base import criterion
+from audit.evidence_models.judged import AdapterAblationRuns, PlacementRuns, PointRuns
 from audit.criteria.deployment import (PASS, UNCERTAIN, exact_check, finite, fmt, intervals, judge, make_check,
                                        undefined)
 from audit.inference import PromptTable, degenerate, empirical_p, statistic_ci
@@ -127,10 +128,11 @@ class LoraEfficiency(StrictModel):
     def names(self) -> set[str]:
         return {self.candidate, self.reference} | ({self.control} if self.control else set())
 
-    def evaluate_lora(self, results: dict[str, list[dict]], baseline: list[dict] | None = None,
-                      shuffled: list[dict] | None = None, shuffled_margin: float = 0.1) -> Outcome:
+    def evaluate(self, evidence: PlacementRuns) -> Outcome:
         """``shuffled``: the candidate trained on shuffled answers, per seed (the shuffled-answers
         control): the candidate must beat it by ``shuffled_margin``, in the same max-T family."""
+        results, baseline = evidence.results, evidence.baseline
+        shuffled, shuffled_margin = evidence.shuffled, evidence.shuffled_margin
         arms = [self.candidate, self.reference] + ([self.control] if self.control else [])
         if shuffled is not None:
             results = {**results, SHUFFLED: shuffled}
@@ -186,9 +188,10 @@ class AdapterConcentration(StrictModel):
     min_late_share: float = Field(0.5, ge=0.0, le=1.0,
                                   description="share of the summed positive effect in the last third of the layers")
 
-    def evaluate_adapter_ablation(self, seeds: list[dict], n_layers: int, permutations: int) -> Outcome:
-        """``seeds``: [{seed, norms: {layer: norm}, effects_by_prompt: {family: {pid: {layer: effect}}},
+    def evaluate(self, evidence: AdapterAblationRuns) -> Outcome:
+        """``per_seed``: [{seed, norms: {layer: norm}, effects_by_prompt: {family: {pid: {layer: effect}}},
         losses}] (one adapter per seed)."""
+        seeds, n_layers, permutations = evidence.per_seed, evidence.n_layers, evidence.permutations
         layers = sorted({int(k) for s in seeds for k in s["norms"]})
         results = {str(k): [{"seed": s["seed"], "by": {f: {p: e[str(k)] for p, e in ps.items()}
                                                        for f, ps in s["effects_by_prompt"].items()}} for s in seeds]
@@ -316,7 +319,8 @@ class SweepBest(_SweepCriterion):
     def labels(self) -> set[str]:
         return {self.best}
 
-    def evaluate_sweep_points(self, points: dict[str, list[dict]]) -> Outcome:
+    def evaluate(self, evidence: PointRuns) -> Outcome:
+        points = evidence.results
         others = [p for p in points if p != self.best]
         arms = [self.best] + others
         m = self.margin_relative
@@ -372,7 +376,8 @@ class SweepKnee(_SweepCriterion):
     def labels(self) -> set[str]:
         return set(self.order)
 
-    def evaluate_sweep_points(self, points: dict[str, list[dict]]) -> Outcome:
+    def evaluate(self, evidence: PointRuns) -> Outcome:
+        points = evidence.results
         i = self.order.index(self.at)
         arms = [self.order[i - 1], self.at, self.order[i + 1]]
         params = [points[a][0]["trainable_params"] for a in arms]

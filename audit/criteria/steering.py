@@ -1,7 +1,8 @@
 """Steering criteria (pure: numpy, no torch): effect, collateral, selectivity and the two null controls.
 
-Evidence (plain data; ``audit/evidence/steering.py`` writes it, the ledger keeps it). Seeds are
-listed in ``seeds``; every per-seed list below is in that order.
+Evidence: :class:`audit.evidence_models.judged.SteeringSweep`, the view of the evidence dict
+``audit/evidence/steering.py`` writes (the ledger keeps it). Seeds are listed in ``seeds``; every
+per-seed list below is in that order.
 
 - ``prompts["eval" | "collateral"][seed_index]``: ``{"ids": [...], "families": [...]}`` — the prompts
   that seed drew, in the order of the per-prompt values;
@@ -56,6 +57,7 @@ import numpy as np
 from pydantic import Field, NonNegativeInt, model_validator
 
 from audit.criteria.base import criterion
+from audit.evidence_models.judged import SteeringSweep
 from audit.inference import (ALPHA, INCONCLUSIVE, REFUTED, SUPPORTED, Independent, PromptTable, check,
                              decide, degenerate, empirical_p, fmt_ci, simultaneous_ci, strength)
 from audit.spec import Names, ReplacedKeys, disjoint
@@ -148,15 +150,15 @@ def judge_control(name: str, observed: list[float], nulls: list[list[float]], ma
 
 # --------------------------------------------------------------------------- per-prompt tables
 
-def prompt_table(ev: dict, which: str, cells: list[str], sign: float = 1.0,
+def prompt_table(ev: SteeringSweep, which: str, cells: list[str], sign: float = 1.0,
                  families: Optional[list[str]] = None) -> PromptTable:
     """Per-prompt values ``[row, cell]`` of ``which`` ("effect" or "collateral"), pooled across seeds
     (rows of ``families`` only, when given)."""
     kind = "eval" if which == "effect" else "collateral"
     rows, fam, unit, seed = [], [], [], []
-    for si, s in enumerate(ev["seeds"]):
-        meta = ev["prompts"][kind][si]
-        cols = [ev["per_prompt"][c][which][si] for c in cells]
+    for si, s in enumerate(ev.seeds):
+        meta = ev.prompts[kind][si]
+        cols = [ev.per_prompt[c][which][si] for c in cells]
         for pi, (uid, f) in enumerate(zip(meta["ids"], meta["families"])):
             if families is not None and f not in families:
                 continue
@@ -206,52 +208,52 @@ class NullThresholds(ReplacedKeys):
     def _sign(self) -> float:
         return 1.0 if self.direction == "increase" else -1.0
 
-    def _controls(self, ev: dict, cell: str, effect_ci) -> tuple[dict, list[str]]:
+    def _controls(self, ev: SteeringSweep, cell: str, effect_ci) -> tuple[dict, list[str]]:
         """Each required control judged at ``cell``; errors (missing nulls) come back as reasons."""
         out, errors = {}, []
-        waived = ev.get("waived") or {}
+        waived = ev.waived
         observed = _per_seed(prompt_table(ev, "effect", [cell], self._sign()))
         for name in CONTROL_NAMES:
             if name in waived:
                 out[name] = {"control": name, "status": WAIVED, "reason": f"{name} waived: {waived[name]}",
                              "strong": True}
                 continue
-            if name not in ev.get("required_controls", []):
+            if name not in ev.required_controls:
                 errors.append(f"control {name} is neither configured nor waived")
                 continue
-            nulls = (ev.get("nulls") or {}).get(name, {}).get(cell)
-            if not nulls or len(nulls) != len(ev["seeds"]) or any(not n for n in nulls):
+            nulls = ev.nulls.get(name, {}).get(cell)
+            if not nulls or len(nulls) != len(ev.seeds) or any(not n for n in nulls):
                 errors.append(f"control {name} did not run at {cell}: no null samples (a control that did not run "
                               "is an error, never a pass)")
                 continue
             nulls = [[self._sign() * x for x in n] for n in nulls]
             res = judge_control(name, observed, nulls, self.max_p, effect_ci)
-            res.update(_cos_summary((ev.get("null_diagnostics") or {}).get(name, {}).get(cell, {})))
+            res.update(_cos_summary(ev.null_diagnostics.get(name, {}).get(cell, {})))
             out[name] = res
         return out, errors
 
-    def control_cells(self, ev: dict) -> list[str]:
+    def control_cells(self, ev: SteeringSweep) -> list[str]:
         """The sweep cells the controls are drawn for: the judged (layer, alpha)."""
         return [cell_key(*self._resolve(ev, self.layer, self.alpha))]
 
-    def _judged_cell(self, ev: dict):
+    def _judged_cell(self, ev: SteeringSweep):
         """(layer, alpha) named by the claim, or an errored Outcome saying why it is not in the sweep."""
         try:
             return self._resolve(ev, self.layer, self.alpha)
         except KeyError as exc:
             return Outcome(Verdict.ERRORED, [str(exc.args[0])])
 
-    def _resolve(self, ev: dict, layer: Optional[int], alpha: Optional[float]) -> tuple[int, float]:
+    def _resolve(self, ev: SteeringSweep, layer: Optional[int], alpha: Optional[float]) -> tuple[int, float]:
         if layer is None:
-            if len(ev["layers"]) != 1:
-                raise KeyError(f"the sweep has layers {ev['layers']}: acceptance.layer must name one")
-            layer = ev["layers"][0]
+            if len(ev.layers) != 1:
+                raise KeyError(f"the sweep has layers {ev.layers}: acceptance.layer must name one")
+            layer = ev.layers[0]
         if alpha is None:
-            if len(ev["alphas"]) != 1:
-                raise KeyError(f"the sweep has alphas {ev['alphas']}: acceptance.alpha must name one")
-            alpha = ev["alphas"][0]
-        if cell_key(layer, alpha) not in ev["effect"]:
-            raise KeyError(f"cell {cell_key(layer, alpha)} is not in the sweep {sorted(ev['effect'])}")
+            if len(ev.alphas) != 1:
+                raise KeyError(f"the sweep has alphas {ev.alphas}: acceptance.alpha must name one")
+            alpha = ev.alphas[0]
+        if cell_key(layer, alpha) not in ev.effect:
+            raise KeyError(f"cell {cell_key(layer, alpha)} is not in the sweep {sorted(ev.effect)}")
         return layer, alpha
 
 
@@ -269,8 +271,8 @@ def _cos_summary(diags: dict) -> dict:
     return out
 
 
-def _missing_per_prompt(ev: dict, cells: list[str]) -> Optional[Outcome]:
-    if "prompts" not in ev or any(c not in (ev.get("per_prompt") or {}) for c in cells):
+def _missing_per_prompt(ev: SteeringSweep, cells: list[str]) -> Optional[Outcome]:
+    if ev.prompts is None or any(c not in (ev.per_prompt or {}) for c in cells):
         return Outcome(Verdict.ERRORED, ["the evidence has no per-prompt values (recorded by an older builder): "
                                          "re-run the claim"])
     return None
@@ -287,8 +289,8 @@ def _gate(values: np.ndarray, what: str, noise: float = 0.0) -> list[str]:
     return [f"{what}: {r}" for r in reasons]
 
 
-def _noise(ev: dict, cells: list[str]) -> float:
-    return max((ev.get("numerical_noise") or {}).get(c, {}).get("effect", 0.0) for c in cells)
+def _noise(ev: SteeringSweep, cells: list[str]) -> float:
+    return max((ev.numerical_noise or {}).get(c, {}).get("effect", 0.0) for c in cells)
 
 
 def _conclude(checks: list[dict], controls: dict, errors: list[str], summary: dict) -> Outcome:
@@ -344,7 +346,7 @@ class SteeringAcceptance(NullThresholds):
     max_collateral: float = Field(0.1, ge=0.0, description="maximum KL on unrelated families (nats)")
     min_selectivity: float = Field(2.0, ge=0.0, description="minimum effect / collateral")
 
-    def evaluate_steering(self, ev: dict) -> Outcome:
+    def evaluate(self, ev: SteeringSweep) -> Outcome:
         judged = self._judged_cell(ev)
         if isinstance(judged, Outcome):
             return judged
@@ -355,7 +357,7 @@ class SteeringAcceptance(NullThresholds):
             return missing
         eff = prompt_table(ev, "effect", [cell], self._sign())
         col = prompt_table(ev, "collateral", [cell])
-        summary = {"cell": cell, "layer": layer, "alpha": alpha, "n_seeds": len(ev["seeds"]),
+        summary = {"cell": cell, "layer": layer, "alpha": alpha, "n_seeds": len(ev.seeds),
                    "effect": float(eff.estimate()[0]), "effect_per_seed": _per_seed(eff),
                    "collateral": float(col.estimate()[0]), "collateral_per_seed": _per_seed(col),
                    "n_eval_prompts": len(set(eff.unit)), "n_collateral_prompts": len(set(col.unit))}
@@ -422,19 +424,19 @@ class SteeringLayerSensitivity(NullThresholds):
     min_ratio: float = Field(2.0, ge=1.0, description="best layer's effect >= this x the median layer's")
     min_effect: float = Field(0.05, ge=0.0, description="minimum effect at the best layer")
 
-    def _table(self, ev: dict) -> tuple[float, list[int], PromptTable]:
-        _, alpha = self._resolve(ev, ev["layers"][0], self.alpha)
-        layers = list(ev["layers"])
+    def _table(self, ev: SteeringSweep) -> tuple[float, list[int], PromptTable]:
+        _, alpha = self._resolve(ev, ev.layers[0], self.alpha)
+        layers = list(ev.layers)
         cells = [cell_key(layer, alpha) for layer in layers]
-        if "prompts" not in ev or any(c not in (ev.get("per_prompt") or {}) for c in cells):
+        if ev.prompts is None or any(c not in (ev.per_prompt or {}) for c in cells):
             raise LookupError("the evidence has no per-prompt values (recorded by an older builder): re-run the claim")
         return alpha, layers, prompt_table(ev, "effect", cells, self._sign())
 
-    def control_cells(self, ev: dict) -> list[str]:
+    def control_cells(self, ev: SteeringSweep) -> list[str]:
         alpha, layers, table = self._table(ev)
         return [cell_key(layers[int(np.argmax(table.estimate()))], alpha)]
 
-    def evaluate_steering(self, ev: dict) -> Outcome:
+    def evaluate(self, ev: SteeringSweep) -> Outcome:
         try:
             alpha, layers, table = self._table(ev)
         except (KeyError, LookupError) as exc:
@@ -532,7 +534,7 @@ class SteeringRatio(NullThresholds):
         disjoint(self, "numerator", "denominator")
         return self
 
-    def evaluate_steering(self, ev: dict) -> Outcome:
+    def evaluate(self, ev: SteeringSweep) -> Outcome:
         judged = self._judged_cell(ev)
         if isinstance(judged, Outcome):
             return judged
@@ -541,7 +543,7 @@ class SteeringRatio(NullThresholds):
         missing = _missing_per_prompt(ev, [cell])
         if missing:
             return missing
-        fams = set(ev["families"]) if "families" in ev else {f for p in ev["prompts"]["eval"] for f in p["families"]}
+        fams = set(ev.families) if ev.families is not None else {f for p in ev.prompts["eval"] for f in p["families"]}
         unknown = [f for f in self.numerator + self.denominator if f not in fams]
         if unknown:
             return Outcome(Verdict.ERRORED, [f"families {unknown} are not among the eval families {sorted(fams)}"])

@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 
 from audit.confidence import lowest, record_cap
+from audit.criteria.base import judge
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.verdict import Outcome, Verdict
 
@@ -50,13 +51,10 @@ def compare(ctx: RunContext) -> EvidenceResult:
                       f"{next(r for r in records if r['verdict'] == 'pending')['reasons'][0].removeprefix('not run: ')}")
     sweeps = [_sweep_of(r) for r in records]
     errored = [f"{r['claim_id']}: {'; '.join(r['reasons'])}" for r in records if r["verdict"] == "errored"]
-    if errored:
-        outcome = Outcome(Verdict.ERRORED, errored)
-    else:
-        outcome = claim.acceptance.evaluate_sweeps(sweeps)
     kinds = {k for r in records for k in r.get("evidence_kinds", [])}
     controls = set.intersection(*(set(r.get("controls_run", [])) for r in records)) if records else set()
     caps = {s["claim_id"]: s["confidence_cap"] for s in sweeps}
     evidence = {"kind": "comparison", "sweeps": sweeps, "input_caps": caps}
+    outcome = Outcome(Verdict.ERRORED, errored) if errored else judge(claim, evidence)
     return EvidenceResult(outcome, evidence, kinds=kinds or {"ablation"}, controls_run=controls,
                           strong=False, cap=lowest(*caps.values()) if caps else "low")

@@ -10,6 +10,7 @@ compute ratio (layers / kept layers), the most a real speedup could be. The hard
 from __future__ import annotations
 
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
+from audit.criteria.base import judge
 from audit.criteria.deployment import compute_ratio
 from audit.evidence.deployment import dependency, hardware, sample_pairs, seed_table, speedups
 from audit.stats import mean, median
@@ -55,12 +56,12 @@ def layer_skip(ctx: RunContext) -> EvidenceResult:
         row["speedups"] = speedups(times, "unmodified", row["name"])
         row["median_speedup"] = median(row["speedups"])
     ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
-    outcome = claim.acceptance.evaluate_skip(rows, ctx.n_layers, ids)
     evidence = {"kind": "layer_skip", "configs": rows, "families": families, "seeds": seeds,
                 "max_new_tokens": spec.max_new_tokens, "speed": protocol, "dependencies": deps, "samples": ids,
                 "n_prompts": len(pairs), "n_layers": ctx.n_layers, "hardware": hardware(),
                 "base": {"mean_answer_nll": mean(b["answer_nll"] for b in base.values()),
                          "mean_continuation_tokens": mean(len(b["continuation"]) for b in base.values())}}
+    outcome = judge(claim, evidence)
     # deleting layers builds the skipped model; the comparison with the unmodified one is a layer ablation
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
                           strong=bool(outcome.summary.get("strong")))

@@ -9,6 +9,7 @@ re-run loads them instead of retraining (``--no-cache`` retrains and saves nothi
 
 from __future__ import annotations
 
+from audit.criteria.base import judge
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import dependency
 from audit.stats import mean
@@ -134,12 +135,11 @@ def lora(ctx: RunContext) -> EvidenceResult:
         results[name].append(_row(result, seed))
     control = claim.controls.shuffled_answers
     shuffled = shuffled_answer_rows(ctx, modules) if control is not None else None
-    outcome = claim.acceptance.evaluate_lora(results, base_rows, **(
-        {"shuffled": shuffled, "shuffled_margin": control.min_margin} if control is not None else {}))
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
                 "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps,
                 **({"controls": {"shuffled_answers": shuffled}} if shuffled is not None else {})}
+    outcome = judge(claim, evidence)
     ran = {"seeds"} | ({"random_placement"} if any(p.placement == "random_matched" for p in spec.placements.values())
                        else set()) | ({"shuffled_answers"} if shuffled is not None else set())
     # training the adapters builds what is compared: one evidence kind, "training"
@@ -183,10 +183,10 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
             res = trained(ctx, resolved[point.label], training, seed, train_p, eval_p, drifts,
                           placement=point.placement)
             results[point.label].append(_row(res, seed))
-    outcome = claim.acceptance.evaluate_sweep_points(results)
     evidence = {"kind": "lora_sweep", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "points": [p.model_dump() for p in spec.points], "results": results, "baseline": base_rows,
                 "seeds": seeds, "dependencies": deps}
+    outcome = judge(claim, evidence)
     return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds"},
                           strong=bool(outcome.summary.get("strong")))
 
@@ -212,10 +212,10 @@ def lora_adapter_ablation(ctx: RunContext) -> EvidenceResult:
         per_seed.append({**_row(res, seed), "effects": {str(k): v for k, v in analysis["effects"].items()},
                          "norms": {str(k): v for k, v in analysis["norms"].items()},
                          "effects_by_prompt": {spec.task.family: by_prompt}})
-    outcome = claim.acceptance.evaluate_adapter_ablation(per_seed, ctx.n_layers, spec.permutations)
     evidence = {"kind": "lora_adapter_ablation", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placement": spec.placement.model_dump(), "per_seed": per_seed, "seeds": seeds, "n_layers": ctx.n_layers,
                 "mean_exact_match": mean(s["exact_match"] for s in per_seed), "dependencies": deps}
+    outcome = judge(claim, evidence)
     # training builds the adapter; the independent causal evidence is the per-layer adapter ablation
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
                           strong=bool(outcome.summary.get("strong")))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from audit.criteria.base import judge
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import hardware, sample_pairs, seed_table, speedups
 from audit.evidence.layer_sweep import cached_sweep, encode_samples
@@ -40,11 +41,11 @@ def quantization(ctx: RunContext) -> EvidenceResult:
         modes[m]["speed_ratios"] = {o: speedups(times, o, m) for o in order if o != m}
         modes[m]["tokens_per_s"] = protocol["tokens_per_s"][m]
     ids = {str(s): {f: [p.id for p in ps] for f, ps in fam.items()} for s, fam in samples.items()}
-    outcome = claim.acceptance.evaluate_quant(modes, spec.reference, ids)
     evidence = {"kind": "quantization", "reference": spec.reference, "modes": modes, "order": order,
                 "families": families, "seeds": seeds, "n_prompts": len(pairs), "speed": protocol,
                 "max_new_tokens": spec.max_new_tokens, "hardware": hardware(), "peak_rss_mb": peak_rss_mb(),
                 "samples": ids}
+    outcome = judge(claim, evidence)
     # quantizing builds the compared models; the side-by-side measurement is the one evidence kind
     return EvidenceResult(outcome, evidence, kinds={"quantization"}, controls_run={"seeds"},
                           strong=bool(outcome.summary.get("strong")))
@@ -67,11 +68,11 @@ def quantization_drift(ctx: RunContext) -> EvidenceResult:
         table = PromptTable.from_samples(per_prompt[mode], ids, layers)
         per_seed[mode] = [[float(x) for x in table.per_seed()[s]] for s in seeds]  # [seed][layer], for the card
         computed[mode] = {"computed": result["computed"], "from_cache": result["from_cache"]}
-    outcome = claim.acceptance.evaluate_drift(per_prompt, spec.reference, spec.modes, layers, ids)
     evidence = {"kind": "quantization_drift", "reference": spec.reference, "modes": spec.modes, "method": spec.method,
                 "metric": claim.metric.kind, "layers": layers, "families": families, "seeds": seeds, "samples": ids,
                 "per_prompt": per_prompt, "per_seed_layer_effects": per_seed, "units": computed,
                 "hardware": hardware(), "peak_rss_mb": peak_rss_mb()}
+    outcome = judge(claim, evidence)
     # quantizing builds the compared models; the causal evidence is the layer ablation sweep
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
                           strong=bool(outcome.summary.get("strong")))

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import time
 
+from audit.criteria.base import judge
 from audit.criteria.steering import CONTROL_NAMES, cell_key
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
+from audit.evidence_models.judged import SteeringSweep
 from audit.memory import peak_rss_mb
 
 STEERING_VERSION = 3  # bump when the numbers this builder produces change
@@ -163,7 +165,7 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
                             for layer in layers for a in alphas},
         "required_controls": required, "waived": waived, "nulls": {}, "null_diagnostics": {},
     }
-    control_cells = acc.control_cells(ev)
+    control_cells = acc.control_cells(SteeringSweep.of(ev, claim))
     ev["control_cells"] = control_cells
     by_cell = {cell_key(layer, a): (layer, a) for layer in layers for a in alphas}
     for control in required:
@@ -195,7 +197,7 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
                        **({"positive_per_seed": len(samples[seeds[0]]["positive"]),
                            "negative_per_seed": len(samples[seeds[0]]["negative"])}
                           if spec.direction.source == "contrastive" else {})}
-    outcome = acc.evaluate_steering(ev)
+    outcome = judge(claim, ev)
     ev["controls"] = _control_summary(ev, outcome.summary)
     ev["resources"] = {"units_computed": counts["computed"], "units_from_cache": counts["cached"],
                        "peak_rss_mb": peak_rss_mb(),

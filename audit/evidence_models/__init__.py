@@ -13,6 +13,8 @@ have are not added). Fields that older ledger records lack are Optional with a N
 Layout: ``base`` (the base record and the shared shapes), one module per family (``sweeps``,
 ``deployment``, ``steering``, ``training``) and ``union`` (the union and :func:`parse_evidence`);
 submodules import ``.base`` and each other, never this package. Every name is re-exported here.
+``judged``: what a criterion judges (the typed join of interventions and criteria: each
+intervention spec's ``evidence_type``, each criterion's ``evaluate(evidence)`` annotation).
 
 Pure: pydantic and the standard library only (no torch).
 """
@@ -28,6 +30,8 @@ from .sweeps import (BY_PAIR, BY_SEED, ComparedSweep, ComparisonEvidence, Compon
                      DtypeCheck, LayerSweepEvidence, SweepBase, SweepCounts, SweepResources)
 from .training import (AdapterAblationRun, Baseline, GivenAdapter, LoraAdapterAblationEvidence, LoraEvidence,
                        LoraSweepEvidence, LoraTask, LoraTraining, Placement, SweepPoint, TrainedRun)
+from .judged import (AdapterAblationRuns, ComparedSweeps, DriftSweeps, Judged, PlacementRuns, PointRuns,
+                     PrecisionModes, SkipRuns, SteeringSweep)
 from .union import KINDS, MODELS, OTHER, UNION_MEMBERS, Evidence, OtherEvidence, parse_evidence
 
 __all__ = [
@@ -51,4 +55,7 @@ __all__ = [
     "LoraSweepEvidence", "LoraTask", "LoraTraining", "Placement", "SweepPoint", "TrainedRun",
     # the union
     "MODELS", "OTHER", "UNION_MEMBERS",
+    # what criteria judge
+    "AdapterAblationRuns", "ComparedSweeps", "DriftSweeps", "Judged", "PlacementRuns", "PointRuns", "PrecisionModes",
+    "SkipRuns", "SteeringSweep",
 ]

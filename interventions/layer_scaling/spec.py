@@ -12,6 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
 from interventions.hooks import Hook, first_output, hidden_input, replace_output
 from interventions.registry import intervention
@@ -23,6 +24,7 @@ class LayerScaling(StrictModel):
 
     work_like: ClassVar[str] = "layer_ablation"  # its work estimate: a layer sweep's
     tokenwise: ClassVar[bool] = True  # the scaling acts on each token alone: a shared prefix is run once
+    evidence_type: ClassVar[type] = PromptTable  # per prompt and layer, like a layer ablation's
 
     kind: Literal["layer_scaling"]
     factor: float = Field(ge=0.0, lt=1.0, description="multiplier of the layer's write (output - input): 0 removes "

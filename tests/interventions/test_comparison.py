@@ -1,6 +1,7 @@
 """Comparisons of sweeps: differing planted hubs, agreeing ones, and flat sweeps (uninformative)."""
 
 from audit.cache import EvidenceCache
+from audit.evidence_models.judged import ComparedSweeps
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
 from tests.conftest import write_claim
@@ -97,19 +98,19 @@ def test_tops_differ_reads_top_separated_and_reports_strength():
     from audit.verdict import Verdict
 
     differ = TopsDiffer(kind="tops_differ")
-    out = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5)])
+    out = differ.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 5)]))
     assert out.verdict is Verdict.SUPPORTED and out.summary["strong"] is True
     assert out.summary["closest_interval"] == {"a": [0.2, 0.6], "b": [0.2, 0.6]}
-    weak = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5, strong=False)])
+    weak = differ.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 5, strong=False)]))
     assert weak.verdict is Verdict.SUPPORTED and weak.summary["strong"] is False
-    agree = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 2)])
+    agree = differ.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 2)]))
     assert agree.verdict is Verdict.REFUTED
     # an argmax that is not separated decides nothing, even when the tops differ
-    tied = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5, separated=False)])
+    tied = differ.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 5, separated=False)]))
     assert tied.verdict is Verdict.INCONCLUSIVE and tied.summary["uninformative"] == ["b"]
     assert tied.summary["strong"] is False
     # the uninformative one is set aside; two informative ones still decide
-    three = differ.evaluate_sweeps([sweep("a", 2), sweep("b", 5), sweep("c", 2, separated=False)])
+    three = differ.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 5), sweep("c", 2, separated=False)]))
     assert three.verdict is Verdict.SUPPORTED and three.summary["decided_by"] == ["a", "b"]
 
 
@@ -118,8 +119,8 @@ def test_tops_match_refutes_only_on_a_separated_top():
     from audit.verdict import Verdict
 
     match = TopsMatch(kind="tops_match", expected={"a": 2, "b": 5})
-    assert match.evaluate_sweeps([sweep("a", 2), sweep("b", 5)]).verdict is Verdict.SUPPORTED
-    wrong = match.evaluate_sweeps([sweep("a", 2), sweep("b", 6, strong=False)])
+    assert match.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 5)])).verdict is Verdict.SUPPORTED
+    wrong = match.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 6, strong=False)]))
     assert wrong.verdict is Verdict.REFUTED and wrong.summary["decided_by"] == ["b"] and not wrong.summary["strong"]
-    unsure = match.evaluate_sweeps([sweep("a", 2), sweep("b", 6, separated=False)])
+    unsure = match.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 6, separated=False)]))
     assert unsure.verdict is Verdict.INCONCLUSIVE and unsure.summary["strong"] is False

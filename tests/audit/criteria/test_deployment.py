@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from audit.criteria.deployment import (FAIL, PASS, UNCERTAIN, CausalDrift, QuantPractical, SkipNotFree, combine,
                                        compute_ratio, implausible, make_check, repeat_interval, speed_check)
+from audit.evidence_models.judged import DriftSweeps, PrecisionModes, SkipRuns
 from audit.verdict import STRENGTH, Verdict
 
 FAMILIES = ("a", "b", "c")
@@ -64,7 +65,7 @@ def config(overlap, agreement, speedups, smp=None, n_skipped=80, name="c", sd=0.
 
 
 def skip(*configs, n_layers=N_LAYERS, smp=None):
-    return SKIP.evaluate_skip(list(configs), n_layers, smp or samples())
+    return SKIP.evaluate(SkipRuns(configs=list(configs), n_layers=n_layers, samples=smp or samples()))
 
 
 def test_skip_verdicts():
@@ -126,7 +127,7 @@ def modes(speed, vs_int8, mem, em_drop, kl, smp, ref_em=0.5):
 
 def quant(*args, smp=None, **kw):
     smp = smp or samples(pool=40, k=30)
-    return QUANT.evaluate_quant(modes(*args, smp=smp, **kw), "float32", smp)
+    return QUANT.evaluate(PrecisionModes(modes=modes(*args, smp=smp, **kw), reference="float32", samples=smp))
 
 
 def test_quant_verdicts_name_the_failing_check():
@@ -186,7 +187,7 @@ REF = [0.1, 0.2, 3.0, 0.4, 0.5, 0.6, 0.7, 0.8]
 
 def drift(mode_means: dict, ref=REF, smp=None):
     smp = smp or samples()
-    return DRIFT.evaluate_drift(drift_evidence(ref, mode_means, smp), "float32", list(mode_means), LAYERS, smp)
+    return DRIFT.evaluate(DriftSweeps(per_prompt=drift_evidence(ref, mode_means, smp), reference="float32", modes=list(mode_means), layers=LAYERS, samples=smp))
 
 
 def test_drift_verdicts():

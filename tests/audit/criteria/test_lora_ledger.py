@@ -10,6 +10,7 @@ significant digits; per-prompt values, which that ledger did not store, are draw
 import numpy as np
 
 from audit.criteria.lora import AdapterConcentration, LoraEfficiency, SweepBest, SweepKnee
+from audit.evidence_models.judged import AdapterAblationRuns, PlacementRuns, PointRuns
 from audit.verdict import Verdict
 
 SEEDS = (42, 137, 2026)
@@ -79,7 +80,7 @@ def loss_points(table: dict, n_prompts: int = 24, spread: float = 0.3) -> dict:
 
 def test_rank_sweep_saturated_near_3e_5_loss_is_an_all_zero_gain_not_a_refutation():
     knee = SweepKnee(kind="sweep_knee", metric="final_loss", order=["r4", "r8", "r16"], at="r8", min_gain_ratio=2.0)
-    out = knee.evaluate_sweep_points(loss_points(RANK))
+    out = knee.evaluate(PointRuns(results=loss_points(RANK)))
     assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
     assert any("all-zero gain" in r for r in out.reasons) and any("below noise" in r for r in out.reasons)
     assert out.summary["strong"] is False and out.summary["noise_floor"] > 1e-6  # measured, recorded
@@ -87,7 +88,7 @@ def test_rank_sweep_saturated_near_3e_5_loss_is_an_all_zero_gain_not_a_refutatio
 
 def test_format_ablation_losses_within_their_own_step_to_step_noise_are_inconclusive():
     best = SweepBest(kind="sweep_best", metric="final_loss", best="chat_multiturn_verbose", direction="min")
-    out = best.evaluate_sweep_points(loss_points(FORMATS))
+    out = best.evaluate(PointRuns(results=loss_points(FORMATS)))
     assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
     assert any("below noise" in r for r in out.reasons)
     assert set(out.summary["loss_noise"]) == set(FORMATS)
@@ -99,7 +100,7 @@ def test_json_efficiency_with_every_placement_at_exact_match_one_is_a_ceiling():
                    for s in SEEDS] for a, p in JSON_PARAMS.items()}
     eff = LoraEfficiency(kind="lora_efficiency", candidate="atlas", reference="all_linear", control="random_matched",
                          min_param_ratio=10, max_exact_match_gap=0.1, min_margin_over_control=0.1)
-    out = eff.evaluate_lora(results)
+    out = eff.evaluate(PlacementRuns(results=results))
     assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
     assert any("ceiling" in r for r in out.reasons) and not out.summary["checks"]
 
@@ -113,7 +114,7 @@ def test_adapter_late_layers_over_micro_nat_effects_is_below_noise_not_refuted()
         seeds.append({"seed": s, "norms": {str(k): v for k, v in enumerate(norms)}, "losses": losses,
                       "effects_by_prompt": {"json_schema": by_prompt}})
     crit = AdapterConcentration(kind="adapter_concentration", min_correlation=0.7, max_p=0.05, min_late_share=0.5)
-    out = crit.evaluate_adapter_ablation(seeds, 30, 2000)
+    out = crit.evaluate(AdapterAblationRuns(per_seed=seeds, n_layers=30, permutations=2000))
     assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
     flagged = [r for r in out.reasons if "below noise" in r]
     assert any("seed 42" in r for r in flagged) and not any("seed 2026" in r for r in flagged)

@@ -14,6 +14,7 @@ from audit.calibration_steering import steering_evidence as evidence
 from audit.criteria.steering import (BULK, INCONCLUSIVE, PASSED, REFUTED, SteeringAcceptance,
                                      SteeringLayerSensitivity, SteeringRatio, cell_key, empirical_p, judge_control,
                                      pooled_null, quantile)
+from audit.evidence_models.judged import SteeringSweep
 from audit.verdict import STRENGTH, Verdict
 
 floats = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
@@ -128,7 +129,7 @@ def test_non_finite_null_is_an_error():
 # ------------------------------------------------------------------ the steering criterion
 
 def test_clean_steering_is_supported_with_intervals_and_both_controls_passed():
-    out = spec().evaluate_steering(evidence())
+    out = spec().evaluate(SteeringSweep.model_validate(evidence()))
     assert out.verdict is Verdict.SUPPORTED, out.reasons
     s = out.summary
     assert {c["status"] for c in s["controls"].values()} == {PASSED}
@@ -143,14 +144,14 @@ def test_clean_steering_is_supported_with_intervals_and_both_controls_passed():
 
 
 def test_random_vectors_that_do_as_well_refute():
-    out = spec().evaluate_steering(evidence(rv=null_around(1.0, spread=0.05)))
+    out = spec().evaluate(SteeringSweep.model_validate(evidence(rv=null_around(1.0, spread=0.05))))
     assert out.verdict is Verdict.REFUTED
     assert out.summary["controls"]["random_vector"]["status"] == REFUTED
     assert any("random_vector" in r and "null explains" in r for r in out.reasons)
 
 
 def test_shuffled_labels_that_do_as_well_refute():
-    out = spec().evaluate_steering(evidence(sl=[[1.2] * N] * 3))
+    out = spec().evaluate(SteeringSweep.model_validate(evidence(sl=[[1.2] * N] * 3)))
     assert out.verdict is Verdict.REFUTED and out.summary["controls"]["shuffled_label"]["status"] == REFUTED
 
 
@@ -160,28 +161,28 @@ def test_a_null_above_the_bulk_but_not_significant_leaves_the_claim_inconclusive
     null = np.array(null_around(0.0, spread=0.2, seed=9))
     null += observed - np.quantile(null.mean(0), 0.9)  # observed at the pooled null's 90th percentile
     ev["nulls"]["random_vector"][CELL] = null.tolist()
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.INCONCLUSIVE
     assert out.summary["controls"]["random_vector"]["status"] == INCONCLUSIVE
 
 
 def test_default_32_draws_cannot_support():
     ev = evidence(rv=(0.05 * np.random.default_rng(0).standard_normal((3, 32))).tolist())
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.INCONCLUSIVE and any("cannot reach p <= 0.01" in r for r in out.reasons)
 
 
 def test_a_control_that_did_not_run_is_errored_never_passed():
     ev = evidence()
     ev["nulls"]["shuffled_label"] = {}
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.ERRORED and "did not run" in out.reasons[0]
-    assert spec().evaluate_steering(evidence(required=("random_vector",))).verdict is Verdict.ERRORED
+    assert spec().evaluate(SteeringSweep.model_validate(evidence(required=("random_vector",)))).verdict is Verdict.ERRORED
 
 
 def test_waived_control_is_skipped_with_its_reason():
     ev = evidence(required=("random_vector",), waived={"shuffled_label": "direction loaded from a file, no labels"})
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.SUPPORTED
     assert out.summary["controls"]["shuffled_label"]["status"] == "waived"
     assert any("no labels" in r for r in out.reasons)
@@ -189,41 +190,41 @@ def test_waived_control_is_skipped_with_its_reason():
 
 def test_zero_effect_is_degenerate_never_a_finding():
     ev = evidence(effect=0.0, noise=0.0, rv=[[0.0] * N] * 3, sl=[[0.0] * N] * 3)
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.INCONCLUSIVE and "degenerate" in out.reasons[0]
     assert "unintervened baseline" in out.reasons[0] and out.summary["strong"] is False
 
 
 def test_constant_effect_is_zero_variance_and_inconclusive():
-    out = spec().evaluate_steering(evidence(effect=0.5, noise=0.0))
+    out = spec().evaluate(SteeringSweep.model_validate(evidence(effect=0.5, noise=0.0)))
     assert out.verdict is Verdict.INCONCLUSIVE and "zero variance" in out.reasons[0]
 
 
 def test_effects_within_the_measured_numerical_noise_are_inconclusive():
     ev = evidence(effect=0.0, noise=1e-7, numerical_noise=1e-6, rv=null_around(0.0, spread=1e-7),
                   sl=null_around(0.0, spread=1e-7))
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.INCONCLUSIVE and "numerical noise" in out.reasons[0]
 
 
 def test_pure_noise_effect_is_never_supported():
     """Effects centred on 0 with prompt noise: the effect CI straddles min_effect 0 -> never supported."""
     for seed in range(5):
-        out = spec(min_effect=0.0).evaluate_steering(evidence(effect=0.0, noise=0.3, seed=seed,
-                                                              rv=null_around(0.0, seed=seed), sl=null_around(0.0)))
+        out = spec(min_effect=0.0).evaluate(SteeringSweep.model_validate(evidence(effect=0.0, noise=0.3, seed=seed,
+                                                              rv=null_around(0.0, seed=seed), sl=null_around(0.0))))
         assert out.verdict is not Verdict.SUPPORTED
 
 
 def test_degenerate_collateral_makes_selectivity_uninformative_never_a_finding():
-    out = spec().evaluate_steering(evidence(effect=0.0117, noise=0.001, collateral=1e-7, cnoise=1e-8))
+    out = spec().evaluate(SteeringSweep.model_validate(evidence(effect=0.0117, noise=0.001, collateral=1e-7, cnoise=1e-8)))
     assert out.verdict is not Verdict.SUPPORTED
     assert out.summary["selectivity"] is None and out.summary["selectivity_uninformative"]
-    big = spec().evaluate_steering(evidence(effect=5.0, collateral=1e-6, cnoise=1e-7))
+    big = spec().evaluate(SteeringSweep.model_validate(evidence(effect=5.0, collateral=1e-6, cnoise=1e-7)))
     assert big.verdict is Verdict.INCONCLUSIVE and any("uninformative" in r for r in big.reasons)
 
 
 def test_collateral_and_selectivity_refute():
-    out = spec().evaluate_steering(evidence(collateral=0.6, cnoise=0.02))
+    out = spec().evaluate(SteeringSweep.model_validate(evidence(collateral=0.6, cnoise=0.02)))
     assert out.verdict is Verdict.REFUTED
     assert any("collateral" in r and "exceeds" in r for r in out.reasons)
     assert any("selectivity" in r and "< 0" in r for r in out.reasons)
@@ -231,33 +232,33 @@ def test_collateral_and_selectivity_refute():
 
 def test_small_effect_refutes_and_a_noisy_effect_is_inconclusive():
     low = [[-1.0 - 0.01 * i for i in range(N)]] * 3
-    small = spec().evaluate_steering(evidence(effect=0.01, noise=0.005, collateral=0.001, cnoise=1e-4, rv=low, sl=low))
+    small = spec().evaluate(SteeringSweep.model_validate(evidence(effect=0.01, noise=0.005, collateral=0.001, cnoise=1e-4, rv=low, sl=low)))
     assert small.verdict is Verdict.REFUTED and any("below min_effect" in r for r in small.reasons)
-    noisy = spec().evaluate_steering(evidence(effect=0.1, noise=0.5, collateral=0.01, cnoise=0.001, rv=low, sl=low))
+    noisy = spec().evaluate(SteeringSweep.model_validate(evidence(effect=0.1, noise=0.5, collateral=0.01, cnoise=0.001, rv=low, sl=low)))
     assert noisy.verdict is Verdict.INCONCLUSIVE and any("contains min_effect" in r for r in noisy.reasons)
 
 
 def test_decrease_direction_flips_the_sign():
     ev = evidence(effect=-1.0, rv=null_around(0.0, spread=0.05), sl=null_around(0.0, spread=0.05))
-    assert spec(direction="decrease").evaluate_steering(ev).verdict is Verdict.SUPPORTED
-    assert spec().evaluate_steering(ev).verdict is Verdict.REFUTED
+    assert spec(direction="decrease").evaluate(SteeringSweep.model_validate(ev)).verdict is Verdict.SUPPORTED
+    assert spec().evaluate(SteeringSweep.model_validate(ev)).verdict is Verdict.REFUTED
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.floats(0, 3), st.floats(0, 3))
 def test_steering_verdict_is_monotone_in_the_effect(a, b):
     lo, hi = sorted((a, b))
-    v_lo = spec().evaluate_steering(evidence(effect=lo)).verdict
-    v_hi = spec().evaluate_steering(evidence(effect=hi)).verdict
+    v_lo = spec().evaluate(SteeringSweep.model_validate(evidence(effect=lo))).verdict
+    v_hi = spec().evaluate(SteeringSweep.model_validate(evidence(effect=hi))).verdict
     assert STRENGTH[v_hi] >= STRENGTH[v_lo]
 
 
 def test_unknown_cell_and_old_evidence_are_errored():
-    assert SteeringAcceptance(kind="steering", layer=3, alpha=0.25).evaluate_steering(evidence()).verdict is \
+    assert SteeringAcceptance(kind="steering", layer=3, alpha=0.25).evaluate(SteeringSweep.model_validate(evidence())).verdict is \
         Verdict.ERRORED
     ev = evidence()
     del ev["per_prompt"]
-    out = spec().evaluate_steering(ev)
+    out = spec().evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.ERRORED and "per-prompt" in out.reasons[0]
 
 
@@ -283,33 +284,33 @@ LAYERS = SteeringLayerSensitivity(kind="steering_layer_sensitivity", alpha=0.5)
 
 def test_peaked_layer_profile_is_supported_with_simultaneous_intervals():
     ev = sweep([0.1, 0.2, 1.5, 0.3, 0.1])
-    out = LAYERS.evaluate_steering(ev)
+    out = LAYERS.evaluate(SteeringSweep.model_validate(ev))
     assert out.verdict is Verdict.SUPPORTED, out.reasons
     s = out.summary
-    assert s["best_layer"] == 2 and LAYERS.control_cells(ev) == [cell_key(2, 0.5)]
+    assert s["best_layer"] == 2 and LAYERS.control_cells(SteeringSweep.model_validate(ev)) == [cell_key(2, 0.5)]
     assert s["inference"]["family_size"] == 5 * 4 + 5  # every ordered pair and every layer: max-T
     assert len(s["layers_shown_below"]) >= s["layers_needed_below"] == 3
     assert s["best_effect_ci"][0] > 1.0
 
 
 def test_flat_layer_profile_is_refuted():
-    out = LAYERS.evaluate_steering(sweep([1.0, 1.05, 1.1, 1.0, 0.95]))
+    out = LAYERS.evaluate(SteeringSweep.model_validate(sweep([1.0, 1.05, 1.1, 1.0, 0.95])))
     assert out.verdict is Verdict.REFUTED, out.reasons
 
 
 def test_a_profile_whose_peak_is_within_the_noise_is_inconclusive():
-    out = LAYERS.evaluate_steering(sweep([0.2, 0.25, 0.45, 0.2, 0.2], noise=1.0))
+    out = LAYERS.evaluate(SteeringSweep.model_validate(sweep([0.2, 0.25, 0.45, 0.2, 0.2], noise=1.0)))
     assert out.verdict is Verdict.INCONCLUSIVE, out.reasons
 
 
 def test_layer_sensitivity_with_zero_median_reports_no_ratio():
-    out = LAYERS.evaluate_steering(sweep([0.0, 0.0, 1.0, 0.0, 0.0], noise=0.01))
+    out = LAYERS.evaluate(SteeringSweep.model_validate(sweep([0.0, 0.0, 1.0, 0.0, 0.0], noise=0.01)))
     assert out.summary["ratio"] is None and "uninformative" in out.summary["ratio_note"]
     assert out.verdict is Verdict.SUPPORTED  # best - 2 x (about 0) is clearly positive
 
 
 def test_all_layers_zero_is_degenerate():
-    out = LAYERS.evaluate_steering(sweep([0.0] * 5, noise=0.0))
+    out = LAYERS.evaluate(SteeringSweep.model_validate(sweep([0.0] * 5, noise=0.0)))
     assert out.verdict is Verdict.INCONCLUSIVE and "degenerate" in out.reasons[0]
 
 
@@ -319,12 +320,12 @@ def test_ratio_is_decided_on_a_minus_k_b_with_an_informative_denominator():
     def ev(long, short, noise=0.05):
         return evidence(cells={CELL: ({"long": long, "short": short}, 0.02)}, families=("long", "short"), noise=noise)
 
-    supported = acc.evaluate_steering(ev(0.8, 1.0))
+    supported = acc.evaluate(SteeringSweep.model_validate(ev(0.8, 1.0)))
     assert supported.verdict is Verdict.SUPPORTED, supported.reasons
     assert supported.summary["a_minus_k_b"]["low"] > 0 and supported.summary["ratio"] == pytest.approx(
         supported.summary["numerator_effect"] / supported.summary["denominator_effect"])
-    assert acc.evaluate_steering(ev(0.1, 1.0)).verdict is Verdict.REFUTED
-    tiny = acc.evaluate_steering(ev(0.5, 1e-5, noise=1e-6))
+    assert acc.evaluate(SteeringSweep.model_validate(ev(0.1, 1.0))).verdict is Verdict.REFUTED
+    tiny = acc.evaluate(SteeringSweep.model_validate(ev(0.5, 1e-5, noise=1e-6)))
     assert tiny.verdict is Verdict.INCONCLUSIVE and tiny.summary["ratio"] is None
     assert any("uninformative" in r for r in tiny.reasons)
 
