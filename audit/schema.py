@@ -82,6 +82,29 @@ class ShuffledAnswers(StrictModel):
                                                                 "the shuffled-answers one by (simultaneous 95% CI)")
 
 
+class RandomSubspace(NullControl):
+    """Patches of the claimed component restricted to random subspaces of one dimension."""
+
+    dim: Optional[int] = Field(
+        None, ge=1, description="dimension k of each random subspace (below the patched site's width); default: "
+                                "the claimed subspace's dimension when the claim names one, else an eighth of the "
+                                "site's width (controls/random_subspace.py DEFAULT_FRACTION)")
+
+
+class NegativePosition(StrictModel):
+    """The claimed patch repeated at a position the claim says carries nothing."""
+
+    position: Literal["first", "last", "answer", "middle"] | int = Field(
+        "first", description="the position the claim says carries nothing (named, or an index: from the prompt's "
+                             "first token, negative from its last); the claimed component's patch must recover "
+                             "more than the same patch there")
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        from controls.negative_position import claim_problems
+
+        return claim_problems(lc, self.position)
+
+
 class Controls(StrictModel):
     seeds: list[int] = Field(min_length=1, max_length=64,
                              description="each seed resamples the prompts: a real replication")
@@ -99,6 +122,15 @@ class Controls(StrictModel):
         None, description="lora: the candidate placement trained again with answers permuted among its training "
                           "prompts; the real adapter must beat it on held-out exact match "
                           "(controls/shuffled_answers.py)")
+    random_subspace: Optional[RandomSubspace] = Field(
+        None, description="patching (one claimed component): N patches of the claimed component restricted to "
+                          "random k-dimensional subspaces drawn by the seed (the projection of clean - corrupt); "
+                          "the claimed recovery must beat them, and a subspace patch that moves the output when the "
+                          "whole component's does not is flagged as a dormant pathway (controls/random_subspace.py)")
+    negative_position: Optional[NegativePosition] = Field(
+        None, description="patching (one claimed component at one position): the same patch at a position the claim "
+                          "says carries nothing; the claimed position must recover more (paired interval over "
+                          "prompts; controls/negative_position.py)")
     method_agreement: Optional[MethodAgreement] = Field(
         None, description="ablation: the verdict recomputed under other ablation methods (zero / mean / resample); "
                           "disagreement makes the claim inconclusive")
@@ -378,7 +410,10 @@ def _control_problems(lc: LoadedClaim) -> list:
     problems += [_not_taken(lc, ("controls", n), n) for n in taken if n not in accepted]
     for name in getattr(iv, "component_controls", ()):  # controls that judge one claimed component
         if name in accepted and getattr(controls, name) is not None:
-            problems += _one_component_problems(lc, name)
+            own = _one_component_problems(lc, name)
+            # then the control's own checks of the claim (its spec's claim_problems: (loc, message, hint) triples)
+            found = [] if own else getattr(getattr(controls, name), "claim_problems", lambda _: [])(lc)
+            problems += own + [lc.problem(loc, message, hint=hint) for loc, message, hint in found]
     if controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
         problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
                                    "method (always included)", hint="list only the other methods"))

@@ -2,7 +2,8 @@
 
 ``seeds`` (every kind: each seed resamples the prompts); the null controls, which may be waived
 with a reason: ``random_vector`` and ``shuffled_label``; and the controls a kind may take without
-a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``. An intervention spec
+a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``, ``random_subspace``,
+``negative_position``. An intervention spec
 declares what it accepts and requires as class attributes
 ``accepted_controls`` / ``required_controls`` (default: seeds only); the claim schema and the
 gate both read that declaration, so no kind name is spelled anywhere else.
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 SEEDS = "seeds"
 NULL_CONTROLS = ("random_vector", "shuffled_label")  # controls/random_vector.py, controls/shuffled_label.py
-OPTIONAL_CONTROLS = ("random_component", "method_agreement", "shuffled_answers")  # controls/<name>.py
+OPTIONAL_CONTROLS = ("random_component", "method_agreement", "shuffled_answers", "random_subspace",
+                     "negative_position")  # controls/<name>.py
 ONLY_SEEDS = frozenset({SEEDS})
 
 

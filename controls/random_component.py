@@ -59,23 +59,31 @@ def run(ctx, claimed_label: str, comps: list, ids_by_seed: dict, observed, null_
     a prompt) against ``null_effects(seed, null_components) -> {pid: [effect per component]}`` on the
     seed's prompts ``ids_by_seed[seed]``, judged by one pooled test. Returns the combined outcome and
     the control's record (draws and null means per seed, for the report)."""
-    from audit.criteria.steering import judge_control
-    from audit.inference import ALPHA, rounded
-    from audit.stats import mean
-
     claimed = next((c for c in comps if c.label == claimed_label), None)
     if claimed is None:
         raise ValueError(f"{NAME}: the claimed component {claimed_label} is not in the sweep")
     config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
     n = ctx.lc.claim.controls.random_component.n
-    observed_means, nulls, drawn = [], [], {}
+    drawn = {str(seed): draw(claimed, seed, n, ctx.n_layers, getattr(config, "num_attention_heads", None))
+             for seed in ids_by_seed}
+    effects = {seed: null_effects(seed, drawn[str(seed)]) for seed in ids_by_seed}
+    outcome, record = judge_nulls(NAME, ids_by_seed, observed, effects, outcome)
+    return outcome, {**record, "claimed": claimed_label, "draws": {s: [c.label for c in d] for s, d in drawn.items()}}
+
+
+def judge_nulls(name: str, ids_by_seed: dict, observed, effects: dict, outcome: Outcome):
+    """The one pooled test of a null control (:func:`audit.criteria.steering.judge_control`):
+    ``observed(seed, pid)`` against ``effects[seed][pid]`` (one value per null draw), each averaged
+    over the seed's prompts ``ids_by_seed[seed]``. The combined outcome and the control's record."""
+    from audit.criteria.steering import judge_control
+    from audit.inference import ALPHA, rounded
+    from audit.stats import mean
+
+    observed_means, nulls = [], []
     for seed, ids in ids_by_seed.items():
-        null_comps = draw(claimed, seed, n, ctx.n_layers, getattr(config, "num_attention_heads", None))
-        effects = null_effects(seed, null_comps)
+        per_prompt = {pid: rounded(effects[seed][pid]) for pid in ids}
         observed_means.append(mean(observed(seed, pid) for pid in ids))
-        nulls.append([mean(rounded(effects[pid])[j] for pid in ids) for j in range(len(null_comps))])
-        drawn[str(seed)] = [c.label for c in null_comps]
+        nulls.append([mean(per_prompt[pid][j] for pid in ids) for j in range(len(per_prompt[ids[0]]))])
     interval = (outcome.summary or {}).get("interval")
-    result = judge_control(NAME, observed_means, nulls, ALPHA, tuple(interval) if interval else None)
-    record = {**result, "claimed": claimed_label, "draws": drawn, "null_per_seed": nulls}
-    return combine(outcome, result), record
+    result = judge_control(name, observed_means, nulls, ALPHA, tuple(interval) if interval else None)
+    return combine(outcome, result, name), {**result, "null_per_seed": nulls}

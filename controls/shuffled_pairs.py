@@ -38,11 +38,9 @@ def run(ctx, spec, comps, encoded: dict, ids: dict, recovery: dict, units: dict,
     ``ids``: the judged pairs ``{seed: {family: [pair id]}}``; ``recovery``: per pair and component;
     ``units``: per pair its clean and corrupt logit differences."""
     from audit.cache import unit_key
-    from audit.criteria.steering import INCONCLUSIVE, judge_control
-    from audit.inference import ALPHA, rounded
-    from audit.stats import mean
+    from audit.criteria.steering import INCONCLUSIVE
     from audit.units import Task, run_tasks
-    from controls.random_component import combine
+    from controls.random_component import combine, judge_nulls
     from interventions.patching import normalized
 
     claim = ctx.lc.claim
@@ -66,13 +64,9 @@ def run(ctx, spec, comps, encoded: dict, ids: dict, recovery: dict, units: dict,
                           f"{label} from re-paired sources, seed {seed}"))
     values, _ = run_tasks(ctx, tasks)
     clean_corrupt = {pid: (u["clean"], u["corrupt"]) for pid, u in units.items()}
-    observed, nulls = [], []
-    for (seed, fams), task in zip(ids.items(), tasks):
-        judged = [pid for f in fams.values() for pid in f]
-        observed.append(mean(recovery[pid][index] for pid in judged))
-        nulls.append([mean(rounded([normalized(spec.direction, *clean_corrupt[pid], patched[pid])])[0]
-                           for pid in judged) for patched in values[task.keys[0]]])
-    interval = (outcome.summary or {}).get("interval")
-    result = judge_control(NAME, observed, nulls, ALPHA, tuple(interval) if interval else None)
-    record = {**result, "claimed": label, "null_per_seed": nulls}
-    return combine(outcome, result, NAME), record
+    judged = {seed: [pid for f in fams.values() for pid in f] for seed, fams in ids.items()}
+    effects = {seed: {pid: [normalized(spec.direction, *clean_corrupt[pid], patched[pid])
+                            for patched in values[task.keys[0]]] for pid in judged[seed]}
+               for seed, task in zip(ids, tasks)}
+    outcome, record = judge_nulls(NAME, judged, lambda seed, pid: recovery[pid][index], effects, outcome)
+    return outcome, {**record, "claimed": label}

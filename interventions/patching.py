@@ -26,8 +26,12 @@ from interventions.registry import intervention
 @intervention("patching")
 class Patching(StrictModel):
     evidence_type: ClassVar[type] = PromptTable  # per prompt and component
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component", "shuffled_label"})
-    component_controls: ClassVar[tuple[str, ...]] = ("random_component", "shuffled_label")  # re-paired sources
+    accepted_controls: ClassVar[frozenset[str]] = frozenset(
+        {"seeds", "random_component", "shuffled_label", "random_subspace", "negative_position"})
+    # controls that judge one claimed component: shuffled_label as re-paired sources; random_subspace
+    # (controls/random_subspace.py) and negative_position (controls/negative_position.py)
+    component_controls: ClassVar[tuple[str, ...]] = ("random_component", "shuffled_label", "random_subspace",
+                                                     "negative_position")
 
     kind: Literal["patching"]
     target: Literal["residual", "attn", "mlp", "head"] = Field(

@@ -46,24 +46,35 @@ def _agreement_note(ev: dict) -> list[str]:
 
 
 NULLS = {"random_component": ("{n} random components of its kind", "random same-kind components' {metric}"),
-         "shuffled_label": ("{n} re-pairings of its sources", "{metric} patched from another pair's run")}
+         "shuffled_label": ("{n} re-pairings of its sources", "{metric} patched from another pair's run"),
+         "random_subspace": ("{n} random {dim}-dimensional subspaces of it",
+                             "{metric} patching only a random {dim}-dimensional subspace"),
+         # no draws: a paired interval of the claimed position minus the null position (a forest plot)
+         "negative_position": ("the same patch at {null}", "{metric} at the claimed position minus at {null}")}
 
 
 def _null_plot(rec: dict, out_dir, metric: str) -> list:
-    """Each null control's pooled null with the claimed component's effect (random components;
-    re-paired patching sources)."""
+    """Each null control's null with the claimed component's effect: a pooled null of draws
+    (random components; re-paired patching sources; random subspaces) as a histogram, a paired
+    contrast (the negative position) as its interval."""
     from audit.criteria.steering import BULK, pooled_null
 
     out = []
     for name, (title, bars) in NULLS.items():
         ctl = (rec["evidence"].get("controls") or {}).get(name)
-        if not ctl or "null_per_seed" not in ctl:
+        if not ctl or not ({"null_per_seed", "intervals"} & set(ctl)):
             continue
         path = plot_path(rec, f"null-{name}")
+        what = {"n": ctl.get("n_draws"), "dim": ctl.get("dim"), "null": ctl.get("null_component"), "metric": metric}
+        if "intervals" in ctl:
+            plots.intervals(ctl["intervals"], 0.0, f"{rec['claim_id']}\n{ctl['claimed']} vs {title.format(**what)}",
+                            out_dir / path, f"{metric} difference")
+            out.append((path, f"{name}: {bars.format(**what)} (95% interval over pairs); {ctl['status']}"))
+            continue
         plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                             f"{rec['claim_id']}\n{ctl['claimed']} vs {title.format(n=ctl['n_draws'])} "
+                             f"{rec['claim_id']}\n{ctl['claimed']} vs {title.format(**what)} "
                              f"({ctl['n_seeds']} seeds, seed mean)", metric, out_dir / path,
                              per_seed_observed=ctl["observed_per_seed"])
-        out.append((path, f"{name}: pooled null of {bars.format(metric=metric)} (bars), its {BULK * 100:g}th "
+        out.append((path, f"{name}: pooled null of {bars.format(**what)} (bars), its {BULK * 100:g}th "
                           f"percentile (dashed) and the claimed component (line); p = {ctl['p']:.3g}, {ctl['status']}"))
     return out

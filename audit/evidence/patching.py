@@ -38,10 +38,12 @@ def _encode_pair(tok, pair, chat):
     return clean, corrupt, problem
 
 
-def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False) -> dict:
+def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False, subspace: dict | None = None) -> dict:
     """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached; the
     missing pairs computed in ``patching.batch`` tasks). ``drawn``: the components are a control's
-    random draw, not the spec's own: their labels join the unit key."""
+    draw, not the spec's own: their labels join the unit key. ``subspace`` (``{"seed", "n", "dim"}``):
+    the one component patched in ``n`` random subspaces instead (``patching.random_subspace``), one
+    LD per draw."""
     from audit.cache import unit_key
     from audit.encoding import batches
     from audit.units import Task, run_batched
@@ -50,7 +52,10 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False) 
     spec_json = spec.model_dump(mode="json", exclude={"why", "min_gap"})
     keys = {c.id: unit_key(kind="patch_pair", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json,
                            clean=(c.ids, c.target), corrupt=(k.ids, k.target),
-                           **({"components": [x.label for x in comps]} if drawn else {})) for c, k in pairs}
+                           **({"components": [x.label for x in comps]} if drawn or subspace else {}),
+                           **({"subspace": subspace} if subspace else {})) for c, k in pairs}
+    op, what = ("patching.random_subspace", f"{comps[0].label} in {subspace['n']} random subspaces") if subspace \
+        else ("patching.batch", f"{len(comps)} components")
 
     def tasks(missing: list) -> list[Task]:
         by_id = {c.id: (c, k) for c, k in missing}
@@ -60,8 +65,9 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False) 
             kb = batches(tok, [by_id[pid][1] for pid in cb.prompt_ids], len(cb.prompt_ids))[0]
             kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
             ids = [keys[pid] for pid in cb.prompt_ids]
-            out.append(Task("patching.batch", {"spec": spec, "comps": comps, "clean": cb, "corrupt": kb, "keys": ids},
-                            tuple(ids), f"{len(comps)} components on {len(ids)} pairs", len(ids)))
+            args = {"comp": comps[0], **subspace} if subspace else {"comps": comps}
+            out.append(Task(op, {"spec": spec, **args, "clean": cb, "corrupt": kb, "keys": ids},
+                            tuple(ids), f"{what} on {len(ids)} pairs", len(ids)))
         return out
 
     by_key = run_batched(ctx, {keys[c.id]: (c, k) for c, k in pairs}, tasks)
@@ -133,20 +139,39 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
     ran = {"seeds"}
+    flat = {s: [pid for f in kept for pid in ids[str(s)][f]] for s in seeds}
+
+    def recoveries(comps_, seed=None, **kw):
+        pids = flat[seed] if seed is not None else sorted(recovery)
+        got = _pair_units(ctx, spec, comps_, [encoded[pid] for pid in pids], drawn=True, **kw)
+        return {pid: [normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]]
+                for pid, u in got.items()}
+
+    claimed = getattr(claim.acceptance, "component", None)
+    observed = lambda seed, pid: recovery[pid][labels.index(claimed)]  # noqa: E731
     if claim.controls.random_component is not None:
         from controls import random_component
 
-        claimed = claim.acceptance.component
-        flat = {s: [pid for f in kept for pid in ids[str(s)][f]] for s in seeds}
-
-        def null_recovery(seed, null):
-            got = _pair_units(ctx, spec, null, [encoded[pid] for pid in flat[seed]], drawn=True)
-            return {pid: [normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]]
-                    for pid, u in got.items()}
-
         outcome, evidence["controls"]["random_component"] = random_component.run(
-            ctx, claimed, comps, flat, lambda s, pid: recovery[pid][labels.index(claimed)], null_recovery, outcome)
+            ctx, claimed, comps, flat, observed, lambda seed, null: recoveries(null, seed), outcome)
         ran.add("random_component")
+    if claim.controls.random_subspace is not None:
+        from controls import random_subspace
+
+        outcome, record = random_subspace.run(
+            ctx, claimed, comps, flat, observed, lambda seed, comp, n, k: recoveries(
+                [comp], seed, subspace={"seed": int(seed), "n": n, "dim": k}), outcome)
+        evidence["controls"]["random_subspace"] = record
+        notes += [f"**Dormant pathway flagged**: {record['dormant_pathway']['reason']}"] \
+            if record["dormant_pathway"]["flagged"] else []
+        ran.add("random_subspace")
+    if claim.controls.negative_position is not None:
+        from controls import negative_position
+
+        outcome, evidence["controls"]["negative_position"] = negative_position.run(
+            ctx, claimed, comps, ids, lambda pid: observed(None, pid),
+            lambda comp: {pid: v[0] for pid, v in recoveries([comp]).items()}, outcome)
+        ran.add("negative_position")
     if claim.controls.shuffled_label is not None:
         from controls import shuffled_pairs
 

@@ -17,30 +17,66 @@ def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
     """``{key: {"clean": LD, "corrupt": LD, "patched": [LD per component]}}`` for the pairs of the
     ``clean`` batch and its ``corrupt`` batch (same prompt order and lengths, so same padding and
     aligned positions). LD: the logit difference clean answer - corrupt answer."""
+    return _patched(ctx, spec, comps, clean, corrupt, keys, [(c, lambda src, tgt, c=c: src[c.label]) for c in comps])
+
+
+@unit_op("patching.random_subspace")
+def random_subspace(ctx, spec, comp, clean, corrupt, seed: int, n: int, dim: int, keys: list[str]) -> dict:
+    """The random-subspace control's patches of ``comp``: per draw, the target run's activation plus
+    the projection of (source - target) onto a random ``dim``-dimensional subspace (orthonormal
+    basis: QR of a Gaussian seeded by ``controls.random_subspace.basis_seed(seed, draw, label)``).
+    Same unit shape as ``patching.batch``, one patched LD per draw."""
+    from controls.random_subspace import basis_seed
+
+    def projected(q):
+        return lambda src, tgt: tgt[comp.label] + (src[comp.label] - tgt[comp.label]) @ q @ q.T
+
+    return _patched(ctx, spec, [comp], clean, corrupt, keys,
+                    lambda width: [(comp, projected(_basis(width, dim, basis_seed(seed, d, comp.label))))
+                                   for d in range(n)])
+
+
+def _basis(width: int, dim: int, seed: int):
+    """An orthonormal ``[width, dim]`` basis of a uniformly random subspace (QR of a seeded Gaussian)."""
+    import torch
+
+    q, r = torch.linalg.qr(torch.randn(width, dim, generator=torch.Generator().manual_seed(seed)))
+    return q * torch.sign(torch.diagonal(r))  # the sign convention that makes the draw Haar-uniform
+
+
+def _patched(ctx, spec, comps, clean, corrupt, keys: list[str], patches) -> dict:
+    """Run each patch ``(comp, values(source_acts, target_acts) -> [batch, width, d])`` on the target
+    run (``patches`` may be a function of the site's width ``d``, called once the activations are
+    known); the source's activations are captured in the same pass as its logit difference."""
     import torch
 
     from interventions.ablation import capture_hooks
     from interventions.engine import answer_position_run, full_forward, replay, trace_base, trace_prefix
+    from interventions.hooks import hooked
 
     model, ablation = ctx.loaded.model, spec.as_ablation()
     source, target = (clean, corrupt) if spec.direction == "denoise" else (corrupt, clean)
-    store: dict = {}
+    src, tgt = {}, {}
     # one pass over the source run gives both its activations and its logit difference
-    source_lp = full_forward(model, source, capture_hooks(ctx.adapter, model, comps, store))
+    source_lp = full_forward(model, source, capture_hooks(ctx.adapter, model, comps, src))
     rows = torch.arange(len(clean.prompt_ids))
     ld = lambda lp: (lp.cpu()[rows, clean.target_ids] - lp.cpu()[rows, corrupt.target_ids]).tolist()  # noqa: E731
-    trace = trace_base(model, ctx.adapter, target)
+    with hooked(capture_hooks(ctx.adapter, model, comps, tgt)):
+        trace = trace_base(model, ctx.adapter, target)
     source_ld, target_ld = ld(source_lp), ld(trace.logprobs)
     clean_ld, corrupt_ld = (source_ld, target_ld) if spec.direction == "denoise" else (target_ld, source_ld)
-    fast = ANSWER_POSITION_PATH and any(at_answer(c) for c in comps)
+    if callable(patches):
+        patches = patches(src[comps[0].label].shape[-1])
+    fast = ANSWER_POSITION_PATH and any(at_answer(c) for c, _ in patches)
     prefix = trace_prefix(model, ctx.adapter, target) if fast else None
     patched = []
-    for comp in comps:
+    for comp, values in patches:
+        value = values(src, tgt)
         if fast and at_answer(comp):  # exact: earlier positions' keys and values cannot change
-            hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask[:, -1:], store[comp.label][:, -1:])
+            hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask[:, -1:], value[:, -1:])
             patched.append(ld(answer_position_run(model, ctx.adapter, prefix, comp.layer, hooks)))
             continue
-        hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, store[comp.label])
+        hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, value)
         patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
     return {key: {"clean": clean_ld[row], "corrupt": corrupt_ld[row], "patched": [p[row] for p in patched]}
             for row, key in enumerate(keys)}
