@@ -69,12 +69,16 @@ def _patched(ctx, spec, comps, clean, corrupt, keys: list[str], patches) -> dict
         patches = patches(src[comps[0].label].shape[-1])
     fast = ANSWER_POSITION_PATH and any(at_answer(c) for c, _ in patches)
     prefix = trace_prefix(model, ctx.adapter, target) if fast else None
+    # the one-token path's own unpatched LD: a patch is its shift from that, added to the target's LD,
+    # so a patch that changes nothing gives the target's LD exactly (a tie, whatever the thread count)
+    fast_base = ld(prefix.logprobs) if fast else None
     patched = []
     for comp, values in patches:
         value = values(src, tgt)
         if fast and at_answer(comp):  # exact: earlier positions' keys and values cannot change
             hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask[:, -1:], value[:, -1:])
-            patched.append(ld(answer_position_run(model, ctx.adapter, prefix, comp.layer, hooks)))
+            moved = ld(answer_position_run(model, ctx.adapter, prefix, comp.layer, hooks))
+            patched.append([t + (m - b) for t, m, b in zip(target_ld, moved, fast_base)])
             continue
         hooks = ablation.hooks(ctx.adapter, model, comp, target.attention_mask, value)
         patched.append(ld(replay(model, ctx.adapter, trace, comp.layer, hooks)))
