@@ -10,7 +10,8 @@ from tests.conftest import MAIN_SUITE, save, tiny_model
 
 
 def claim_file(tmp_path, model_dir, intervention: str, acceptance: str, seeds="[1, 2, 3]", prompts=3,
-               families="[arithmetic, copying]", name="c", suite=MAIN_SUITE):
+               families="[arithmetic, copying]", name="c", suite=MAIN_SUITE, controls=""):
+    """A planted claim; ``controls``: further entries of the controls mapping (``"random_component: {n: 3}"``)."""
     path = tmp_path / f"{name}.yaml"
     path.write_text(f"""\
 id: {name}
@@ -20,7 +21,7 @@ suite: {{name: {suite}, families: {families}, prompts_per_family: {prompts}, cha
 intervention:
 {intervention}
 metric: {{kind: kl}}
-controls: {{seeds: {seeds}}}
+controls: {{seeds: {seeds}{", " + controls if controls else ""}}}
 acceptance:
 {acceptance}
 """)
