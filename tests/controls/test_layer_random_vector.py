@@ -95,3 +95,12 @@ def test_layer_sweeps_take_random_vector_and_patching_does_not():
     takers = {k for k in interventions.INTERVENTIONS.names() if "random_vector" in controls.accepted(
         interventions.INTERVENTIONS.get(k))}
     assert {"steering", "layer_ablation", "layer_scaling"} <= takers and "patching" not in takers
+
+
+def test_the_layer_sweep_card_draws_the_null(tmp_path, models):
+    from tests.conftest import rendered
+
+    rec = run(tmp_path, models["unread"], name="card")
+    page = rendered(tmp_path, rec)
+    assert "null-random_vector" in page and "random_vector: pooled null of" in page and "refuted" in page
+    assert list((tmp_path / "report" / "plots").glob("card-*null-random_vector*.png"))
