@@ -104,3 +104,15 @@ def test_the_layer_sweep_card_draws_the_null(tmp_path, models):
     page = rendered(tmp_path, rec)
     assert "null-random_vector" in page and "random_vector: pooled null of" in page and "refuted" in page
     assert list((tmp_path / "report" / "plots").glob("card-*null-random_vector*.png"))
+
+
+def test_scaling_by_zero_draws_the_skip_null(tmp_path, models):
+    """layer_scaling removes (1 - factor) of the write: at factor 0 its null is the skip null's."""
+    skip = run(tmp_path, models["read"], name="skip0")
+    path = claim(tmp_path, models["read"], name="scale0")
+    path.write_text(path.read_text().replace("kind: layer_ablation\n  method: skip", "kind: layer_scaling\n  factor: 0.0"))
+    scaled = run_claim(load_claim(path), RunOptions(evidence_cache=EvidenceCache(tmp_path / "cache")))
+    a, b = skip["evidence"]["controls"]["random_vector"], scaled["evidence"]["controls"]["random_vector"]
+    assert scaled["evidence"]["method"] == "scale x0" and b["status"] == a["status"] == "passed"
+    for row_a, row_b in zip(a["null_per_seed"], b["null_per_seed"], strict=True):
+        assert row_b == pytest.approx(row_a, abs=1e-6)
