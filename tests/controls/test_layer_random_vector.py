@@ -85,7 +85,8 @@ def test_a_claim_naming_no_layer_is_an_error_with_its_line(tmp_path, models):
     with pytest.raises(ClaimFileError) as err:
         load_claim(path)
     text = str(err.value)
-    assert f"{path.name}:" in text and "random_vector judges one claimed layer" in text and "hub" in text
+    assert f"{path.name}:" in text and "random_vector judges one claimed layer" in text
+    assert "names a layer: hub)" in text and "controls.random_vector" in text
 
 
 def test_layer_sweeps_take_random_vector_and_patching_does_not():
@@ -116,3 +117,13 @@ def test_scaling_by_zero_draws_the_skip_null(tmp_path, models):
     assert scaled["evidence"]["method"] == "scale x0" and b["status"] == a["status"] == "passed"
     for row_a, row_b in zip(a["null_per_seed"], b["null_per_seed"], strict=True):
         assert row_b == pytest.approx(row_a, abs=1e-6)
+
+
+def test_the_work_estimate_counts_the_draws(tmp_path, models):
+    from audit.validation import work_terms, work_total
+
+    without = work_total(work_terms(load_claim(write_claim(tmp_path / "w0.yaml", model=str(models["read"]), layer=LAYER))))
+    terms = work_terms(load_claim(claim(tmp_path, models["read"], name="w1", controls="random_vector: {n: 50}")))
+    assert any(f.label == "random directions" and f.value == 50 and f.loc == ("controls", "random_vector", "n")
+               for term in terms for f in term)
+    assert work_total(terms) > without
