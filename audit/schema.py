@@ -109,7 +109,10 @@ class Controls(StrictModel):
     seeds: list[int] = Field(min_length=1, max_length=64,
                              description="each seed resamples the prompts: a real replication")
     random_vector: Optional[NullControl] = Field(
-        None, description="steering: N random unit directions applied like the real one (controls/random_vector.py)")
+        None, description="steering: N random unit directions applied like the real one (controls/random_vector.py); "
+                          "a layer sweep with a claimed layer: the layer's ablation against N perturbations of the same "
+                          "site by the same per-token norm along random unit directions drawn by the seed "
+                          "(controls/layer_random_vector.py)")
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
                           "(controls/shuffled_label.py); patching (one claimed component): each pair patched from "
@@ -414,6 +417,9 @@ def _control_problems(lc: LoadedClaim) -> list:
             # then the control's own checks of the claim (its spec's claim_problems: (loc, message, hint) triples)
             found = [] if own else getattr(getattr(controls, name), "claim_problems", lambda _: [])(lc)
             problems += own + [lc.problem(loc, message, hint=hint) for loc, message, hint in found]
+    problems += [_one_layer_problem(lc, name) for name in getattr(iv, "layer_controls", ())  # judge one claimed layer
+                 if name in accepted and getattr(controls, name) is not None
+                 and not isinstance(getattr(lc.claim.acceptance, "layer", None), int)]
     if controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
         problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
                                    "method (always included)", hint="list only the other methods"))
@@ -441,6 +447,16 @@ def _one_component_problems(lc: LoadedClaim, name: str) -> list:
         problems.append(lc.problem(("controls", name), "random_component needs a residual, attn, "
                                    "mlp or head target", hint="a module path has no same-kind alternatives"))
     return problems
+
+
+def _one_layer_problem(lc: LoadedClaim, name: str):
+    """A control that judges the claimed layer against its null, on an acceptance that names none."""
+    from audit.criteria.base import CRITERIA, criteria_for
+
+    naming = [k for k in criteria_for(lc.claim.intervention.evidence_type) if "layer" in CRITERIA.get(k).model_fields]
+    return lc.problem(("controls", name), f"{name} judges one claimed layer against its null; acceptance "
+                      f"'{lc.claim.acceptance.kind}' names none",
+                      hint=f"use it with an acceptance that names a layer: {', '.join(naming) or 'none'}")
 
 
 def spec_problems(lc: LoadedClaim) -> list:

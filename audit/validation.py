@@ -305,7 +305,11 @@ def _default_work(lc, iv) -> list[tuple[Factor, ...]]:
 
 def _layer_sweep_work(lc, iv) -> list[tuple[Factor, ...]]:
     layers = _count(iv, "layers", ASSUMED_LAYERS)
-    return [(_seeds(lc), _prompts(lc), Factor("layers + base", layers.value + 1, layers.loc))]
+    out = [(_seeds(lc), _prompts(lc), Factor("layers + base", layers.value + 1, layers.loc))]
+    null = getattr(lc.claim.controls, "random_vector", None)
+    if null is not None:  # the claimed layer again per seed, prompt and random direction
+        out.append((_seeds(lc), _prompts(lc), Factor("random directions", null.n, ("controls", "random_vector", "n"))))
+    return out
 
 
 def _component_work(lc, iv) -> list[tuple[Factor, ...]]:

@@ -1,7 +1,8 @@
 """Controls, one module per YAML key under ``controls:``, and which kinds take them.
 
 ``seeds`` (every kind: each seed resamples the prompts); the null controls, which may be waived
-with a reason: ``random_vector`` and ``shuffled_label``; and the controls a kind may take without
+with a reason: ``random_vector`` (steering's random directions; a layer sweep's same-norm random
+perturbations of the claimed layer, ``controls/layer_random_vector.py``) and ``shuffled_label``; and the controls a kind may take without
 a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``, ``random_subspace``,
 ``negative_position``. An intervention spec
 declares what it accepts and requires as class attributes

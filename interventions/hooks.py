@@ -68,3 +68,23 @@ def replace_output(output, tensor):
 def hidden_input(args, kwargs):
     """The hidden-state input of a decoder layer call (positional or keyword)."""
     return args[0] if args else kwargs["hidden_states"]
+
+
+def layer_write(args, kwargs, output):
+    """A decoder layer's write to the residual stream: its output minus its input."""
+    return first_output(output) - hidden_input(args, kwargs)
+
+
+def same_norm_perturbation(module, removed: Callable, direction, name: str) -> Hook:
+    """A hook on ``module`` that, instead of removing what an ablation removes there, moves its
+    output x by the same amount per token in one fixed direction: x_t - ||d_t|| u, with
+    ``d_t = removed(args, kwargs, output)[t]`` and ``direction`` u a unit vector ([hidden]). Acts
+    on each token alone (the random-vector null of a layer ablation: controls/layer_random_vector.py)."""
+    import torch
+
+    def perturb(module, args, kwargs, output):
+        x = first_output(output)
+        size = removed(args, kwargs, output).float().norm(dim=-1, keepdim=True)
+        return replace_output(output, (x.float() - size * direction.to(x.device, torch.float32)).to(x.dtype))
+
+    return Hook(module, perturb, name)

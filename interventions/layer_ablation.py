@@ -15,7 +15,8 @@ from pydantic import Field
 
 from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
-from interventions.hooks import Hook, hidden_input, replace_output, first_output
+from interventions.hooks import (Hook, first_output, hidden_input, layer_write, replace_output,
+                                 same_norm_perturbation)
 from interventions.registry import intervention
 
 Method = Literal["skip", "zero_output", "zero_attn", "zero_mlp"]
@@ -27,6 +28,10 @@ class LayerAblation(StrictModel):
 
     tokenwise: ClassVar[bool] = True  # every method acts on each token alone: a shared prefix is run once
     evidence_type: ClassVar[type] = PromptTable  # per prompt and layer
+    # random_vector: the claimed layer's ablation against same-norm random perturbations of the same
+    # site (controls/layer_random_vector.py; judged with the acceptance's claimed ``layer``)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector"})
+    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector",)
 
     kind: Literal["layer_ablation"]
     method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "
@@ -39,14 +44,24 @@ class LayerAblation(StrictModel):
 
     def hooks(self, adapter, model, layer_index: int) -> list[Hook]:
         """The hooks that ablate ``layer_index``; installed by the engine around one forward pass."""
-        layer = adapter.layers(model)[layer_index]
-        name = f"layers.{layer_index}:{self.method}"
+        site, name = self._site(adapter, model, layer_index), f"layers.{layer_index}:{self.method}"
         if self.method == "skip":
-            return [Hook(layer, lambda m, a, k, out: replace_output(out, hidden_input(a, k)), name)]
-        if self.method == "zero_output":
-            return [Hook(layer, _zero, name)]
-        target = adapter.attention(layer) if self.method == "zero_attn" else adapter.mlp(layer)
-        return [Hook(target, _zero, name)]
+            return [Hook(site, lambda m, a, k, out: replace_output(out, hidden_input(a, k)), name)]
+        return [Hook(site, _zero, name)]
+
+    def null_hooks(self, adapter, model, layer_index: int, direction) -> list[Hook]:
+        """The random-vector null of :meth:`hooks`: at the same site, each token's output moved by
+        the norm of what the ablation removes there (skip: the layer's write, output - input; the
+        zero methods: the site's whole output) along the unit ``direction`` instead of removed."""
+        removed = layer_write if self.method == "skip" else (lambda a, k, out: first_output(out))
+        return [same_norm_perturbation(self._site(adapter, model, layer_index), removed, direction,
+                                       f"layers.{layer_index}:{self.method}:random_vector")]
+
+    def _site(self, adapter, model, layer_index: int):
+        layer = adapter.layers(model)[layer_index]
+        if self.method in ("skip", "zero_output"):
+            return layer
+        return adapter.attention(layer) if self.method == "zero_attn" else adapter.mlp(layer)
 
 
 def _zero(module, args, kwargs, output):

@@ -25,7 +25,7 @@ def component_sweep_card(rec: dict, out_dir) -> dict:
                      f"95% CI [{lo:.4g}, {hi:.4g}] over prompts (threshold {summary.get('threshold')}).")
     return {"plots": [(sweep, f"{metric} per component, per seed and pooled"),
                       (heat, "family x component (mean over seeds)")]
-                     + interval_plot(rec, out_dir, f"{metric} difference") + _null_plot(rec, out_dir, metric),
+                     + interval_plot(rec, out_dir, f"{metric} difference") + null_plots(rec, out_dir, metric),
             "tables": interval_table(summary)
                       + [{"title": "Evidence per seed, beside the pooled interval",
                           "columns": ["seed", "seed's top", "its effect", f"{claimed}'s effect"],
@@ -53,14 +53,15 @@ NULLS = {"random_component": ("{n} random components of its kind", "random same-
          "negative_position": ("the same patch at {null}", "{metric} at the claimed position minus at {null}")}
 
 
-def _null_plot(rec: dict, out_dir, metric: str) -> list:
-    """Each null control's null with the claimed component's effect: a pooled null of draws
-    (random components; re-paired patching sources; random subspaces) as a histogram, a paired
-    contrast (the negative position) as its interval."""
+def null_plots(rec: dict, out_dir, metric: str, nulls: dict = NULLS) -> list:
+    """Each null control's null (``nulls``: name -> (title, bars) templates) with the claimed
+    component's effect: a pooled null of draws (random components; re-paired patching sources;
+    random subspaces; random same-norm directions) as a histogram, a paired contrast (the negative
+    position) as its interval."""
     from audit.criteria.steering import BULK, pooled_null
 
     out = []
-    for name, (title, bars) in NULLS.items():
+    for name, (title, bars) in nulls.items():
         ctl = (rec["evidence"].get("controls") or {}).get(name)
         if not ctl or not ({"null_per_seed", "intervals"} & set(ctl)):
             continue

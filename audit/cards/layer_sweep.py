@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards.base import card_for, plot_path
+from audit.cards.component_sweep import null_plots
 from audit.cards.intervals import effect_table, interval_plot, per_seed_row_values, pooled_effects
+
+
+# the random-vector control of a hub claim (controls/layer_random_vector.py): its pooled null's histogram
+NULLS = {"random_vector": ("{n} same-norm random perturbations of what the ablation removes",
+                           "{metric} with the ablated site moved by as much along a random direction")}
 
 
 @card_for("layer_sweep")
@@ -29,7 +35,7 @@ def layer_sweep_card(rec: dict, out_dir) -> dict:
     return {
         "plots": [(layers, "effect per ablated layer, per seed and pooled"),
                   (heat, "family x layer effect (mean over seeds)")]
-                 + interval_plot(rec, out_dir, f"{ev['metric']} difference"),
+                 + interval_plot(rec, out_dir, f"{ev['metric']} difference") + null_plots(rec, out_dir, ev["metric"], NULLS),
         "tables": effect_table(summary, ev["layers"], pooled_effects(summary, ev["layers"], ev["effects"][ev["metric"]]),
                                claimed)
                   + [{"title": "Evidence per seed, beside the pooled interval",

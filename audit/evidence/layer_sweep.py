@@ -64,6 +64,48 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
             "memory": planned["memory"]}
 
 
+def null_sweep(ctx: RunContext, spec, layer: int, samples: dict, encoded: list, seed: int, n: int) -> dict:
+    """``{prompt_id: {metric: [per draw]}}`` on the prompts ``seed`` sampled: the random-vector null
+    of ablating ``layer`` (controls/layer_random_vector.py). Each prompt is a cached unit keyed like
+    a sweep's plus the layer, seed and number of draws; the missing ones run as
+    ``layer_ablation.random_vector`` tasks."""
+    from audit.cache import unit_key
+    from audit.units import Task, run_batched
+
+    spec_json = spec.model_dump(mode="json", exclude={"why"})
+    mine = {p.id for prompts in samples[seed].values() for p in prompts}
+    keys = {e.id: unit_key(kind="layer_random_vector_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
+                           spec=spec_json, layer=layer, seed=seed, n=n, ids=e.ids, target=e.target)
+            for e in encoded if e.id in mine}
+
+    def tasks(missing: list) -> list[Task]:
+        todo, reuse, _ = _budgeted_batches(ctx, missing)
+        ctx.progress.start(max(1, len(todo) * n), f"{ctx.lc.claim.id}: random_vector null of layer {layer}, seed "
+                           f"{seed}: {len(missing)} prompts x {n} draws to compute")
+        return [Task("layer_ablation.random_vector", {"spec": spec, "batch": b, "layer": layer, "seed": seed, "n": n,
+                                                      "reuse_prefix": reuse, "keys": [keys[pid] for pid in b.prompt_ids]},
+                     tuple(keys[pid] for pid in b.prompt_ids), f"random_vector null of layer {layer}, seed {seed}: "
+                     f"{len(b.prompt_ids)} prompts", n) for b in todo]
+
+    by_key = run_batched(ctx, {keys[e.id]: e for e in encoded if e.id in keys}, tasks)
+    return {pid: by_key[k]["metrics"] for pid, k in keys.items()}
+
+
+def random_vector_control(ctx: RunContext, spec, layers: list[int], samples: dict, encoded: list,
+                          per_prompt: dict, outcome):
+    """The claim's outcome combined with the random-vector control, and the control's record."""
+    from controls import layer_random_vector
+
+    claim, metric = ctx.lc.claim, ctx.lc.claim.metric.kind
+    layer = claim.acceptance.layer
+    ids_by_seed = {s: sorted(p.id for prompts in samples[s].values() for p in prompts) for s in claim.controls.seeds}
+    column = layers.index(layer) if layer in layers else None
+    return layer_random_vector.run(
+        ctx, layer, layers, ids_by_seed, lambda s, pid: per_prompt[metric][pid][column],
+        lambda s, n: {pid: m[metric] for pid, m in null_sweep(ctx, spec, layer, samples, encoded, s, n).items()},
+        outcome)
+
+
 def _budgeted_batches(ctx: RunContext, prompts: list) -> tuple[list, bool, dict]:
     """Batches whose recorded layer inputs fit the trace budget; beyond it, recompute instead."""
     from audit.encoding import batches
@@ -111,6 +153,11 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
     table = PromptTable.from_samples(per_prompt[claim.metric.kind], ids, layers)
     outcome = claim.acceptance.evaluate(table)
     per_seed = per_seed_pooled(effects[claim.metric.kind], len(layers))
+    ran, nulls = {"seeds"}, {}
+    if claim.controls.random_vector is not None:
+        outcome, nulls["random_vector"] = random_vector_control(ctx, spec, layers, samples, encoded, per_prompt,
+                                                                outcome)
+        ran.add("random_vector")
     base = result["base"]
     evidence = {
         "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,
@@ -121,8 +168,8 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
         "base": {"mean_target_nll": mean(b["target_nll"] for b in base.values()),
                  "top1_accuracy": mean(float(b["top1_is_target"]) for b in base.values()),
                  "unaligned_targets": sum(not e.target_aligned for e in encoded)},
-        "controls": {"seeds": replication_summary(per_seed, layers, seeds)},
+        "controls": {"seeds": replication_summary(per_seed, layers, seeds), **nulls},
         "dtype_check": dtype_deviation(ctx, encoded),
         "resources": {**result["memory"], "peak_rss_mb": peak_rss_mb()},
     }
-    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"}, strong=is_strong(outcome))
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run=ran, strong=is_strong(outcome))

@@ -15,6 +15,21 @@ def sweep_batch(ctx, spec, batch, layers: list[int], reuse_prefix: bool, keys: l
     return {key: out[pid] for key, pid in zip(keys, batch.prompt_ids)}
 
 
+@unit_op("layer_ablation.random_vector")
+def random_vector(ctx, spec, batch, layer: int, seed: int, n: int, reuse_prefix: bool, keys: list[str]) -> dict:
+    """``{key: {"metrics": {metric: [per draw]}}}``: the claimed layer's ablation replaced by ``n``
+    same-norm perturbations in the directions ``controls.random_vector.random_directions(seed,
+    layer, n, hidden)`` (the random-vector null of a layer sweep; ``keys`` aligned with
+    ``batch.prompt_ids``)."""
+    from controls.random_vector import random_directions
+    from interventions.sweep import null_batch
+
+    config = getattr(ctx.loaded.config, "text_config", ctx.loaded.config)
+    directions = random_directions(seed, layer, n, int(config.hidden_size))
+    out = null_batch(ctx.loaded.model, ctx.adapter, spec, batch, layer, directions, reuse_prefix=reuse_prefix)
+    return {key: out[pid] for key, pid in zip(keys, batch.prompt_ids)}
+
+
 @unit_op("layer_ablation.dtype_deviation")
 def dtype_deviation(ctx, batches: list) -> list[float]:
     """KL(float32 || run dtype) of the base next-token distribution per prompt of ``batches``."""

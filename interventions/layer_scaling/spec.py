@@ -14,7 +14,8 @@ from pydantic import Field
 
 from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
-from interventions.hooks import Hook, first_output, hidden_input, replace_output
+from interventions.hooks import (Hook, first_output, hidden_input, layer_write, replace_output,
+                                 same_norm_perturbation)
 from interventions.registry import intervention
 
 
@@ -25,6 +26,8 @@ class LayerScaling(StrictModel):
     work_like: ClassVar[str] = "layer_ablation"  # its work estimate: a layer sweep's
     tokenwise: ClassVar[bool] = True  # the scaling acts on each token alone: a shared prefix is run once
     evidence_type: ClassVar[type] = PromptTable  # per prompt and layer, like a layer ablation's
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector"})  # as a layer ablation's
+    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector",)
 
     kind: Literal["layer_scaling"]
     factor: float = Field(ge=0.0, lt=1.0, description="multiplier of the layer's write (output - input): 0 removes "
@@ -48,3 +51,11 @@ class LayerScaling(StrictModel):
             return replace_output(output, before + factor * (first_output(output) - before))
 
         return [Hook(adapter.layers(model)[layer_index], scale, f"layers.{layer_index}:scale{factor:g}")]
+
+    def null_hooks(self, adapter, model, layer_index: int, direction) -> list[Hook]:
+        """The random-vector null: each token's output moved by the norm of what the scaling removes,
+        (1 - factor) x the layer's write, along the unit ``direction`` (controls/layer_random_vector.py)."""
+        kept = 1.0 - self.factor
+        return [same_norm_perturbation(adapter.layers(model)[layer_index],
+                                       lambda a, k, out: kept * layer_write(a, k, out), direction,
+                                       f"layers.{layer_index}:scale{self.factor:g}:random_vector")]

@@ -28,6 +28,15 @@ def lora_dir(tmp_path_factory):
     return build_planted(tmp_path_factory.mktemp("lora_units"))
 
 
+def _with_random_vector(path, model):
+    from audit.schema import load_claim
+    from tests.conftest import write_claim
+
+    write_claim(path, model=str(model), prompts=2, seeds=(1, 2))
+    path.write_text(path.read_text().replace("controls:\n", "controls:\n  random_vector: {n: 3}\n", 1))
+    return load_claim(path)
+
+
 def _claims(tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_dir):  # noqa: F811
     from audit.schema import load_claim
 
@@ -37,6 +46,7 @@ def _claims(tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_d
     model, suite = planted_steering("linear")
     return {
         "layer_scaling (a layer sweep: one folder)": scaling_claim(tmp_path / "scale.yaml", planted_mlp, 0.5, prompts=2),
+        "layer_ablation + random_vector (the null as units)": _with_random_vector(tmp_path / "rv.yaml", planted_mlp),
         "ablation (zero)": ablate("zero"),
         "ablation (mean: one capture per process)": ablate("mean"),
         "patching": claim_file(tmp_path, planted_mlp, "  kind: patching\n  target: mlp\n  min_gap: 0.01",
