@@ -375,13 +375,13 @@ def decide(low: float, high: float, support_above: float, refute_below: float) -
 
 
 def strength(verdict: str, low: float, high: float, support_above: float, refute_below: float) -> bool:
-    """The one definition of a strong verdict: its decisive bound clears the threshold by at least
-    the interval's half-width (it would survive an interval twice as wide)."""
+    """The one definition of a strong verdict: its decisive bound clears the threshold by more than
+    the interval's half-width (it would survive an interval twice as wide; ``decide`` is strict too)."""
     half = (high - low) / 2
     if verdict == SUPPORTED:
-        return low - support_above >= half
+        return low - support_above > half
     if verdict == REFUTED:
-        return refute_below - high >= half
+        return refute_below - high > half
     return False
 
 
