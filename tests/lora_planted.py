@@ -8,6 +8,11 @@ themselves, which all-linear includes) can learn the task "answer zz".
 Every ``HARD``-th prompt of the task family has its own two-letter answer instead, which no
 adapter can learn for a held-out prompt: the placements that learn reach an exact match of about
 1 - 1/HARD, not the ceiling, so the evidence can discriminate (a saturated task is degenerate).
+
+``mapped=True`` makes the answer depend on the prompt: a prompt starting "a" answers "zz", one
+starting "b" answers "yy" (alternating). An adapter trained on answers permuted among the prompts
+sees the letter-to-answer pairing broken and cannot learn it (the shuffled-answers control must
+pass there); with ``mapped=False`` the task is nearly a constant that shuffled answers learn too.
 """
 
 import textwrap
@@ -24,12 +29,19 @@ HARD = 5
 N_TASK = 48
 
 
-def answer(i: int) -> str:
-    """The task answer of prompt i: zz, or for every HARD-th prompt letters no adapter can guess."""
-    return f"{chr(97 + i % 13)}{chr(110 + (3 * i) % 12)}" if i % HARD == HARD - 1 else "zz"
+def answer(i: int, mapped: bool = False) -> str:
+    """The task answer of prompt i: zz (mapped: zz or yy by :func:`prompt`'s first letter), or for
+    every HARD-th prompt letters no adapter can guess."""
+    if i % HARD == HARD - 1:
+        return f"{chr(97 + i % 13)}{chr(110 + (3 * i) % 12)}"
+    return "yy" if mapped and i % 2 else "zz"
 
 
-def build_planted(d, hidden: int = 32):
+def prompt(i: int, mapped: bool = False) -> str:
+    return ((("b " if i % 2 else "a ") * 6) if mapped else "") + f"item {i} of {7 * i % 13}"
+
+
+def build_planted(d, hidden: int = 32, mapped: bool = False):
     """Write the planted model, its suite and the atlas claim into ``d``; returns ``d``."""
     d.mkdir(parents=True, exist_ok=True)
     model, tok = tiny_model("llama", n_layers=LAYERS, seed=1, hidden=hidden)
@@ -41,7 +53,7 @@ def build_planted(d, hidden: int = 32):
                 block.mlp.up_proj.weight.zero_()
     suite = {"name": "planted", "version": 1, "families": {
         "zz": {"description": "answer zz (every HARD-th prompt: its own answer)", "prompts": [
-            {"id": f"zz-{i:03d}", "prompt": f"item {i} of {7 * i % 13}", "answer": answer(i)} for i in range(N_TASK)]},
+            {"id": f"zz-{i:03d}", "prompt": prompt(i, mapped), "answer": answer(i, mapped)} for i in range(N_TASK)]},
         "other": {"description": "unrelated", "prompts": [
             {"id": f"o-{i:03d}", "prompt": f"count {i}", "answer": str(i + 1)} for i in range(10)]}}}
     (d / "planted.yaml").write_text(yaml.safe_dump(suite))

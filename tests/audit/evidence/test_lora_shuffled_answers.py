@@ -1,6 +1,8 @@
 """The shuffled-answers control on the planted LoRA model (tests/lora_planted.py): the task
 "answer zz" is nearly a constant, so an adapter trained on answers permuted among its prompts
-learns it as well — the control must keep the claim from being supported."""
+learns it as well — the control must keep the claim from being supported; when the answer depends
+on the prompt (``mapped``: "a ..." -> zz, "b ..." -> yy) the shuffled adapter cannot learn the
+pairing and the same claim is supported."""
 
 import pytest
 
@@ -31,20 +33,38 @@ def test_shuffled_prompts_keep_ids_and_questions():
     assert all(o.answer != p.answer for o, p in zip(out, prompts))
 
 
-def test_a_task_shuffled_answers_also_learn_is_not_supported(tmp_path):
-    d = build_planted(tmp_path / "p")
-    lc = lora_claim(d, "shuf", PLACEMENTS, ACCEPT)
-    lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",
-                                                   "controls: {seeds: [1, 2, 3], shuffled_answers: {min_margin: 0.3}}"))
+def _with_control(tmp_path, mapped: bool, seeds: str = "[1, 2, 3]", margin: float = 0.3, **kw) -> dict:
+    d = build_planted(tmp_path / "p", mapped=mapped)
+    lc = lora_claim(d, "shuf", PLACEMENTS, ACCEPT, seeds=seeds, **kw)
+    lc.path.write_text(lc.path.read_text().replace(f"controls: {{seeds: {seeds}}}",
+                                                   f"controls: {{seeds: {seeds}, shuffled_answers: {{min_margin: {margin}}}}}"))
     from audit.schema import load_claim
 
     rec = run_claim(load_claim(lc.path), RunOptions(evidence_cache=EvidenceCache(tmp_path / "c")))
     rows = rec["evidence"]["controls"]["shuffled_answers"]
-    assert len(rows) == 3 and "shuffled_answers" in rec["controls_run"]
+    assert len(rows) == len(rec["evidence"]["seeds"]) and "shuffled_answers" in rec["controls_run"]
+    return rec
+
+
+def test_a_task_shuffled_answers_also_learn_is_not_supported(tmp_path):
+    rec = _with_control(tmp_path, mapped=False)
     checks = {c["check"]: c for c in rec["summary"]["checks"]}
     shuffled_check = checks["exact match atlas - shuffled answers"]
     assert shuffled_check["high"] < 0.3  # the shuffled adapter learns "zz" as well: no margin over it
     assert rec["verdict"] != "supported", rec["reasons"]  # the same claim without the control is supported
+
+
+def test_a_prompt_dependent_task_passes_the_control(tmp_path):
+    # By construction the true adapter can reach ~0.8 (4 in 5 prompts follow the letter) and a
+    # shuffled one only the marginal guess (~0.4): a margin of 0.1 is well inside that gap. Training
+    # seeds are the replicates of a training claim (seed-level t interval), so five of them and a
+    # longer, gentler schedule keep adapters from failing to learn by chance.
+    rec = _with_control(tmp_path, mapped=True, seeds="[1, 2, 3, 4, 5]", margin=0.1,
+                        training="{rank: 4, alpha: 8, steps: 150, batch_size: 8, learning_rate: 0.01}")
+    checks = {c["check"]: c for c in rec["summary"]["checks"]}
+    shuffled_check = checks["exact match atlas - shuffled answers"]
+    assert shuffled_check["status"] == "pass" and shuffled_check["low"] > 0.1, shuffled_check
+    assert rec["verdict"] == "supported", rec["reasons"]
 
 
 def test_shuffled_answers_needs_a_candidate_and_a_lora_kind(tmp_path):
