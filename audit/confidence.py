@@ -16,7 +16,9 @@ Further ceilings, each applied as a minimum:
 - a waived control caps at low;
 - an exploratory claim (what it names was chosen by looking at data like this) caps at low;
 - a derived claim (a comparison of other claims) passes the lowest cap of its inputs as an extra
-  ceiling (``EvidenceResult.cap``): a comparison is never surer than what it compares.
+  ceiling (``EvidenceResult.cap``): a comparison is never surer than what it compares;
+- a steering claim whose prompting baseline is shown to beat it caps at low (the same ceiling,
+  with its reason: controls/prompting_baseline.py).
 
 *Strong* is the one rule of :func:`audit.inference.strength` (the decisive CI bound clears its
 threshold by at least the CI's half-width); criteria report it as ``summary["strong"]``. Which
@@ -56,9 +58,10 @@ def evidence_cap(kinds: set[str], controls: set[str], n_seeds: int, waived: bool
 
 
 def claim_cap(kinds: set[str], controls: set[str], n_seeds: int, waived: bool = False, *,
-              stage: str, ceiling: str | None = None) -> tuple[str, list[str]]:
+              stage: str, ceiling: str | None = None, ceiling_reason: str | None = None) -> tuple[str, list[str]]:
     """The cap of a claim and why it is not higher: the evidence cap, then the exploratory
-    ceiling (low) and any ceiling passed by the builder (a comparison's inputs)."""
+    ceiling (low) and any ceiling passed by the builder (a comparison's inputs, or why:
+    ``ceiling_reason``)."""
     if stage not in STAGES:
         raise ValueError(f"unknown stage '{stage}'; one of {', '.join(STAGES)}")
     cap = evidence_cap(kinds, controls, n_seeds, waived)
@@ -70,7 +73,8 @@ def claim_cap(kinds: set[str], controls: set[str], n_seeds: int, waived: bool = 
         notes.append("exploratory claim: capped at low (what it names was chosen by looking at the data)")
     if ceiling is not None and LEVELS.index(ceiling) < LEVELS.index(cap):
         cap = ceiling
-        notes.append(f"derived claim: capped at {ceiling}, the lowest cap of its inputs")
+        notes.append(f"{ceiling_reason}: capped at {ceiling}" if ceiling_reason else
+                     f"derived claim: capped at {ceiling}, the lowest cap of its inputs")
     return cap, notes
 
 

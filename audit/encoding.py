@@ -52,12 +52,20 @@ def apply_template(tokenizer, messages: list[dict], seconds: float | None = None
         sys.settrace(previous)
 
 
-def render(tokenizer, prompt: str, use_chat: bool) -> tuple[str, bool]:
-    """The text the model sees before its answer, and whether special tokens are already in it."""
+def render(tokenizer, prompt: str, use_chat: bool, system: str | None = None) -> tuple[str, bool]:
+    """The text the model sees before its answer, and whether special tokens are already in it.
+    ``system``: a system message before the user's (needs the chat template)."""
     if use_chat and getattr(tokenizer, "chat_template", None):
-        text = apply_template(tokenizer, [{"role": "user", "content": prompt}], tokenize=False,
-                              add_generation_prompt=True)
+        messages = ([{"role": "system", "content": system}] if system is not None else []) + \
+            [{"role": "user", "content": prompt}]
+        text = apply_template(tokenizer, messages, tokenize=False, add_generation_prompt=True)
+        if system is not None and system not in text:
+            raise ValueError("the model's chat template dropped the system message: use position: prefix")
         return text, True
+    if system is not None:
+        raise ValueError("a system message needs the model's chat template, and "
+                         + ("the tokenizer has none" if use_chat else "suite.chat_template is false")
+                         + ": use position: prefix")
     # No trailing space: BPE/SentencePiece tokenizers attach the space to the answer's first token.
     return f"{prompt}\nAnswer:", False
 

@@ -41,7 +41,7 @@ def run_claim(lc: LoadedClaim, options: RunOptions, progress: Progress | None = 
     claim, outcome = lc.claim, result.outcome
     strong = bool(outcome.summary["strong"]) if "strong" in (outcome.summary or {}) else result.strong
     cap, cap_notes = claim_cap(result.kinds, result.controls_run, len(claim.controls.seeds), result.waived,
-                               stage=claim.stage, ceiling=result.cap)
+                               stage=claim.stage, ceiling=result.cap, ceiling_reason=result.cap_reason)
     conf = step(outcome.verdict, cap, strong)
     return {
         "run_id": uuid.uuid4().hex, "claim_id": claim.id, "statement": claim.statement, "expect": claim.expect,

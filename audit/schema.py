@@ -15,6 +15,7 @@ import interventions
 from audit.criteria import CRITERIA
 from audit.criteria.base import applies, criteria_for
 from controls import NULL_CONTROLS, OPTIONAL_CONTROLS
+from controls.prompting_baseline import PromptingBaseline
 from audit.metric_kinds import METRIC_KINDS
 from audit.errors import ClaimFileError, did_you_mean, problem_at
 from audit.provenance import sha256_text
@@ -134,6 +135,10 @@ class Controls(StrictModel):
         None, description="patching (one claimed component at one position): the same patch at a position the claim "
                           "says carries nothing; the claimed position must recover more (paired interval over "
                           "prompts; controls/negative_position.py)")
+    prompting_baseline: Optional[PromptingBaseline] = Field(
+        None, description="steering: the behaviour asked for in words (no steering vector), scored by the claim's "
+                          "metric on the same prompts and reported beside the steering effect; when prompting is "
+                          "shown to beat steering, confidence is capped at low (controls/prompting_baseline.py)")
     method_agreement: Optional[MethodAgreement] = Field(
         None, description="ablation: the verdict recomputed under other ablation methods (zero / mean / resample); "
                           "disagreement makes the claim inconclusive")
@@ -420,6 +425,10 @@ def _control_problems(lc: LoadedClaim) -> list:
     problems += [_one_layer_problem(lc, name) for name in getattr(iv, "layer_controls", ())  # judge one claimed layer
                  if name in accepted and getattr(controls, name) is not None
                  and not isinstance(getattr(lc.claim.acceptance, "layer", None), int)]
+    for name in taken:  # the other controls' own checks of the claim
+        if name in accepted and name not in getattr(iv, "component_controls", ()):
+            found = getattr(getattr(controls, name), "claim_problems", lambda _: [])(lc)
+            problems += [lc.problem(loc, message, hint=hint) for loc, message, hint in found]
     if controls.method_agreement is not None and getattr(iv, "method", None) in controls.method_agreement.methods:
         problems.append(lc.problem(("controls", "method_agreement", "methods"), f"'{iv.method}' is the claim's own "
                                    "method (always included)", hint="list only the other methods"))

@@ -4,7 +4,7 @@
 with a reason: ``random_vector`` (steering's random directions; a layer sweep's same-norm random
 perturbations of the claimed layer, ``controls/layer_random_vector.py``) and ``shuffled_label``; and the controls a kind may take without
 a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``, ``random_subspace``,
-``negative_position``. An intervention spec
+``negative_position``, ``prompting_baseline``. An intervention spec
 declares what it accepts and requires as class attributes
 ``accepted_controls`` / ``required_controls`` (default: seeds only); the claim schema and the
 gate both read that declaration, so no kind name is spelled anywhere else.
@@ -15,7 +15,7 @@ from __future__ import annotations
 SEEDS = "seeds"
 NULL_CONTROLS = ("random_vector", "shuffled_label")  # controls/random_vector.py, controls/shuffled_label.py
 OPTIONAL_CONTROLS = ("random_component", "method_agreement", "shuffled_answers", "random_subspace",
-                     "negative_position")  # controls/<name>.py
+                     "negative_position", "prompting_baseline")  # controls/<name>.py
 ONLY_SEEDS = frozenset({SEEDS})
 
 

@@ -124,7 +124,8 @@ class Steering(StrictModel):
 
     evidence_type: ClassVar[type] = SteeringSweep
     # the study: "random-vector and shuffled-label controls are still required" for steering
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label",
+                                                             "prompting_baseline"})
     required_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
 
     @field_validator("alphas")
@@ -263,18 +264,19 @@ def torch_cat_cols(a, b):
 
 # --------------------------------------------------------------------------- encoding
 
-def render_ids(tokenizer, prompt: str, use_chat: bool) -> tuple[list[int], bool]:
+def render_ids(tokenizer, prompt: str, use_chat: bool, system: Optional[str] = None) -> tuple[list[int], bool]:
     from audit.encoding import render
 
-    text, templated = render(tokenizer, prompt, use_chat)
+    text, templated = render(tokenizer, prompt, use_chat, system)
     return list(tokenizer(text, add_special_tokens=not templated)["input_ids"]), templated
 
 
-def continuation_ids(tokenizer, prompt: str, answer: str, use_chat: bool) -> tuple[list[int], list[int]]:
+def continuation_ids(tokenizer, prompt: str, answer: str, use_chat: bool,
+                     system: Optional[str] = None) -> tuple[list[int], list[int]]:
     """(prompt ids, answer ids): the answer tokenized as it continues the rendered prompt."""
     from audit.encoding import render
 
-    text, templated = render(tokenizer, prompt, use_chat)
+    text, templated = render(tokenizer, prompt, use_chat, system)
     add = not templated
     cont = answer if templated else " " + answer
     p = list(tokenizer(text, add_special_tokens=add)["input_ids"])

@@ -1,12 +1,14 @@
 """Report card of a steering claim: the intervals the verdict rests on (effect, collateral,
 selectivity or the layer / ratio contrasts) beside the per-seed values, each null control's pooled
 test (p, quantiles, draws, |cos| with the real direction), the null histograms, the layer x alpha
-sweep, per-family effects, example answers and any waived control."""
+sweep, per-family effects, example answers, any waived control and the prompting baseline
+(:mod:`audit.cards.prompting_baseline`)."""
 
 from __future__ import annotations
 
 from audit import plots
 from audit.cards.base import card_for, plot_stem
+from audit.cards.prompting_baseline import section as prompting_section
 from audit.criteria.steering import BULK, CONTROL_NAMES, pooled_null, quantile
 from audit.stats import mean, std
 
@@ -128,6 +130,10 @@ def steering_card(rec: dict, out_dir) -> dict:
         plots_out.append((path, f"{name}: pooled null of the seed-mean effect (bars), its {BULK * 100:g}th "
                                 f"percentile (dashed: at or below it the null refutes) and the observed effect (red; "
                                 f"thin lines: per seed) — {ctl.get('status', '?')}, p = {_f(p)}"))
+    extra_plots, extra_tables, extra_notes = prompting_section(rec, out_dir, stem, xlabel)
+    plots_out += extra_plots
+    tables += extra_tables
+    notes += extra_notes
     if len(ev["cells"]) > 1:
         path = f"{stem}-sweep.png"
         plots.steering_sweep(ev["layers"], ev["alphas"], ev["effect"], ev["collateral"], cell, xlabel,

@@ -42,7 +42,8 @@ class EvidenceResult:
     ``kinds``: the independent evidence kinds that ran (building an object — training an
     adapter, quantizing — is not a kind of its own). ``strong``: fallback when the criterion's
     ``outcome.summary`` carries no ``"strong"`` (the runner prefers the summary's). ``cap``: an
-    extra ceiling on confidence (a comparison passes the lowest cap of the claims it compares).
+    extra ceiling on confidence (a comparison passes the lowest cap of the claims it compares;
+    a steering claim that prompting beats caps at low), ``cap_reason`` saying why.
     """
 
     outcome: Outcome
@@ -52,6 +53,7 @@ class EvidenceResult:
     strong: bool = False
     waived: bool = False
     cap: str | None = None
+    cap_reason: str | None = None  # why ``cap`` (default: a comparison's inputs)
 
 
 def checks_decided(outcome: Outcome) -> bool:

@@ -27,7 +27,9 @@ from audit.criteria.base import judge
 from audit.criteria.steering import CONTROL_NAMES, cell_key
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence_models.judged import SteeringSweep
+from audit.evidence import steering_prompting as prompting
 from audit.memory import peak_rss_mb
+from controls import prompting_baseline
 
 STEERING_VERSION = 3  # bump when the numbers this builder produces change
 from interventions.compute.steering import ControlDidNotRun, hidden_size  # noqa: F401  (raised by its ops)
@@ -125,15 +127,17 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
                   version=STEERING_VERSION)
     if isinstance(direction_source, dict):  # a changed file must not reuse cached units
         common["direction_sha256"] = direction_source["sha256"]
-    n_units = len(seeds) * (1 + len(required)) + 1
+    n_units = len(seeds) * (1 + len(required) + (claim.controls.prompting_baseline is not None)) + 1
     ctx.progress.start(n_units, f"{claim.id}: {len(seeds)} seeds x {len(layers)} layers x {len(alphas)} alphas"
                        + (f", nulls {', '.join(required)}" if required else ""))
     counts = {"computed": 0, "cached": 0}
 
-    def run(op: str, keyed: dict, **args) -> dict:
-        """``{name: value}`` of one ``op`` task per ``name: (seed, unit key)``, through the cache."""
+    def run(op: str, keyed: dict, per_seed: dict | None = None, **args) -> dict:
+        """``{name: value}`` of one ``op`` task per ``name: (seed, unit key)``, through the cache
+        (``per_seed[seed]``: arguments of that seed's task only)."""
         found, missing = cached(ctx, [k for _, k in keyed.values()])
-        tasks = [Task(op, {"seed": sd, "enc": enc[sd], "layers": layers, "key": k, **args}, (k,), f"{op} seed {sd}")
+        tasks = [Task(op, {"seed": sd, "enc": enc[sd], "layers": layers, "key": k, **args, **(per_seed or {}).get(sd, {})},
+                      (k,), f"{op} seed {sd}")
                  for sd, k in keyed.values() if k in missing]
         values, _ = run_tasks(ctx, tasks, lookup=False)
         ctx.progress.advance(len(found))
@@ -181,6 +185,10 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
                 raise ControlDidNotRun(f"{control} at {c}: expected {n} null samples per seed")
             ev["nulls"][control][c] = [u["effects"] for u in units]
             ev["null_diagnostics"][control][c] = {str(s): u["diagnostics"] for s, u in zip(seeds, units)}
+    baseline = prompting.plan(ctx, run, lambda s, **extra: unit_key(seed=s, enc=enc[s], **extra, **common), tok, spec,
+                              metric, chat, samples, seeds)
+    if baseline is not None:
+        ev[prompting.NAME] = baseline
     first = control_cells[0]
     ev["examples"] = run("steering.examples", {"rows": (seeds[0], unit_key(
         kind="steer_examples", seed=seeds[0], cell=first, enc=enc[seeds[0]], **common))},
@@ -197,16 +205,20 @@ def steering_evidence(ctx: RunContext) -> EvidenceResult:
                        **({"positive_per_seed": len(samples[seeds[0]]["positive"]),
                            "negative_per_seed": len(samples[seeds[0]]["negative"])}
                           if spec.direction.source == "contrastive" else {})}
-    outcome = judge(claim, ev)
+    outcome, cap = judge(claim, ev), None
+    if baseline is not None:
+        outcome, _, cap = prompting_baseline.judge(ev, claim, outcome)
     ev["controls"] = _control_summary(ev, outcome.summary)
     ev["resources"] = {"units_computed": counts["computed"], "units_from_cache": counts["cached"],
                        "peak_rss_mb": peak_rss_mb(),
                        # rows computed in this process (on Ray, the workers computed them)
                        "steered_rows_computed": sum(m.rows for k, m in ctx.memo.items() if k[0] == "steering.seed"),
                        "evidence_s": round(time.perf_counter() - t0, 2)}
-    ran = {"seeds"} | {c for c in required if c in ev["nulls"] and ev["nulls"][c]}
+    ran = {"seeds"} | {c for c in required if c in ev["nulls"] and ev["nulls"][c]} | \
+        ({prompting.NAME} if baseline is not None else set())
     return EvidenceResult(outcome, ev, kinds={"steering"}, controls_run=ran,
-                          strong=bool(outcome.summary.get("strong", False)), waived=bool(waived))
+                          strong=bool(outcome.summary.get("strong", False)), waived=bool(waived), cap=cap,
+                          cap_reason=prompting_baseline.BEATEN if cap else None)
 
 
 def _control_summary(ev: dict, summary: dict) -> dict:
@@ -226,4 +238,8 @@ def _control_summary(ev: dict, summary: dict) -> dict:
                 row[k] = c[k]
         row["reason"] = c.get("reason", "")
         out[name] = row
+    if prompting_baseline.NAME in summary:
+        rec = summary[prompting_baseline.NAME]
+        out[prompting_baseline.NAME] = {"status": rec["status"], "cell": rec["cell"], "reason": rec["reason"],
+                                        "intervals": rec["pooled"]["rows"]}
     return out

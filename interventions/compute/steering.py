@@ -244,3 +244,16 @@ def null(ctx, seed: int, enc: dict, layers: list[int], control: str, layer: int,
 def examples(ctx, seed: int, enc: dict, layers: list[int], layer: int, alpha: float, key: str) -> dict:
     spec = ctx.lc.claim.intervention
     return {key: _examples_unit(seed_model(ctx, seed, enc, layers), layer, alpha, spec)}
+
+
+@unit_op("steering.prompted")
+def prompted(ctx, seed: int, enc: dict, layers: list[int], instructed: dict, key: str) -> dict:
+    """The prompting baseline of one seed (controls/prompting_baseline.py): per eval prompt the
+    unsteered behaviour score with the instruction (``instructed``: the instructed eval prompts'
+    ids and, for behavior_logprob, continuations) and without it; no steering vector."""
+    plain = seed_model(ctx, seed, enc, layers)
+    memo = ("steering.prompted", seed)
+    if memo not in ctx.memo:
+        ctx.memo[memo] = _SeedModel(ctx, {**enc, **instructed}, seed, layers)
+    return {key: {"prompted": [float(x) for x in ctx.memo[memo].base().tolist()],
+                  "unprompted": [float(x) for x in plain.base().tolist()]}}

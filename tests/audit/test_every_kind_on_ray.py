@@ -56,7 +56,9 @@ def _claims(tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_d
             tmp_path, planted_mlp, "  kind: patching\n  target: mlp\n  positions: [last]\n  min_gap: 0.01",
             "  kind: effect_at_least\n  component: L2.mlp@last\n  threshold: 0.2", seeds="[1, 2]", name="patch_controls",
             controls="shuffled_label: {n: 2}, random_subspace: {n: 3}, negative_position: {position: first}"),
-        "steering": load_claim(steering_claim(tmp_path / "steer.yaml", model=model, suite=suite, n=8, seeds=(1, 2))),
+        "steering": load_claim(steering_claim(tmp_path / "steer.yaml", model=model, suite=suite, n=8, seeds=(1, 2),
+                                                  controls="random_vector: {n: 8}\n  shuffled_label: {n: 8}\n  "
+                                                           "prompting_baseline: {instruction: 'Say Z Z Z.'}")),
         "layer_skip": skip_claim(tmp_path / "skip.yaml", skip_hub, "[{layers: [2]}]", prompts=2),
         "quantization": quant_claim(tmp_path / "quant.yaml", quant_hub, """\
             intervention:
