@@ -8,6 +8,13 @@ seed (``random.Random("random_component:<seed>:<label>")``). When a model has fe
 ``n`` every candidate is taken once (an exhaustive null; the smallest p is then 1 / (candidates +
 1), and a null too small to reach ``max_p`` is inconclusive, never a pass).
 
+For a layer-skip config (``kind: layer_skip``) the null is random *sets* of layers of the config's
+size (:func:`draw_layer_sets`), and the compared quantity is how much of the unmodified model's
+top-5 next tokens each skipped model keeps: the chosen layers must preserve more than random ones
+(evidence/layer_skip.py). There the control is reported per config beside the verdict and never
+turns it: a skip claim is about whether skipping is free, the control about whether the choice of
+layers (e.g. the atlas' least important ones) beats chance.
+
 The pooled test is the steering controls' (:func:`audit.criteria.steering.judge_control`): passed
 when p <= max_p; refuted when the claimed effect sits inside the null's bulk (at or below its 75th
 percentile: a random component of the same kind does as much); inconclusive otherwise.
@@ -15,6 +22,8 @@ percentile: a random component of the same kind does as much); inconclusive othe
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 from dataclasses import replace
 
@@ -39,6 +48,23 @@ def draw(claimed, seed: int, n: int, n_layers: int, n_heads: int | None) -> list
     pool = candidates(claimed, n_layers, n_heads)
     rng = random.Random(f"{NAME}:{seed}:{claimed.label}")
     return rng.sample(pool, min(n, len(pool)))
+
+
+def draw_layer_sets(skipped: list[int], n_layers: int, seed: int, n: int, label: str) -> list[list[int]]:
+    """The seed's ``n`` distinct random sets of ``len(skipped)`` layers other than ``skipped`` itself
+    (every such set, in a seeded order, when there are fewer), drawn by ``Random("random_component:
+    <seed>:<label>")``."""
+    k, own = len(skipped), tuple(sorted(skipped))
+    rng = random.Random(f"{NAME}:{seed}:{label}")
+    if math.comb(n_layers, k) - 1 <= max(n, 4 * n):  # few enough to list (and to avoid rejection stalls)
+        pool = [list(c) for c in itertools.combinations(range(n_layers), k) if c != own]
+        return rng.sample(pool, min(n, len(pool)))
+    out: list[list[int]] = []
+    while len(out) < n:
+        c = sorted(rng.sample(range(n_layers), k))
+        if tuple(c) != own and c not in out:
+            out.append(c)
+    return out
 
 
 def combine(outcome: Outcome, control: dict, name: str = NAME) -> Outcome:
@@ -71,10 +97,10 @@ def run(ctx, claimed_label: str, comps: list, ids_by_seed: dict, observed, null_
     return outcome, {**record, "claimed": claimed_label, "draws": {s: [c.label for c in d] for s, d in drawn.items()}}
 
 
-def judge_nulls(name: str, ids_by_seed: dict, observed, effects: dict, outcome: Outcome):
+def pooled_test(name: str, ids_by_seed: dict, observed, effects: dict, interval=None) -> dict:
     """The one pooled test of a null control (:func:`audit.criteria.steering.judge_control`):
     ``observed(seed, pid)`` against ``effects[seed][pid]`` (one value per null draw), each averaged
-    over the seed's prompts ``ids_by_seed[seed]``. The combined outcome and the control's record."""
+    over the seed's prompts ``ids_by_seed[seed]``; the control's record."""
     from audit.criteria.steering import judge_control
     from audit.inference import ALPHA, rounded
     from audit.stats import mean
@@ -84,6 +110,12 @@ def judge_nulls(name: str, ids_by_seed: dict, observed, effects: dict, outcome: 
         per_prompt = {pid: rounded(effects[seed][pid]) for pid in ids}
         observed_means.append(mean(observed(seed, pid) for pid in ids))
         nulls.append([mean(per_prompt[pid][j] for pid in ids) for j in range(len(per_prompt[ids[0]]))])
-    interval = (outcome.summary or {}).get("interval")
     result = judge_control(name, observed_means, nulls, ALPHA, tuple(interval) if interval else None)
-    return combine(outcome, result, name), {**result, "null_per_seed": nulls}
+    return {**result, "null_per_seed": nulls}
+
+
+def judge_nulls(name: str, ids_by_seed: dict, observed, effects: dict, outcome: Outcome):
+    """:func:`pooled_test` of the claim's effect, combined with its outcome (:func:`combine`)."""
+    record = pooled_test(name, ids_by_seed, observed, effects, (outcome.summary or {}).get("interval"))
+    result = {k: v for k, v in record.items() if k != "null_per_seed"}  # the summary keeps the test, not the draws
+    return combine(outcome, result, name), record

@@ -74,6 +74,9 @@ class SkipConfig(StrictModel):
 class LayerSkip(StrictModel):
     """Skip each config's layers during generation and compare with the unmodified model."""
 
+    # random_component: random layer sets of each config's size (reported, not judged)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component"})
+
     kind: Literal["layer_skip"]
     configs: list[SkipConfig] = Field(min_length=1, description="the skip configs compared with the unmodified "
                                                                 "model, each naming its layers one way")

@@ -96,13 +96,40 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
     notes += [f"Layers of `{d['claim_id']}` ({d['verdict']}, claim sha256 {d['claim_sha256'][:12]}): "
               f"least important = {d['skipped']}" for d in ev.get("dependencies", [])]
     checks, gate = checks_card(rec)
-    return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")],
+    null_plots, null_tables = _random_layer_sets(rec, out_dir)
+    return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")]
+            + null_plots,
             "tables": checks + [{"title": "Skip configs against the unmodified model",
                         "columns": ["config", "layers skipped", "which", "top-5 overlap", "greedy agreement",
                                     "agreeing prefix", "answer NLL increase", "speedup (median, range)",
                                     "compute ratio", "verdict"],
-                        "rows": rows}],
+                        "rows": rows}] + null_tables,
             "notes": gate + notes}
+
+
+def _random_layer_sets(rec: dict, out_dir) -> tuple[list, list]:
+    """The random_component control of each skip config (audit/evidence/layer_skip_random.py): its
+    null histogram and one table row (reported beside the verdict, not judged)."""
+    from audit.criteria.steering import BULK, pooled_null
+
+    nulls = ((rec["evidence"].get("controls") or {}).get("random_component")) or {}
+    out, rows = [], []
+    for i, (name, ctl) in enumerate(nulls.items()):
+        path = plot_path(rec, f"null-random-layers-{i}")
+        plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
+                             f"{rec['claim_id']}\nskip {name} vs {ctl['n_draws']} random sets of "
+                             f"{ctl['n_layers_skipped']} layers ({ctl['n_seeds']} seeds, seed mean)", "top-5 overlap",
+                             out_dir / path, per_seed_observed=ctl["observed_per_seed"])
+        out.append((path, f"random_component: top-5 overlap after skipping random layer sets of the same size "
+                          f"(bars) and after skipping {name} (line); p = {ctl['p']:.3g}, {ctl['status']}"))
+        rows.append([name, ctl["n_layers_skipped"], _f(ctl["observed"]), _f(ctl["median"]), _f(ctl["q75"]),
+                     f"{ctl['n_draws']} x {ctl['n_seeds']}", _f(ctl["p"]), f"{ctl['status']}: {ctl['meaning']}"])
+    if not rows:
+        return [], []
+    return out, [{"title": "Control: random_component — each config against random layer sets of its size "
+                           "(reported beside the verdict, not judged)",
+                  "columns": ["config", "layers", "top-5 overlap", "null median", "null 75th", "draws x seeds", "p",
+                              "status"], "rows": rows}]
 
 
 @card_for("quantization")

@@ -9,6 +9,9 @@ compute ratio (layers / kept layers), the most a real speedup could be. The hard
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from audit.evidence import layer_skip_random
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.criteria.base import judge
 from audit.criteria.deployment import compute_ratio
@@ -61,7 +64,13 @@ def layer_skip(ctx: RunContext) -> EvidenceResult:
                 "n_prompts": len(pairs), "n_layers": ctx.n_layers, "hardware": hardware(),
                 "base": {"mean_answer_nll": mean(b["answer_nll"] for b in base.values()),
                          "mean_continuation_tokens": mean(len(b["continuation"]) for b in base.values())}}
+    nulls = layer_skip_random.run(ctx, rows, samples, pairs, base, spec)
+    if nulls:
+        evidence["controls"] = {layer_skip_random.NAME: nulls}
     outcome = judge(claim, evidence)
+    if nulls:  # reported beside the verdict, never turning it (controls/random_component.py)
+        outcome = replace(outcome, reasons=[*outcome.reasons, *layer_skip_random.note(nulls)])
     # deleting layers builds the skipped model; the comparison with the unmodified one is a layer ablation
-    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
+    return EvidenceResult(outcome, evidence, kinds={"ablation"},
+                          controls_run={"seeds"} | ({layer_skip_random.NAME} if nulls else set()),
                           strong=bool(outcome.summary.get("strong")))

@@ -155,3 +155,11 @@ def quant_timing(ctx, order: list[str], pairs: dict, speed) -> tuple[dict, dict]
     """Every mode timed side by side, interleaved."""
     return timing_protocol(ctx.loaded.tokenizer, {m: (_held(ctx, m), None) for m in order}, pairs, speed.prompts,
                            speed.new_tokens, speed.repeats, speed.warmup)
+
+
+@unit_op("layer_skip.random_sets")
+def skip_random_sets(ctx, pairs: dict, base: dict, sets: list[list[int]], spec, key: str) -> dict:
+    """The random-component null of one skip config and seed: ``{key: {prompt id: [top-5 overlap
+    per random layer set]}}`` (audit/evidence/layer_skip_random.py)."""
+    per_set = [skip_config(ctx, pairs, base, skip, spec) for skip in sets]
+    return {key: {pid: [m[pid]["top5_overlap"] for m in per_set] for pid in sorted(pairs)}}
