@@ -2,7 +2,9 @@
 
 ``seeds`` (every kind: each seed resamples the prompts); the null controls, which may be waived
 with a reason: ``random_vector`` (steering's random directions; a layer sweep's same-norm random
-perturbations of the claimed layer, ``controls/layer_random_vector.py``) and ``shuffled_label``; and the controls a kind may take without
+perturbations of the claimed layer, ``controls/layer_random_vector.py``) and ``shuffled_label``
+(steering's relabelled sets; patching's re-paired sources, ``controls/shuffled_pairs.py``; ablation's
+re-paired answers, ``controls/repaired_answers.py``); and the controls a kind may take without
 a waiver: ``random_component``, ``method_agreement``, ``shuffled_answers``, ``random_subspace``,
 ``negative_position``, ``prompting_baseline``. An intervention spec
 declares what it accepts and requires as class attributes

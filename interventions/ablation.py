@@ -46,8 +46,11 @@ class Ablation(StrictModel):
     why: str = ""
 
     evidence_type: ClassVar[type] = PromptTable  # per prompt and component
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement", "random_component"})
-    component_controls: ClassVar[tuple[str, ...]] = ("random_component",)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "method_agreement", "random_component",
+                                                             "shuffled_label"})
+    # controls that judge one claimed component: shuffled_label as re-paired answers
+    # (controls/repaired_answers.py)
+    component_controls: ClassVar[tuple[str, ...]] = ("random_component", "shuffled_label")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -60,6 +63,14 @@ class Ablation(StrictModel):
         if not self.positions:
             raise ValueError("positions must not be empty")
         return self
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        """The shuffled-label control re-pairs answers: the claim's metric must read the answer."""
+        if lc.claim.controls.shuffled_label is None:
+            return []
+        from controls.repaired_answers import metric_problems
+
+        return metric_problems(lc.claim.metric.kind)
 
     def module_problems(self, modules: dict[str, str]) -> list[tuple[tuple, str, str]]:
         """The module path (target module) must name a module of the model (known from its config)."""

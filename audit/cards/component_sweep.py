@@ -47,6 +47,8 @@ def _agreement_note(ev: dict) -> list[str]:
 
 NULLS = {"random_component": ("{n} random components of its kind", "random same-kind components' {metric}"),
          "shuffled_label": ("{n} re-pairings of its sources", "{metric} patched from another pair's run"),
+         # an ablation claim's shuffled label re-pairs answers (its record says re_paired: answers)
+         "shuffled_label:answers": ("{n} re-pairings of its answers", "{metric} of another prompt's answer"),
          "random_subspace": ("{n} random {dim}-dimensional subspaces of it",
                              "{metric} patching only a random {dim}-dimensional subspace"),
          # no draws: a paired interval of the claimed position minus the null position (a forest plot)
@@ -61,9 +63,11 @@ def null_plots(rec: dict, out_dir, metric: str, nulls: dict = NULLS) -> list:
     from audit.criteria.steering import BULK, pooled_null
 
     out = []
-    for name, (title, bars) in nulls.items():
-        ctl = (rec["evidence"].get("controls") or {}).get(name)
-        if not ctl or not ({"null_per_seed", "intervals"} & set(ctl)):
+    for name, ctl in (rec["evidence"].get("controls") or {}).items():
+        if not isinstance(ctl, dict) or not ({"null_per_seed", "intervals"} & set(ctl)):
+            continue
+        title, bars = nulls.get(f"{name}:{ctl.get('re_paired')}") or nulls.get(name) or (None, None)
+        if title is None:
             continue
         path = plot_path(rec, f"null-{name}")
         what = {"n": ctl.get("n_draws"), "dim": ctl.get("dim"), "null": ctl.get("null_component"), "metric": metric}

@@ -15,10 +15,13 @@ from audit.stats import mean
 from controls.seeds import replication_summary, sample_prompts
 
 
-def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, drawn: bool = False) -> dict:
+def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, drawn: bool = False,
+                      candidates: dict | None = None) -> dict:
     """``{seed: {prompt_id: {metric: [per component]}}}``: per prompt a cached unit, the missing
     ones computed in ``ablation.batch`` tasks. ``drawn``: the components are not the spec's own (a
-    control's random draw): their labels join the unit key."""
+    control's random draw): their labels join the unit key. ``candidates`` (``{seed: {prompt_id:
+    [token id]}}``, one component): instead, each prompt's NLL increase at those other answer
+    tokens (``ablation.repaired``; the shuffled-label control)."""
     from audit.cache import unit_key
     from audit.encoding import batches
     from audit.units import Task, run_batched
@@ -33,15 +36,18 @@ def component_effects(ctx: RunContext, spec, comps, encoded_by_seed, samples, dr
         keys = {e.id: unit_key(kind="ablation_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
                                spec=spec_json, seed=seed if sample_ids else None, sample=sample_ids,
                                ids=e.ids, target=e.target,
-                               **({"components": [c.label for c in comps]} if drawn else {})) for e in encoded}
+                               **({"components": [c.label for c in comps]} if drawn or candidates else {}),
+                               **({"candidates": candidates[seed][e.id]} if candidates else {})) for e in encoded}
         sample = None if spec.method == "zero" else {
             "key": unit_key(kind="ablation_sample", seed=seed, sample=sample_ids), "seed": seed,
             "batches": batches(tok, encoded, size),
             "families": {f: [p.id for p in ps] for f, ps in samples[seed].items()}}
 
-        def tasks(missing: list, sample=sample, keys=keys) -> list[Task]:
-            return [Task("ablation.batch", {"spec": spec, "comps": comps, "batch": b, "sample": sample,
-                                            "keys": [keys[pid] for pid in b.prompt_ids]},
+        def tasks(missing: list, sample=sample, keys=keys, seed=seed) -> list[Task]:
+            extra = lambda b: {"candidates": {pid: candidates[seed][pid] for pid in b.prompt_ids}} if candidates else {}
+            return [Task("ablation.repaired" if candidates else "ablation.batch",
+                         {"spec": spec, "comps": comps, "batch": b, "sample": sample,
+                          "keys": [keys[pid] for pid in b.prompt_ids], **extra(b)},
                          tuple(keys[pid] for pid in b.prompt_ids),
                          f"{len(comps)} components on {len(b.prompt_ids)} prompts of seed {seed}", len(b.prompt_ids))
                     for b in batches(tok, missing, size)]
@@ -97,13 +103,25 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
             lambda s, null: {pid: u[metric] for pid, u in component_effects(
                 ctx, spec, null, {s: encoded_by_seed[s]}, samples, drawn=True)[s].items()}, outcome)
         ran.add("random_component")
+    repaired = None
+    if claim.controls.shuffled_label is not None:
+        from controls import repaired_answers
+
+        index, claimed = {c.label: i for i, c in enumerate(comps)}, claim.acceptance.component
+        outcome, repaired = repaired_answers.run(
+            ctx, spec, comps, encoded_by_seed, samples,
+            lambda s, pid: per_prompt[claim.metric.kind][str(s)][pid][index[claimed]],
+            lambda candidates: component_effects(ctx, spec, [comps[index[claimed]]], encoded_by_seed, samples,
+                                                 candidates=candidates), outcome)
+        ran.add("shuffled_label")
     evidence = {
         "kind": "component_sweep", "metric": claim.metric.kind, "method": spec.method, "target": spec.target,
         "labels": labels, "families": families, "seeds": seeds, "effects": effects, "samples": ids,
         "per_prompt": per_prompt,
         "controls": {"seeds": replication_summary(per_seed, labels, seeds),
                      **({"method_agreement": matrix} if agreement is not None else {}),
-                     **({"random_component": null_record} if null_record is not None else {})},
+                     **({"random_component": null_record} if null_record is not None else {}),
+                     **({"shuffled_label": repaired} if repaired is not None else {})},
         "resources": {"peak_rss_mb": peak_rss_mb()},
     }
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run=ran, strong=is_strong(outcome))

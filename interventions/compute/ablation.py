@@ -84,23 +84,54 @@ def _sample_values(ctx, spec, comps, sample: dict):
     return held[1]
 
 
-@unit_op("ablation.batch")
-def ablate_batch(ctx, spec, comps, batch, keys: list[str], sample: dict | None = None) -> dict:
-    """``{key: {metric: [value per component]}}`` for the batch's prompts. ``sample`` (mean and
-    resample): the seed's whole sample — ``key``, ``seed``, ``batches``, ``families`` (ids)."""
-    from audit.metrics import all_metrics
+def ablated(ctx, spec, comps, batch, sample: dict | None):
+    """``(trace, [(component, ablated answer-position log-probs)])`` for one batch: each component
+    ablated in turn, replayed from its layer (a module outside the layers: a full forward)."""
     from interventions.engine import full_forward, replay, trace_base
 
     model = ctx.loaded.model
     acts, means, donor_of = _sample_values(ctx, spec, comps, sample)
     trace = trace_base(model, ctx.adapter, batch)
-    per = {pid: {} for pid in batch.prompt_ids}
+    out = []
     for comp in comps:
         values = means[comp.label] if means else (donor_aligned(batch, comp.label, acts, donor_of) if donor_of else None)
         hooks = spec.hooks(ctx.adapter, model, comp, batch.attention_mask, values)
         inside = comp.target != "module" or "layers." in comp.module
-        ablated = replay(model, ctx.adapter, trace, comp.layer, hooks) if inside else full_forward(model, batch, hooks)
-        for name, vals in all_metrics(trace.logprobs, ablated, batch.target_ids).items():
+        out.append((comp, replay(model, ctx.adapter, trace, comp.layer, hooks) if inside
+                    else full_forward(model, batch, hooks)))
+    return trace, out
+
+
+@unit_op("ablation.batch")
+def ablate_batch(ctx, spec, comps, batch, keys: list[str], sample: dict | None = None) -> dict:
+    """``{key: {metric: [value per component]}}`` for the batch's prompts. ``sample`` (mean and
+    resample): the seed's whole sample — ``key``, ``seed``, ``batches``, ``families`` (ids)."""
+    from audit.metrics import all_metrics
+
+    trace, results = ablated(ctx, spec, comps, batch, sample)
+    per = {pid: {} for pid in batch.prompt_ids}
+    for _, logprobs in results:
+        for name, vals in all_metrics(trace.logprobs, logprobs, batch.target_ids).items():
             for pid, v in zip(batch.prompt_ids, vals):
                 per[pid].setdefault(name, []).append(v)
     return {key: per[pid] for key, pid in zip(keys, batch.prompt_ids)}
+
+
+@unit_op("ablation.repaired")
+def ablate_repaired(ctx, spec, comps, batch, keys: list[str], candidates: dict, sample: dict | None = None) -> dict:
+    """``{key: [NLL increase of each candidate target]}``: the (one) claimed component ablated,
+    scored on other answers' first tokens (``candidates``: prompt id -> token ids; the
+    shuffled-label control of an ablation claim, controls/repaired_answers.py)."""
+    import torch
+
+    from audit.metrics import all_metrics
+
+    trace, [(_, logprobs)] = ablated(ctx, spec, comps, batch, sample)
+    out = {}
+    for row, (key, pid) in enumerate(zip(keys, batch.prompt_ids)):
+        targets = torch.tensor(candidates[pid], dtype=torch.long)
+        rows = len(targets)
+        out[key] = all_metrics(trace.logprobs[row].expand(rows, -1), logprobs[row].expand(rows, -1),
+                               targets)["nll_increase"]
+    return out
+

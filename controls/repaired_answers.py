@@ -1,0 +1,77 @@
+"""The shuffled-label control of an ablation claim: the claimed component's effect on each prompt's
+own answer against its effect on answers that belong to other prompts of the same family.
+
+A component that carries the prompt-to-answer mapping raises the NLL of the prompt's own answer
+more than that of another prompt's answer; one whose removal hurts every answer alike (a format
+or "answer-ish token" component, a generic damage) raises both the same, and the claim that it
+matters *for the task* has no support beyond "it matters". Each draw re-pairs every prompt with the
+answer of another prompt of its family whose first token differs (drawn independently per prompt,
+``random.Random("shuffled_label:<seed>:<draw>:<prompt id>")``); the statistic is the NLL increase
+of the re-paired answer's first token under the same ablation, averaged over the seed's prompts.
+The pooled test is the other null controls' (:func:`controls.random_component.judge_nulls`):
+passed when the own answers beat the re-paired null (p <= 0.05), refuted inside its bulk,
+inconclusive otherwise; a prompt whose family has no other first token takes no part, and a seed
+left with none makes the control inconclusive.
+
+Only metrics that read the answer can be re-paired (``nll_increase``); the claim schema refuses
+the control on others (KL of the whole next-token distribution does not depend on the answer).
+"""
+
+from __future__ import annotations
+
+import random
+
+NAME = "shuffled_label"
+READS_THE_ANSWER = frozenset({"nll_increase"})
+
+
+def metric_problems(metric: str) -> list[tuple[tuple, str, str]]:
+    """The claim-file problem of a metric the re-pairing cannot change."""
+    if metric in READS_THE_ANSWER:
+        return []
+    return [(("controls", NAME), f"shuffled_label re-pairs answers, and metric '{metric}' does not read the answer",
+             f"use metric kind {' or '.join(sorted(READS_THE_ANSWER))} with this control, or drop it")]
+
+
+def donors(ids_by_family: dict[str, list[str]], target: dict[str, int]) -> dict[str, list[str]]:
+    """For every prompt, the prompts of its family whose answer starts with another token."""
+    return {pid: [q for q in ids if target[q] != target[pid]] for ids in ids_by_family.values() for pid in ids}
+
+
+def draws(seed: int, candidates: dict[str, list[str]], n: int) -> list[dict[str, str]]:
+    """``n`` re-pairings ``{prompt id: donor prompt id}`` of the prompts that have a donor."""
+    return [{pid: random.Random(f"{NAME}:{seed}:{d}:{pid}").choice(c) for pid, c in sorted(candidates.items()) if c}
+            for d in range(n)]
+
+
+def run(ctx, spec, comps, encoded_by_seed: dict, samples: dict, observed, effects_at, outcome):
+    """The combined outcome and the control's record. ``observed(seed, pid)``: the claimed
+    component's effect on the prompt's own answer; ``effects_at(candidates)``: the claimed
+    component's NLL increase at each prompt's candidate tokens (``{seed: {pid: [value]}}``)."""
+    from audit.criteria.steering import INCONCLUSIVE
+    from controls.random_component import combine, judge_nulls
+
+    claim = ctx.lc.claim
+    label, n = claim.acceptance.component, claim.controls.shuffled_label.n
+    plans, candidates, ids = {}, {}, {}
+    for seed, encoded in encoded_by_seed.items():
+        target = {e.id: e.target for e in encoded}
+        by_family = {f: [p.id for p in ps] for f, ps in samples[seed].items()}
+        options = donors(by_family, target)
+        plans[seed] = draws(seed, options, n)
+        # the distinct tokens each prompt can be re-paired with: one forward scores all of them
+        candidates[seed] = {pid: sorted({target[q] for q in c}) for pid, c in options.items()}
+        ids[seed] = [pid for pid in sorted(options) if options[pid]]
+    empty = [str(s) for s, pids in ids.items() if not pids]
+    if empty:
+        result = {"control": NAME, "status": INCONCLUSIVE, "strong": False, "claimed": label,
+                  "reason": f"{NAME}: no prompt of seed {', '.join(empty)} has another answer in its family to be "
+                            f"re-paired with (every answer starts with the same token)"}
+        return combine(outcome, result, NAME), result
+    values = effects_at(candidates)
+    target = {e.id: e.target for encoded in encoded_by_seed.values() for e in encoded}
+    effects = {seed: {pid: [values[seed][pid][candidates[seed][pid].index(target[plan[pid]])] for plan in plans[seed]]
+                      for pid in ids[seed]} for seed in ids}
+    outcome, record = judge_nulls(NAME, ids, observed, effects, outcome)
+    excluded = sum(len(encoded_by_seed[s]) - len(ids[s]) for s in ids)
+    return outcome, {**record, "claimed": label, "re_paired": "answers", "prompts_without_donor": excluded}
