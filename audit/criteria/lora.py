@@ -309,12 +309,24 @@ class _SweepCriterion(ReplacedKeys):
 @criterion("sweep_best")
 class SweepBest(_SweepCriterion):
     """"Point X has the lowest (or highest) metric of the sweep", beyond a relative margin: paired
-    per-prompt contrasts of X with every other point, max-T simultaneous over them."""
+    per-prompt contrasts of X with every other point, max-T simultaneous over them. With
+    ``within_relative`` the claim is non-inferiority instead: X is no worse than every other point
+    by more than that fraction of it (the same contrasts, shifted by the tolerance)."""
 
     kind: Literal["sweep_best"]
     best: str = Field(description="label of the sweep point claimed best")
     direction: Literal["min", "max"] = Field("min", description="min: lowest metric is best; max: highest")
     margin_relative: NonNegativeFloat = Field(0.0, description="X must beat every other point by this fraction")
+    within_relative: NonNegativeFloat = Field(
+        0.0, description="non-inferiority: X may trail every other point by up to this fraction of it (e.g. 0.1: "
+                         "X's loss at most 1.1x each other's); excludes margin_relative")
+
+    @model_validator(mode="after")
+    def _one_kind_of_margin(self):
+        if self.margin_relative and self.within_relative:
+            raise ValueError("margin_relative (X beats the others) and within_relative (X is no worse than them) "
+                             "exclude each other; set one")
+        return self
 
     def labels(self) -> set[str]:
         return {self.best}
@@ -323,14 +335,14 @@ class SweepBest(_SweepCriterion):
         points = evidence.results
         others = [p for p in points if p != self.best]
         arms = [self.best] + others
-        m = self.margin_relative
+        shift = self.margin_relative - self.within_relative
         contrasts, names = [], []
         for j, o in enumerate(others, start=1):
             row = np.zeros(len(arms))
-            if self.direction == "min":  # other - best - m * other > 0
-                row[j], row[0] = 1.0 - m, -1.0
-            else:  # best - other - m * other > 0
-                row[0], row[j] = 1.0, -1.0 - m
+            if self.direction == "min":  # other - best - shift * other > 0
+                row[j], row[0] = 1.0 - shift, -1.0
+            else:  # best - other - shift * other > 0
+                row[0], row[j] = 1.0, -1.0 - shift
             contrasts.append(row)
             names.append(f"{self.best} vs {o}")
         ivs, gate, summary = self.compare(points, arms, contrasts, names)
@@ -338,13 +350,33 @@ class SweepBest(_SweepCriterion):
         if gate:
             return judge([], summary, gate)
         checks = []
+        estimates = summary.get("estimates", {})
         for o, iv in zip(others, ivs):
-            diff = summary.get("estimates", {}).get(o, 0.0) - summary.get("estimates", {}).get(self.best, 0.0)
-            reasons = [] if self.metric == "trainable_params" else below_noise(
-                f"the difference {o} - {self.best}", diff, self.noise(points, [self.best, o]))
-            checks.append(_check(iv, 0.0, reasons=reasons, what=f"{self.metric}: {self.best} {'below' if self.direction == 'min' else 'above'} "
-                                                                 f"{o}{f' by {m:g} of it' if m else ''}"))
+            diff = estimates.get(o, 0.0) - estimates.get(self.best, 0.0)
+            checks.append(_check(iv, 0.0, reasons=self._noise_reasons(points, o, diff, estimates.get(o, 0.0)),
+                                 what=self._what(o)))
         return judge(checks, summary)
+
+    def _noise_reasons(self, points: dict, other: str, diff: float, other_estimate: float) -> list[str]:
+        """A difference (or, for non-inferiority, the tolerance) the loss's own noise swamps."""
+        if self.metric == "trainable_params":
+            return []
+        floor = self.noise(points, [self.best, other])
+        if floor is None or not self.within_relative:
+            return below_noise(f"the difference {other} - {self.best}", diff, floor)
+        tolerance = self.within_relative * abs(other_estimate)
+        if tolerance < floor:
+            return [f"below noise: the tolerance {fmt(tolerance)} ({self.within_relative:g} of {other}) is within "
+                    f"the training loss's within-run noise {fmt(floor)}"]
+        return []
+
+    def _what(self, other: str) -> str:
+        if self.within_relative:
+            worse = "above" if self.direction == "min" else "below"
+            return f"{self.metric}: {self.best} not {worse} {other} by more than {self.within_relative:g} of it"
+        m = self.margin_relative
+        return (f"{self.metric}: {self.best} {'below' if self.direction == 'min' else 'above'} {other}"
+                f"{f' by {m:g} of it' if m else ''}")
 
 
 @criterion("sweep_knee")

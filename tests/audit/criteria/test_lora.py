@@ -146,3 +146,24 @@ def test_row_correlations_of_a_single_layer_are_undefined_not_an_error():
     assert np.isnan(_spearman_rows(np.array([[1.0]]), np.array([[2.0]]))).all()
     r = _pearson(np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [1.0, 1.0, 1.0]]))
     assert np.allclose(r[:2], [1.0, -1.0]) and np.isnan(r[2])
+
+
+def test_sweep_best_within_a_tolerance_is_non_inferiority():
+    """Planted: X's loss 1.05 against 1.0 is within 10% (supported) and not "best" outright
+    (refuted); 1.3 against 1.0 is beyond 10% (refuted); a tolerance the loss's own
+    noise swamps is inconclusive; margin and tolerance together are refused."""
+    pts = loss_results({"x": 1.05, "ref": 1.0})
+    within = SweepBest(kind="sweep_best", best="x", within_relative=0.1).evaluate(PointRuns(results=pts))
+    assert within.verdict is Verdict.SUPPORTED, within.reasons
+    assert "not above ref by more than 0.1 of it" in within.reasons[0]
+    far = SweepBest(kind="sweep_best", best="x", within_relative=0.1).evaluate(
+        PointRuns(results=loss_results({"x": 1.3, "ref": 1.0})))
+    assert far.verdict is Verdict.REFUTED
+    assert SweepBest(kind="sweep_best", best="x").evaluate(PointRuns(results=pts)).verdict is Verdict.REFUTED
+    high = SweepBest(kind="sweep_best", best="x", direction="max", within_relative=0.1)
+    assert high.evaluate(PointRuns(results=loss_results({"x": 0.95, "ref": 1.0}))).verdict is Verdict.SUPPORTED
+    noisy = loss_results({"x": 1.0, "ref": 1.05}, sd=0.001, loss_sd=0.3)
+    out = SweepBest(kind="sweep_best", best="x", within_relative=0.1).evaluate(PointRuns(results=noisy))
+    assert out.verdict is Verdict.INCONCLUSIVE and any("below noise" in r for r in out.reasons)
+    with pytest.raises(ValidationError, match="exclude each other"):
+        SweepBest(kind="sweep_best", best="x", within_relative=0.1, margin_relative=0.1)
