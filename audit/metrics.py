@@ -43,3 +43,16 @@ def all_metrics(base: torch.Tensor, ablated: torch.Tensor, targets: torch.Tensor
             raise DegenerateLogits(f"metric {name} is not finite")
         out[name] = [float(v) for v in values]
     return out
+
+
+def nll_increase_at(base: torch.Tensor, ablated: torch.Tensor, candidates: list[list[int]]) -> list[list[float]]:
+    """Per row, the NLL increase of each of its candidate tokens (other answers' first tokens: the
+    shuffled-label control's re-paired answers); NaN/inf is an error."""
+    out = []
+    for row, tokens in enumerate(candidates):
+        idx = torch.tensor(tokens, dtype=torch.long)
+        values = base[row, idx] - ablated[row, idx]
+        if not torch.isfinite(values).all():
+            raise DegenerateLogits("nll_increase at a re-paired answer is not finite")
+        out.append([float(v) for v in values])
+    return out

@@ -118,8 +118,9 @@ class Controls(StrictModel):
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
                           "(controls/shuffled_label.py); patching (one claimed component): each pair patched from "
                           "another pair's source run, N re-pairings per seed (controls/shuffled_pairs.py); ablation "
-                          "(one claimed component, metric nll_increase): its effect on each prompt's own answer "
-                          "against its effect on other prompts' answers of the family (controls/repaired_answers.py)")
+                          "(one claimed component) and layer_ablation (a hub layer), metric nll_increase: its effect "
+                          "on each prompt's own answer against its effect on other prompts' answers of the family "
+                          "(controls/repaired_answers.py)")
     random_component: Optional[NullControl] = Field(
         None, description="ablation or patching (one claimed component): the same intervention on N random "
                           "components of the same kind (other layers' MLPs, other heads, ...) drawn by the seed "

@@ -13,7 +13,8 @@ passed when the own answers beat the re-paired null (p <= 0.05), refuted inside 
 inconclusive otherwise; a prompt whose family has no other first token takes no part, and a seed
 left with none makes the control inconclusive.
 
-Only metrics that read the answer can be re-paired (``nll_increase``); the claim schema refuses
+The claimed part is one component of an ablation sweep or the claimed layer of a layer sweep (a
+``hub`` acceptance). Only metrics that read the answer can be re-paired (``nll_increase``); the claim schema refuses
 the control on others (KL of the whole next-token distribution does not depend on the answer).
 """
 
@@ -25,9 +26,11 @@ NAME = "shuffled_label"
 READS_THE_ANSWER = frozenset({"nll_increase"})
 
 
-def metric_problems(metric: str) -> list[tuple[tuple, str, str]]:
-    """The claim-file problem of a metric the re-pairing cannot change."""
-    if metric in READS_THE_ANSWER:
+def claim_problems(lc) -> list[tuple[tuple, str, str]]:
+    """A claim with this control whose metric the re-pairing cannot change (the kinds that take
+    the control call this from their spec's ``claim_problems``)."""
+    metric = lc.claim.metric.kind
+    if lc.claim.controls.shuffled_label is None or metric in READS_THE_ANSWER:
         return []
     return [(("controls", NAME), f"shuffled_label re-pairs answers, and metric '{metric}' does not read the answer",
              f"use metric kind {' or '.join(sorted(READS_THE_ANSWER))} with this control, or drop it")]
@@ -44,15 +47,15 @@ def draws(seed: int, candidates: dict[str, list[str]], n: int) -> list[dict[str,
             for d in range(n)]
 
 
-def run(ctx, spec, comps, encoded_by_seed: dict, samples: dict, observed, effects_at, outcome):
-    """The combined outcome and the control's record. ``observed(seed, pid)``: the claimed
-    component's effect on the prompt's own answer; ``effects_at(candidates)``: the claimed
-    component's NLL increase at each prompt's candidate tokens (``{seed: {pid: [value]}}``)."""
+def run(ctx, label: str, encoded_by_seed: dict, samples: dict, observed, effects_at, outcome):
+    """The combined outcome and the control's record. ``label``: the claimed component (or layer);
+    ``encoded_by_seed``: each seed's encoded prompts; ``observed(seed, pid)``: its effect on the
+    prompt's own answer; ``effects_at(candidates)``: its NLL increase at each prompt's candidate
+    tokens, ``{seed: {pid: [token id]}}`` -> ``{seed: {pid: [value]}}``."""
     from audit.criteria.steering import INCONCLUSIVE
     from controls.random_component import combine, judge_nulls
 
-    claim = ctx.lc.claim
-    label, n = claim.acceptance.component, claim.controls.shuffled_label.n
+    n = ctx.lc.claim.controls.shuffled_label.n
     plans, candidates, ids = {}, {}, {}
     for seed, encoded in encoded_by_seed.items():
         target = {e.id: e.target for e in encoded}

@@ -66,11 +66,9 @@ class Ablation(StrictModel):
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         """The shuffled-label control re-pairs answers: the claim's metric must read the answer."""
-        if lc.claim.controls.shuffled_label is None:
-            return []
-        from controls.repaired_answers import metric_problems
+        from controls.repaired_answers import claim_problems
 
-        return metric_problems(lc.claim.metric.kind)
+        return claim_problems(lc)
 
     def module_problems(self, modules: dict[str, str]) -> list[tuple[tuple, str, str]]:
         """The module path (target module) must name a module of the model (known from its config)."""

@@ -30,14 +30,21 @@ class LayerAblation(StrictModel):
     evidence_type: ClassVar[type] = PromptTable  # per prompt and layer
     # random_vector: the claimed layer's ablation against same-norm random perturbations of the same
     # site (controls/layer_random_vector.py; judged with the acceptance's claimed ``layer``)
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector"})
-    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector",)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
+    # controls that judge one claimed layer: shuffled_label as re-paired answers (controls/repaired_answers.py)
+    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector", "shuffled_label")
 
     kind: Literal["layer_ablation"]
     method: Method = Field(description="skip: output := input; zero_output: the residual stream after the layer "
                                        "is zeroed; zero_attn / zero_mlp: one sublayer's output is zeroed")
     layers: Literal["all"] | Indices = Field("all", description="'all' or explicit layer indices")
     why: str = Field("", description="why this method makes the claim meaningful")
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        """The shuffled-label control re-pairs answers: the claim's metric must read the answer."""
+        from controls.repaired_answers import claim_problems
+
+        return claim_problems(lc)
 
     def layer_indices(self, n_layers: int) -> list[int]:
         return list(range(n_layers)) if self.layers == "all" else sorted(set(self.layers))

@@ -45,10 +45,11 @@ def _agreement_note(ev: dict) -> list[str]:
             f"inconclusive; the matrix is under Control: method_agreement."]
 
 
+# an ablation or layer sweep's shuffled label re-pairs answers (its record says re_paired: answers)
+REPAIRED_ANSWERS = ("{n} re-pairings of its answers", "{metric} of another prompt's answer")
 NULLS = {"random_component": ("{n} random components of its kind", "random same-kind components' {metric}"),
          "shuffled_label": ("{n} re-pairings of its sources", "{metric} patched from another pair's run"),
-         # an ablation claim's shuffled label re-pairs answers (its record says re_paired: answers)
-         "shuffled_label:answers": ("{n} re-pairings of its answers", "{metric} of another prompt's answer"),
+         "shuffled_label:answers": REPAIRED_ANSWERS,
          "random_subspace": ("{n} random {dim}-dimensional subspaces of it",
                              "{metric} patching only a random {dim}-dimensional subspace"),
          # no draws: a paired interval of the claimed position minus the null position (a forest plot)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards.base import card_for, plot_path
-from audit.cards.component_sweep import null_plots
+from audit.cards.component_sweep import REPAIRED_ANSWERS, null_plots
 from audit.cards.intervals import effect_table, interval_plot, per_seed_row_values, pooled_effects
 
 
 # the random-vector control of a hub claim (controls/layer_random_vector.py): its pooled null's histogram
 NULLS = {"random_vector": ("{n} same-norm random perturbations of what the ablation removes",
-                           "{metric} with the ablated site moved by as much along a random direction")}
+                           "{metric} with the ablated site moved by as much along a random direction"),
+         "shuffled_label:answers": REPAIRED_ANSWERS}
 
 
 @card_for("layer_sweep")

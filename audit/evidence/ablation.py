@@ -109,7 +109,7 @@ def ablation_sweep(ctx: RunContext) -> EvidenceResult:
 
         index, claimed = {c.label: i for i, c in enumerate(comps)}, claim.acceptance.component
         outcome, repaired = repaired_answers.run(
-            ctx, spec, comps, encoded_by_seed, samples,
+            ctx, claimed, encoded_by_seed, samples,
             lambda s, pid: per_prompt[claim.metric.kind][str(s)][pid][index[claimed]],
             lambda candidates: component_effects(ctx, spec, [comps[index[claimed]]], encoded_by_seed, samples,
                                                  candidates=candidates), outcome)

@@ -64,31 +64,64 @@ def cached_sweep(ctx: RunContext, spec, encoded: list, layers: list[int]) -> dic
             "memory": planned["memory"]}
 
 
-def null_sweep(ctx: RunContext, spec, layer: int, samples: dict, encoded: list, seed: int, n: int) -> dict:
-    """``{prompt_id: {metric: [per draw]}}`` on the prompts ``seed`` sampled: the random-vector null
-    of ablating ``layer`` (controls/layer_random_vector.py). Each prompt is a cached unit keyed like
-    a sweep's plus the layer, seed and number of draws; the missing ones run as
-    ``layer_ablation.random_vector`` tasks."""
+def seed_units(ctx: RunContext, op: str, spec, seed: int, samples: dict, encoded: list, key: dict, args,
+               what: str, steps: int) -> dict:
+    """``{prompt_id: value}`` of ``op`` on the prompts ``seed`` sampled, each a cached unit keyed like
+    a sweep's plus ``key`` (the prompt's own fields: ``key(pid)`` when callable); the missing ones
+    run in budgeted batches with ``args(prompt ids)`` (layer, seed, draws, ...) as task arguments."""
     from audit.cache import unit_key
     from audit.units import Task, run_batched
 
     spec_json = spec.model_dump(mode="json", exclude={"why"})
     mine = {p.id for prompts in samples[seed].values() for p in prompts}
-    keys = {e.id: unit_key(kind="layer_random_vector_prompt", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype,
-                           spec=spec_json, layer=layer, seed=seed, n=n, ids=e.ids, target=e.target)
+    keys = {e.id: unit_key(model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json, ids=e.ids,
+                           target=e.target, **(key(e.id) if callable(key) else key))
             for e in encoded if e.id in mine}
 
     def tasks(missing: list) -> list[Task]:
         todo, reuse, _ = _budgeted_batches(ctx, missing)
-        ctx.progress.start(max(1, len(todo) * n), f"{ctx.lc.claim.id}: random_vector null of layer {layer}, seed "
-                           f"{seed}: {len(missing)} prompts x {n} draws to compute")
-        return [Task("layer_ablation.random_vector", {"spec": spec, "batch": b, "layer": layer, "seed": seed, "n": n,
-                                                      "reuse_prefix": reuse, "keys": [keys[pid] for pid in b.prompt_ids]},
-                     tuple(keys[pid] for pid in b.prompt_ids), f"random_vector null of layer {layer}, seed {seed}: "
-                     f"{len(b.prompt_ids)} prompts", n) for b in todo]
+        ctx.progress.start(max(1, len(todo) * steps), f"{ctx.lc.claim.id}: {what}: {len(missing)} prompts to compute")
+        return [Task(op, {"spec": spec, "batch": b, "reuse_prefix": reuse, "keys": [keys[pid] for pid in b.prompt_ids],
+                          **args(b.prompt_ids)},
+                     tuple(keys[pid] for pid in b.prompt_ids), f"{what}: {len(b.prompt_ids)} prompts", steps)
+                for b in todo]
 
     by_key = run_batched(ctx, {keys[e.id]: e for e in encoded if e.id in keys}, tasks)
-    return {pid: by_key[k]["metrics"] for pid, k in keys.items()}
+    return {pid: by_key[k] for pid, k in keys.items()}
+
+
+def null_sweep(ctx: RunContext, spec, layer: int, samples: dict, encoded: list, seed: int, n: int) -> dict:
+    """``{prompt_id: {metric: [per draw]}}`` on the prompts ``seed`` sampled: the random-vector null
+    of ablating ``layer`` (controls/layer_random_vector.py), as ``layer_ablation.random_vector``
+    units keyed by the layer, seed and number of draws."""
+    units = seed_units(ctx, "layer_ablation.random_vector", spec, seed, samples, encoded,
+                       {"kind": "layer_random_vector_prompt", "layer": layer, "seed": seed, "n": n},
+                       lambda pids: {"layer": layer, "seed": seed, "n": n},
+                       f"random_vector null of layer {layer}, seed {seed} x {n} draws", n)
+    return {pid: u["metrics"] for pid, u in units.items()}
+
+
+def repaired_control(ctx: RunContext, spec, layers: list[int], samples: dict, encoded: list, per_prompt: dict,
+                     outcome):
+    """The claim's outcome combined with the shuffled-label control (re-paired answers,
+    controls/repaired_answers.py) of the claimed layer, and the control's record."""
+    from controls import repaired_answers
+
+    claim = ctx.lc.claim
+    layer, seeds = claim.acceptance.layer, claim.controls.seeds
+    column = layers.index(layer)
+    by_id = {e.id: e for e in encoded}
+    encoded_by_seed = {s: [by_id[p.id] for prompts in samples[s].values() for p in prompts] for s in seeds}
+
+    def effects_at(candidates: dict) -> dict:
+        return {s: seed_units(ctx, "layer_ablation.repaired", spec, s, samples, encoded,
+                              lambda pid, s=s: {"kind": "layer_repaired_prompt", "layer": layer,
+                                                "candidates": candidates[s][pid]},
+                              lambda pids, s=s: {"layer": layer, "candidates": {p: candidates[s][p] for p in pids}},
+                              f"layer {layer} on re-paired answers, seed {s}", 1) for s in seeds}
+
+    return repaired_answers.run(ctx, f"L{layer}", encoded_by_seed, samples,
+                                lambda s, pid: per_prompt[claim.metric.kind][pid][column], effects_at, outcome)
 
 
 def random_vector_control(ctx: RunContext, spec, layers: list[int], samples: dict, encoded: list,
@@ -158,6 +191,9 @@ def layer_sweep(ctx: RunContext) -> EvidenceResult:
         outcome, nulls["random_vector"] = random_vector_control(ctx, spec, layers, samples, encoded, per_prompt,
                                                                 outcome)
         ran.add("random_vector")
+    if claim.controls.shuffled_label is not None:
+        outcome, nulls["shuffled_label"] = repaired_control(ctx, spec, layers, samples, encoded, per_prompt, outcome)
+        ran.add("shuffled_label")
     base = result["base"]
     evidence = {
         "kind": "layer_sweep", "metric": claim.metric.kind, "method": spec.method, "layers": layers,

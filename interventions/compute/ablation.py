@@ -122,16 +122,8 @@ def ablate_repaired(ctx, spec, comps, batch, keys: list[str], candidates: dict, 
     """``{key: [NLL increase of each candidate target]}``: the (one) claimed component ablated,
     scored on other answers' first tokens (``candidates``: prompt id -> token ids; the
     shuffled-label control of an ablation claim, controls/repaired_answers.py)."""
-    import torch
-
-    from audit.metrics import all_metrics
+    from audit.metrics import nll_increase_at
 
     trace, [(_, logprobs)] = ablated(ctx, spec, comps, batch, sample)
-    out = {}
-    for row, (key, pid) in enumerate(zip(keys, batch.prompt_ids)):
-        targets = torch.tensor(candidates[pid], dtype=torch.long)
-        rows = len(targets)
-        out[key] = all_metrics(trace.logprobs[row].expand(rows, -1), logprobs[row].expand(rows, -1),
-                               targets)["nll_increase"]
-    return out
-
+    values = nll_increase_at(trace.logprobs, logprobs, [candidates[pid] for pid in batch.prompt_ids])
+    return dict(zip(keys, values))

@@ -30,6 +30,21 @@ def random_vector(ctx, spec, batch, layer: int, seed: int, n: int, reuse_prefix:
     return {key: out[pid] for key, pid in zip(keys, batch.prompt_ids)}
 
 
+@unit_op("layer_ablation.repaired")
+def repaired(ctx, spec, batch, layer: int, candidates: dict, reuse_prefix: bool, keys: list[str]) -> dict:
+    """``{key: [NLL increase of each candidate token]}``: the claimed layer ablated, scored on other
+    prompts' answers (``candidates``: prompt id -> first tokens; the shuffled-label control of a
+    layer sweep, controls/repaired_answers.py)."""
+    from audit.metrics import nll_increase_at
+    from interventions.sweep import base_trace, rerun
+
+    model = ctx.loaded.model
+    trace = base_trace(model, ctx.adapter, spec, batch, reuse_prefix)
+    ablated = rerun(model, batch, trace, layer, spec.hooks(ctx.adapter, model, layer), reuse_prefix, ctx.adapter)
+    values = nll_increase_at(trace.logprobs, ablated, [candidates[pid] for pid in batch.prompt_ids])
+    return dict(zip(keys, values))
+
+
 @unit_op("layer_ablation.dtype_deviation")
 def dtype_deviation(ctx, batches: list) -> list[float]:
     """KL(float32 || run dtype) of the base next-token distribution per prompt of ``batches``."""

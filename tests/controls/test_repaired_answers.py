@@ -26,17 +26,24 @@ def planted(tmp_path_factory):
             "same": suite(d, same_first_token=True)}
 
 
-def claim(planted, tmp_path, model: str, layer: int, suite_key="suite", metric="nll_increase", n=199, name="c"):
+ABLATION = ("{{kind: ablation, target: attn, method: zero, layers: [{layer}]}}",
+            "{{kind: effect_at_least, component: L{layer}.attn, threshold: 1.0}}")
+LAYER_SWEEP = ("{{kind: layer_ablation, method: skip}}", "{{kind: hub, layer: {layer}}}")
+
+
+def claim(planted, tmp_path, model: str, layer: int, suite_key="suite", metric="nll_increase", n=199, name="c",
+          kind=ABLATION):
+    intervention, acceptance = (text.format(layer=layer) for text in kind)
     path = tmp_path / f"{name}.yaml"
     path.write_text(textwrap.dedent(f"""\
         id: {name}
         statement: "Planted: ablating L{layer}.attn raises the NLL of the prompt's own answer."
         model: {planted[model]}
         suite: {{name: {planted[suite_key]}, families: [early, late], prompts_per_family: 8, chat_template: false}}
-        intervention: {{kind: ablation, target: attn, method: zero, layers: [{layer}]}}
+        intervention: {intervention}
         metric: {{kind: {metric}}}
         controls: {{seeds: [1, 2, 3], shuffled_label: {{n: {n}}}}}
-        acceptance: {{kind: effect_at_least, component: L{layer}.attn, threshold: 1.0}}
+        acceptance: {acceptance}
         """))
     return load_claim(path)
 
@@ -71,9 +78,23 @@ def test_answers_that_all_start_alike_cannot_be_re_paired(planted, tmp_path):
     assert rec["verdict"] == "inconclusive"
 
 
-def test_a_metric_that_ignores_the_answer_is_refused(planted, tmp_path):
+@pytest.mark.parametrize("kind", [ABLATION, LAYER_SWEEP], ids=["ablation", "layer_sweep"])
+def test_a_metric_that_ignores_the_answer_is_refused(planted, tmp_path, kind):
     with pytest.raises(ClaimFileError, match="metric 'kl' does not read the answer"):
-        claim(planted, tmp_path, "copying", 0, metric="kl", name="k")
+        claim(planted, tmp_path, "copying", 0, metric="kl", name="k", kind=kind)
+
+
+def test_a_hub_layer_that_carries_the_answer_passes_and_one_that_hurts_every_answer_is_refuted(planted, tmp_path):
+    """The layer-sweep form (``hub`` acceptance, skip): the copying layer 0 passes, the format layer 1
+    (the hub of its model by the criterion alone) is refuted."""
+    copy = run(claim(planted, tmp_path, "copying", 0, name="lc", kind=LAYER_SWEEP), tmp_path)
+    ctl = copy["evidence"]["controls"]["shuffled_label"]
+    assert copy["verdict"] == "supported" and ctl["status"] == "passed" and ctl["claimed"] == "L0", copy["reasons"]
+    assert "shuffled_label: pooled null of nll_increase of another prompt's answer" in rendered(tmp_path, copy)
+    fmt = run(claim(planted, tmp_path, "format", 1, name="lf", kind=LAYER_SWEEP), tmp_path)
+    assert fmt["evidence"]["controls"]["shuffled_label"]["status"] == "refuted"
+    assert fmt["verdict"] == "refuted" and fmt["reasons"][0].startswith("shuffled_label: pooled effect"), fmt["reasons"]
+    assert fmt["reasons"][1].startswith("layer 1 is on top") and fmt["summary"]["top_separated"]  # the hub alone held
 
 
 def test_draws_are_seeded_and_never_keep_the_own_first_token():
