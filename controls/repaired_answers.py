@@ -26,6 +26,13 @@ NAME = "shuffled_label"
 READS_THE_ANSWER = frozenset({"nll_increase"})
 
 
+class TakesRepairedAnswers:
+    """Mixin of the intervention specs that take this control: the claim-file check of the metric."""
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        return claim_problems(lc)
+
+
 def claim_problems(lc) -> list[tuple[tuple, str, str]]:
     """A claim with this control whose metric the re-pairing cannot change (the kinds that take
     the control call this from their spec's ``claim_problems``)."""

@@ -19,6 +19,7 @@ from audit.spec import Distinct, Indices, StrictModel
 from interventions.components import (Component, Position, Target, hook_point, module_layer, module_path_problems,
                                       position_mask, transformer_lens_equivalent)
 from interventions.hooks import Hook, first_output, replace_output
+from controls.repaired_answers import TakesRepairedAnswers
 from interventions.registry import intervention
 
 if TYPE_CHECKING:  # the spec is imported by the claim schema without torch; hooks import it when run
@@ -30,7 +31,7 @@ class AblationValuesMissing(RuntimeError):
 
 
 @intervention("ablation")
-class Ablation(StrictModel):
+class Ablation(TakesRepairedAnswers, StrictModel):
     kind: Literal["ablation"]
     target: Target = Field(description="what is ablated: residual (a layer's output), attn / mlp (a sublayer's "
                                        "output), head (one head's slice before the output projection), module "
@@ -63,12 +64,6 @@ class Ablation(StrictModel):
         if not self.positions:
             raise ValueError("positions must not be empty")
         return self
-
-    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
-        """The shuffled-label control re-pairs answers: the claim's metric must read the answer."""
-        from controls.repaired_answers import claim_problems
-
-        return claim_problems(lc)
 
     def module_problems(self, modules: dict[str, str]) -> list[tuple[tuple, str, str]]:
         """The module path (target module) must name a module of the model (known from its config)."""

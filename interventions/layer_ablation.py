@@ -17,13 +17,14 @@ from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
 from interventions.hooks import (Hook, first_output, hidden_input, layer_write, replace_output,
                                  same_norm_perturbation)
+from controls.repaired_answers import TakesRepairedAnswers
 from interventions.registry import intervention
 
 Method = Literal["skip", "zero_output", "zero_attn", "zero_mlp"]
 
 
 @intervention("layer_ablation")
-class LayerAblation(StrictModel):
+class LayerAblation(TakesRepairedAnswers, StrictModel):
     """Ablate each listed decoder layer in turn (a sweep) and measure the metric per layer."""
 
     tokenwise: ClassVar[bool] = True  # every method acts on each token alone: a shared prefix is run once
@@ -39,12 +40,6 @@ class LayerAblation(StrictModel):
                                        "is zeroed; zero_attn / zero_mlp: one sublayer's output is zeroed")
     layers: Literal["all"] | Indices = Field("all", description="'all' or explicit layer indices")
     why: str = Field("", description="why this method makes the claim meaningful")
-
-    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
-        """The shuffled-label control re-pairs answers: the claim's metric must read the answer."""
-        from controls.repaired_answers import claim_problems
-
-        return claim_problems(lc)
 
     def layer_indices(self, n_layers: int) -> list[int]:
         return list(range(n_layers)) if self.layers == "all" else sorted(set(self.layers))

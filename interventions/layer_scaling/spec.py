@@ -16,18 +16,19 @@ from audit.inference import PromptTable
 from audit.spec import Indices, StrictModel
 from interventions.hooks import (Hook, first_output, hidden_input, layer_write, replace_output,
                                  same_norm_perturbation)
+from controls.repaired_answers import TakesRepairedAnswers
 from interventions.registry import intervention
 
 
 @intervention("layer_scaling")
-class LayerScaling(StrictModel):
+class LayerScaling(TakesRepairedAnswers, StrictModel):
     """Scale each listed decoder layer's contribution in turn (a sweep) and measure the metric per layer."""
 
     work_like: ClassVar[str] = "layer_ablation"  # its work estimate: a layer sweep's
     tokenwise: ClassVar[bool] = True  # the scaling acts on each token alone: a shared prefix is run once
     evidence_type: ClassVar[type] = PromptTable  # per prompt and layer, like a layer ablation's
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector"})  # as a layer ablation's
-    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector",)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})  # as a layer ablation's
+    layer_controls: ClassVar[tuple[str, ...]] = ("random_vector", "shuffled_label")
 
     kind: Literal["layer_scaling"]
     factor: float = Field(ge=0.0, lt=1.0, description="multiplier of the layer's write (output - input): 0 removes "

@@ -29,6 +29,7 @@ def planted(tmp_path_factory):
 ABLATION = ("{{kind: ablation, target: attn, method: zero, layers: [{layer}]}}",
             "{{kind: effect_at_least, component: L{layer}.attn, threshold: 1.0}}")
 LAYER_SWEEP = ("{{kind: layer_ablation, method: skip}}", "{{kind: hub, layer: {layer}}}")
+LAYER_SCALING = ("{{kind: layer_scaling, factor: 0.0}}", "{{kind: hub, layer: {layer}}}")  # factor 0 = skip
 
 
 def claim(planted, tmp_path, model: str, layer: int, suite_key="suite", metric="nll_increase", n=199, name="c",
@@ -78,20 +79,21 @@ def test_answers_that_all_start_alike_cannot_be_re_paired(planted, tmp_path):
     assert rec["verdict"] == "inconclusive"
 
 
-@pytest.mark.parametrize("kind", [ABLATION, LAYER_SWEEP], ids=["ablation", "layer_sweep"])
+@pytest.mark.parametrize("kind", [ABLATION, LAYER_SWEEP, LAYER_SCALING], ids=["ablation", "layer_sweep", "scaling"])
 def test_a_metric_that_ignores_the_answer_is_refused(planted, tmp_path, kind):
     with pytest.raises(ClaimFileError, match="metric 'kl' does not read the answer"):
         claim(planted, tmp_path, "copying", 0, metric="kl", name="k", kind=kind)
 
 
-def test_a_hub_layer_that_carries_the_answer_passes_and_one_that_hurts_every_answer_is_refuted(planted, tmp_path):
-    """The layer-sweep form (``hub`` acceptance, skip): the copying layer 0 passes, the format layer 1
-    (the hub of its model by the criterion alone) is refuted."""
-    copy = run(claim(planted, tmp_path, "copying", 0, name="lc", kind=LAYER_SWEEP), tmp_path)
+@pytest.mark.parametrize("kind", [LAYER_SWEEP, LAYER_SCALING], ids=["layer_sweep", "scaling"])
+def test_a_hub_layer_that_carries_the_answer_passes_and_one_that_hurts_every_answer_is_refuted(planted, tmp_path, kind):
+    """The layer-sweep form (``hub`` acceptance, skip or scaling by 0): the copying layer 0 passes,
+    the format layer 1 (the hub of its model by the criterion alone) is refuted."""
+    copy = run(claim(planted, tmp_path, "copying", 0, name="lc", kind=kind), tmp_path)
     ctl = copy["evidence"]["controls"]["shuffled_label"]
     assert copy["verdict"] == "supported" and ctl["status"] == "passed" and ctl["claimed"] == "L0", copy["reasons"]
     assert "shuffled_label: pooled null of nll_increase of another prompt's answer" in rendered(tmp_path, copy)
-    fmt = run(claim(planted, tmp_path, "format", 1, name="lf", kind=LAYER_SWEEP), tmp_path)
+    fmt = run(claim(planted, tmp_path, "format", 1, name="lf", kind=kind), tmp_path)
     assert fmt["evidence"]["controls"]["shuffled_label"]["status"] == "refuted"
     assert fmt["verdict"] == "refuted" and fmt["reasons"][0].startswith("shuffled_label: pooled effect"), fmt["reasons"]
     assert fmt["reasons"][1].startswith("layer 1 is on top") and fmt["summary"]["top_separated"]  # the hub alone held
