@@ -50,7 +50,7 @@ def run(ctx, label: str, comps: list, ids: dict, recovery_at, null_recovery, out
     [pair id]}}``; ``recovery_at(pid)``: the claimed component's recovery on a pair;
     ``null_recovery(comp) -> {pid: recovery}``: the same patch of ``comp`` (at the null position)."""
     from audit.criteria.steering import INCONCLUSIVE, PASSED, REFUTED
-    from audit.inference import PromptTable, check, degenerate, pairwise_contrasts, simultaneous_ci
+    from audit.inference import check
     from controls.random_component import combine
 
     comp = next((c for c in comps if c.label == label), None)
@@ -58,18 +58,13 @@ def run(ctx, label: str, comps: list, ids: dict, recovery_at, null_recovery, out
         raise ValueError(f"{NAME}: the claimed component {label} is not in the sweep")
     null = replace(comp, position=ctx.lc.claim.controls.negative_position.position)
     at_null = null_recovery(null)
-    pids = {pid for fams in ids.values() for f in fams.values() for pid in f}
-    table = PromptTable.from_samples({pid: [recovery_at(pid), at_null[pid]] for pid in pids}, ids, [label, null.label])
-    pooled = table.estimate()
+    pooled, row, iv, why = paired_contrast(ids, recovery_at, at_null.__getitem__, label, null.label)
     record = {"control": NAME, "claimed": label, "null_component": null.label, "observed": float(pooled[0]),
               "null": float(pooled[1]), "strong": False}
-    gate = degenerate(table.values)
-    iv = None if gate else simultaneous_ci(table, pairwise_contrasts(2, [(0, 1)]), [f"{label} - {null.label}"])
-    if iv is None or not iv.row(0)["defined"]:
-        why = "; ".join(gate) or "the two positions recover identically on every pair (a tie)"
-        record.update(status=INCONCLUSIVE, reason=f"{NAME}: cannot tell {label} from {null.label}: {why}")
+    if row is None:
+        record.update(status=INCONCLUSIVE, reason=f"{NAME}: cannot tell {label} from {null.label}: "
+                                                  f"{why or 'the two positions recover identically on every pair (a tie)'}")
         return combine(outcome, record, NAME), record
-    row = iv.row(0)
     decided = check(NAME, row["low"], row["high"], 0.0, what=f"{label} recovery minus {null.label}'s")
     status = {"supported": PASSED, "refuted": REFUTED}.get(decided["status"], INCONCLUSIVE)
     said = {PASSED: "the claimed position recovers more", REFUTED: "the null position recovers more: the "
@@ -80,3 +75,18 @@ def run(ctx, label: str, comps: list, ids: dict, recovery_at, null_recovery, out
                          f"{pooled[1]:.4g}; difference {row['estimate']:.4g}, 95% CI [{row['low']:.4g}, "
                          f"{row['high']:.4g}] over pairs: {said}")
     return combine(outcome, record, NAME), record
+
+
+def paired_contrast(ids: dict, first, second, first_label: str, second_label: str):
+    """``(pooled [first, second], interval row or None, interval, why)``: the simultaneous 95%
+    interval over the pairs ``ids`` (``{seed: {family: [pair id]}}``) of ``first(pid) -
+    second(pid)``; no row when the values are degenerate (``why``) or the contrast is undefined (a tie)."""
+    from audit.inference import PromptTable, degenerate, pairwise_contrasts, simultaneous_ci
+
+    pids = {pid for fams in ids.values() for f in fams.values() for pid in f}
+    table = PromptTable.from_samples({pid: [first(pid), second(pid)] for pid in pids}, ids, [first_label, second_label])
+    pooled = table.estimate()
+    gate = degenerate(table.values)
+    iv = None if gate else simultaneous_ci(table, pairwise_contrasts(2, [(0, 1)]), [f"{first_label} - {second_label}"])
+    row = iv.row(0) if iv is not None and iv.row(0)["defined"] else None
+    return pooled, row, iv, "; ".join(gate)

@@ -41,13 +41,14 @@ def site_width(comp, config) -> int:
     return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
 
 
-def dimension(lc, width: int) -> int:
-    """k: the control's ``dim``, else :data:`DEFAULT_FRACTION` of ``width``; a ClaimFileError
-    (file:line) when it does not leave a proper subspace."""
+def dimension(lc, width: int, claimed: int | None = None) -> int:
+    """k: the control's ``dim``, else the claimed subspace's dimension (``claimed``), else
+    :data:`DEFAULT_FRACTION` of ``width``; a ClaimFileError (file:line) when it does not leave a
+    proper subspace."""
     from audit.errors import ClaimFileError
 
     dim = lc.claim.controls.random_subspace.dim
-    default = max(1, int(width * DEFAULT_FRACTION))
+    default = claimed or max(1, int(width * DEFAULT_FRACTION))
     k = dim if dim is not None else default
     if k >= width:
         raise ClaimFileError([lc.problem(("controls", NAME, "dim"), f"a {k}-dimensional subspace of a {width}-wide "
@@ -56,20 +57,25 @@ def dimension(lc, width: int) -> int:
     return k
 
 
-def run(ctx, label: str, comps: list, ids_by_seed: dict, observed, null_recovery, outcome: Outcome):
+def run(ctx, label: str, comps: list, ids_by_seed: dict, observed, null_recovery, outcome: Outcome,
+        claimed_dim: int | None = None):
     """The control on one claim: ``observed(seed, pid)`` (the claimed component's recovery) against
     ``null_recovery(seed, comp, n, k) -> {pid: [recovery per draw]}`` on each seed's prompts.
-    Returns the combined outcome (dormant pathway flagged) and the control's record."""
+    Returns the combined outcome (dormant pathway flagged) and the control's record.
+    ``claimed_dim``: the claim patches a claimed subspace of that dimension (the observed recovery
+    is the subspace's, checked against its whole component elsewhere): k defaults to it, and the
+    random subspaces doing better is a refutation, not a dormant pathway of the component."""
     from controls.random_component import judge_nulls
 
     comp = next((c for c in comps if c.label == label), None)
     if comp is None:
         raise ValueError(f"{NAME}: the claimed component {label} is not in the sweep")
     width = site_width(comp, getattr(ctx.loaded.config, "text_config", ctx.loaded.config))
-    k, n = dimension(ctx.lc, width), ctx.lc.claim.controls.random_subspace.n
+    k, n = dimension(ctx.lc, width, claimed_dim), ctx.lc.claim.controls.random_subspace.n
     effects = {seed: null_recovery(seed, comp, n, k) for seed in ids_by_seed}
     outcome, record = judge_nulls(NAME, ids_by_seed, observed, effects, outcome)
-    dormant = dormant_pathway(record, label, k)
+    dormant = dormant_pathway(record, label, k) if claimed_dim is None else {"check": "dormant_pathway",
+                                                                              "flagged": False, "reason": ""}
     record = {**record, "claimed": label, "dim": k, "width": width, "dormant_pathway": dormant}
     return (flag_dormant(outcome, dormant) if dormant["flagged"] else outcome), record
 
@@ -90,6 +96,24 @@ def dormant_pathway(record: dict, label: str, k: int) -> dict:
               "no evidence for the claim") if flagged else ""
     return {"check": "dormant_pathway", "flagged": flagged, "p": turned["p"], "whole": record["observed"],
             "subspace_median": record["median"], "reason": reason}
+
+
+def claimed_subspace_check(ids: dict, in_subspace, whole, label: str, k: int) -> dict:
+    """Whether a claimed ``k``-dimensional subspace's patch recovers more than its whole
+    component's: the paired 95% interval over the pairs ``ids`` of subspace minus whole above 0
+    flags a possible dormant pathway (Makelov et al. 2024). ``in_subspace(pid)``, ``whole(pid)``:
+    recoveries."""
+    from audit.inference import check
+    from controls.negative_position import paired_contrast
+
+    pooled, row, _, why = paired_contrast(ids, in_subspace, whole, f"{label} (claimed subspace)", label)
+    flagged = row is not None and check("dormant_pathway", row["low"], row["high"], 0.0)["status"] == "supported"
+    reason = (f"dormant pathway (Makelov et al. 2024): the claimed {k}-dimensional subspace of {label} recovers "
+              f"{pooled[0]:.4g}, more than patching the whole component ({pooled[1]:.4g}; difference 95% CI "
+              f"[{row['low']:.4g}, {row['high']:.4g}] over pairs): a subspace patch can activate a path the "
+              "component does not use, so it is no evidence for the claim") if flagged else ""
+    return {"check": "dormant_pathway", "flagged": flagged, "subspace": float(pooled[0]), "whole": float(pooled[1]),
+            "interval": row, "degenerate": why, "reason": reason}
 
 
 def flag_dormant(outcome: Outcome, dormant: dict) -> Outcome:

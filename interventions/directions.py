@@ -232,7 +232,7 @@ def _layer_key(path, tensors: dict, layer: int, n_layers: Optional[int]):
                             "set direction.key")
 
 
-def _as_float(path, value):
+def as_float(path, value):
     import numpy as np
     import torch
 
@@ -289,7 +289,7 @@ def read_direction_file(path: Path, key: Optional[str], layers: list[int], hidde
     for layer in layers:
         stored = _find_key(path, raw.tensors, key, n_layers) if key is not None else \
             _layer_key(path, raw.tensors, layer, n_layers)
-        t, label = _row(path, _as_float(path, raw.tensors[stored]), stored, layer, hidden, n_layers)
+        t, label = _row(path, as_float(path, raw.tensors[stored]), stored, layer, hidden, n_layers)
         norm = _checked_norm(path, t, layer, label)
         vectors[layer], keys[str(layer)], norms[str(layer)] = t / norm, label, norm
     source = {"source": "file", "file": path.name, "sha256": sha256_of(path), "format": raw.format,

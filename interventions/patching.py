@@ -12,7 +12,7 @@ refused, with both tokenizations shown. A pair whose clean and corrupt runs bare
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import Field
 
@@ -21,6 +21,10 @@ from audit.spec import Distinct, Indices, StrictModel
 from interventions.ablation import Ablation
 from interventions.components import Component
 from interventions.registry import intervention
+from interventions.subspace import ClaimedSubspace
+
+# the controls that do not (yet) patch inside a claimed subspace; random_subspace is its null
+WHOLE_COMPONENT_CONTROLS = ("random_component", "shuffled_label", "negative_position")
 
 
 @intervention("patching")
@@ -47,7 +51,23 @@ class Patching(StrictModel):
         "denoise", description="denoise: clean activation into the corrupt run (recovery); noise: corrupt into the "
                                "clean run (fraction destroyed)")
     min_gap: float = Field(0.5, gt=0.0, description="pairs with |LD_clean - LD_corrupt| below this are uninformative")
+    subspace: Optional[ClaimedSubspace] = Field(
+        None, description="a claimed subspace of the (one) patched site: only the projection of the clean - corrupt "
+                          "difference onto the span of the file's rows is patched (interventions/subspace.py); the "
+                          "whole component's patch is measured beside it, and a subspace that recovers more than its "
+                          "component is flagged as a possible dormant pathway")
     why: str = ""
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        """A claimed subspace: its file and one component (:class:`ClaimedSubspace`), and only the
+        controls that patch in it."""
+        if self.subspace is None:
+            return []
+        taken = [c for c in WHOLE_COMPONENT_CONTROLS if getattr(lc.claim.controls, c) is not None]
+        return self.subspace.claim_problems(lc, self) + [
+            (("controls", c), f"{c} patches whole components, not the claimed subspace",
+             "use random_subspace (random subspaces of the claimed one's dimension) with a claimed subspace")
+            for c in taken]
 
     def as_ablation(self) -> Ablation:
         """Patching writes another run's activation into a component: the resample mechanism."""

@@ -95,7 +95,7 @@ def null_sweep(ctx: RunContext, spec, layer: int, samples: dict, encoded: list, 
     of ablating ``layer`` (controls/layer_random_vector.py), as ``layer_ablation.random_vector``
     units keyed by the layer, seed and number of draws."""
     units = seed_units(ctx, "layer_ablation.random_vector", spec, seed, samples, encoded,
-                       {"kind": "layer_random_vector_prompt", "layer": layer, "seed": seed, "n": n},
+                       dict(kind="layer_random_vector_prompt", layer=layer, seed=seed, n=n),
                        lambda pids: {"layer": layer, "seed": seed, "n": n},
                        f"random_vector null of layer {layer}, seed {seed} x {n} draws", n)
     return {pid: u["metrics"] for pid, u in units.items()}
@@ -115,8 +115,8 @@ def repaired_control(ctx: RunContext, spec, layers: list[int], samples: dict, en
 
     def effects_at(candidates: dict) -> dict:
         return {s: seed_units(ctx, "layer_ablation.repaired", spec, s, samples, encoded,
-                              lambda pid, s=s: {"kind": "layer_repaired_prompt", "layer": layer,
-                                                "candidates": candidates[s][pid]},
+                              lambda pid, s=s: dict(kind="layer_repaired_prompt", layer=layer,
+                                                    candidates=candidates[s][pid]),
                               lambda pids, s=s: {"layer": layer, "candidates": {p: candidates[s][p] for p in pids}},
                               f"layer {layer} on re-paired answers, seed {s}", 1) for s in seeds}
 

@@ -38,12 +38,14 @@ def _encode_pair(tok, pair, chat):
     return clean, corrupt, problem
 
 
-def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False, subspace: dict | None = None) -> dict:
+def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False, subspace: dict | None = None,
+                claimed=None) -> dict:
     """Per pair: ``{"clean": LD, "corrupt": LD, "patched": [LD per component]}`` (cached; the
     missing pairs computed in ``patching.batch`` tasks). ``drawn``: the components are a control's
     draw, not the spec's own: their labels join the unit key. ``subspace`` (``{"seed", "n", "dim"}``):
     the one component patched in ``n`` random subspaces instead (``patching.random_subspace``), one
-    LD per draw."""
+    LD per draw. ``claimed`` (``(basis, record)``, interventions/subspace.py): the one component
+    patched in the claim's subspace, with its whole patch's LD beside (``"whole"``)."""
     from audit.cache import unit_key
     from audit.encoding import batches
     from audit.units import Task, run_batched
@@ -53,7 +55,8 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False, 
     keys = {c.id: unit_key(kind="patch_pair", model=ctx.loaded.weights_sha256, dtype=ctx.loaded.dtype, spec=spec_json,
                            clean=(c.ids, c.target), corrupt=(k.ids, k.target),
                            **({"components": [x.label for x in comps]} if drawn or subspace else {}),
-                           **({"subspace": subspace} if subspace else {})) for c, k in pairs}
+                           **({"subspace": subspace} if subspace else {}),
+                           **({"claimed_subspace": claimed[1]["sha256"]} if claimed else {})) for c, k in pairs}
     op, what = ("patching.random_subspace", f"{comps[0].label} in {subspace['n']} random subspaces") if subspace \
         else ("patching.batch", f"{len(comps)} components")
 
@@ -66,12 +69,44 @@ def _pair_units(ctx: RunContext, spec, comps, pairs: list, drawn: bool = False, 
             kb = kb if kb.prompt_ids == cb.prompt_ids else _reorder(kb, cb.prompt_ids)
             ids = [keys[pid] for pid in cb.prompt_ids]
             args = {"comp": comps[0], **subspace} if subspace else {"comps": comps}
+            args.update({"basis": claimed[0]} if claimed else {})
             out.append(Task(op, {"spec": spec, **args, "clean": cb, "corrupt": kb, "keys": ids},
                             tuple(ids), f"{what} on {len(ids)} pairs", len(ids)))
         return out
 
     by_key = run_batched(ctx, {keys[c.id]: (c, k) for c, k in pairs}, tasks)
     return {pid: by_key[k] for pid, k in keys.items()}
+
+
+def _claimed_basis(ctx: RunContext, comp, config):
+    """``(basis [d, k], record)`` of the claim's subspace of ``comp``'s site."""
+    from controls.random_subspace import site_width
+    from interventions.subspace import load_basis
+
+    sub = ctx.lc.claim.intervention.subspace
+    return load_basis(ctx.lc.path.parent / sub.path, sub.key, site_width(comp, config))
+
+
+def _judge_claimed_subspace(spec, record: dict, label: str, units: dict, recovery: dict, ids: dict, evidence: dict,
+                            outcome: Outcome) -> Outcome:
+    """The claimed subspace's record (with its whole component's recovery beside) in the evidence,
+    and the outcome flagged when the subspace recovers more than the component (dormant pathway)."""
+    from controls.random_subspace import claimed_subspace_check, flag_dormant
+    from interventions.patching import normalized
+
+    whole = {pid: normalized(spec.direction, units[pid]["clean"], units[pid]["corrupt"], units[pid]["whole"])
+             for pid in recovery}
+    dormant = claimed_subspace_check(ids, lambda pid: recovery[pid][0], whole.__getitem__, label, record["dim"])
+    evidence["subspace"] = {**record, "path": spec.subspace.path, "whole_recovery": rounded([whole[p] for p in
+                                                                                           sorted(whole)]),
+                            "dormant_pathway": dormant}
+    evidence["notes"].append(f"Patched in the claimed {record['dim']}-dimensional subspace of the {record['width']}-"
+                             f"wide site ({spec.subspace.path}, sha256 {record['sha256'][:12]}): recovery "
+                             f"{dormant['subspace']:.4g}, the whole component's {dormant['whole']:.4g}.")
+    if not dormant["flagged"]:
+        return outcome
+    evidence["notes"].append(f"**Dormant pathway flagged**: {dormant['reason']}")
+    return flag_dormant(outcome, dormant)
 
 
 def _reorder(batch, order):
@@ -102,7 +137,8 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
         else:
             encoded[pid] = (clean, corrupt)
     ctx.progress.start(max(1, len(encoded)), f"{claim.id}: {len(comps)} components x {len(encoded)} pairs")
-    units = _pair_units(ctx, spec, comps, list(encoded.values()))
+    claimed_basis = _claimed_basis(ctx, comps[0], config) if spec.subspace is not None else None
+    units = _pair_units(ctx, spec, comps, list(encoded.values()), claimed=claimed_basis)
     informative = {pid for pid, u in units.items() if abs(u["clean"] - u["corrupt"]) >= spec.min_gap}
     recovery = {pid: rounded([normalized(spec.direction, u["clean"], u["corrupt"], p) for p in u["patched"]])
                 for pid, u in units.items() if pid in informative}
@@ -140,6 +176,8 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
     }
     ran = {"seeds"}
     flat = {s: [pid for f in kept for pid in ids[str(s)][f]] for s in seeds}
+    if claimed_basis is not None:
+        outcome = _judge_claimed_subspace(spec, claimed_basis[1], labels[0], units, recovery, ids, evidence, outcome)
 
     def recoveries(comps_, seed=None, **kw):
         pids = flat[seed] if seed is not None else sorted(recovery)
@@ -160,7 +198,8 @@ def patching_sweep(ctx: RunContext) -> EvidenceResult:
 
         outcome, record = random_subspace.run(
             ctx, claimed, comps, flat, observed, lambda seed, comp, n, k: recoveries(
-                [comp], seed, subspace={"seed": int(seed), "n": n, "dim": k}), outcome)
+                [comp], seed, subspace={"seed": int(seed), "n": n, "dim": k}), outcome,
+            claimed_dim=claimed_basis[1]["dim"] if claimed_basis is not None else None)
         evidence["controls"]["random_subspace"] = record
         notes += [f"**Dormant pathway flagged**: {record['dormant_pathway']['reason']}"] \
             if record["dormant_pathway"]["flagged"] else []

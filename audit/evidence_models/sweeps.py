@@ -98,6 +98,7 @@ class ComponentSweepEvidence(EvidenceRecord):
     uninformative_pairs: Optional[list[str]] = None
     trivial: Optional[list[str]] = None
     notes: Optional[list[str]] = None
+    subspace: Optional[dict] = None  # patching in a claimed subspace: its file, sha256, dim, whole recovery
     controls: SweepControls
     resources: Resources
 

@@ -13,11 +13,22 @@ def at_answer(comp) -> bool:
 
 
 @unit_op("patching.batch")
-def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str]) -> dict:
+def patch_batch(ctx, spec, comps, clean, corrupt, keys: list[str], basis=None) -> dict:
     """``{key: {"clean": LD, "corrupt": LD, "patched": [LD per component]}}`` for the pairs of the
     ``clean`` batch and its ``corrupt`` batch (same prompt order and lengths, so same padding and
-    aligned positions). LD: the logit difference clean answer - corrupt answer."""
-    return _patched(ctx, spec, comps, clean, corrupt, keys, [(c, lambda src, tgt, c=c: src[c.label]) for c in comps])
+    aligned positions). LD: the logit difference clean answer - corrupt answer. ``basis`` ([d, k],
+    orthonormal; a claimed subspace of the one component): the patch is the target's activation plus
+    the projection of (source - target) onto it, and ``"whole"`` holds the whole component's LD."""
+    whole = [(c, lambda src, tgt, c=c: src[c.label]) for c in comps]
+    if basis is None:
+        return _patched(ctx, spec, comps, clean, corrupt, keys, whole)
+    out = _patched(ctx, spec, comps, clean, corrupt, keys, [(comps[0], _projected(comps[0], basis))] + whole)
+    return {key: {**u, "patched": u["patched"][:1], "whole": u["patched"][1]} for key, u in out.items()}
+
+
+def _projected(comp, q):
+    """The patch of ``comp`` restricted to the span of ``q`` ([d, k], orthonormal columns)."""
+    return lambda src, tgt: tgt[comp.label] + (src[comp.label] - tgt[comp.label]) @ q @ q.T
 
 
 @unit_op("patching.random_subspace")
@@ -28,11 +39,8 @@ def random_subspace(ctx, spec, comp, clean, corrupt, seed: int, n: int, dim: int
     Same unit shape as ``patching.batch``, one patched LD per draw."""
     from controls.random_subspace import basis_seed
 
-    def projected(q):
-        return lambda src, tgt: tgt[comp.label] + (src[comp.label] - tgt[comp.label]) @ q @ q.T
-
     return _patched(ctx, spec, [comp], clean, corrupt, keys,
-                    lambda width: [(comp, projected(_basis(width, dim, basis_seed(seed, d, comp.label))))
+                    lambda width: [(comp, _projected(comp, _basis(width, dim, basis_seed(seed, d, comp.label))))
                                    for d in range(n)])
 
 

@@ -51,7 +51,7 @@ def planted_model(kind: str):
     if kind not in KINDS:
         raise ValueError(kind)
     model, tok = tiny_model("llama", n_layers=4, seed=3)
-    c0, u, r, big, z, r2 = _directions(32, 6, seed=17)
+    c0, u, r, big, z, r2 = directions().values()
     tid = tok.convert_tokens_to_ids
     with torch.no_grad():
         emb, unemb = model.model.embed_tokens.weight, model.lm_head.weight
@@ -100,18 +100,25 @@ def pairs_suite(path, where: str):
     return path
 
 
+def directions() -> dict:
+    """The planted models' orthonormal directions by name (the same in every model)."""
+    return dict(zip(("c0", "u", "r", "big", "z", "r2"), _directions(32, 6, seed=17)))
+
+
 def build(tmp_path_factory, kind: str):
     model, tok = planted_model(kind)
     return save(model, tok, tmp_path_factory.mktemp(f"subspace_{kind}"))
 
 
 def patching_claim(tmp_path, model_dir, suite, component: str, controls: str, name: str,
-                   positions: str = "[last]", threshold: float = 0.2):
+                   positions: str = "[last]", threshold: float = 0.2, intervention: str = ""):
+    """A planted patching claim; ``intervention``: further lines of the intervention mapping."""
     from tests.interventions.test_ablation import claim_file
 
     from audit.schema import load_claim
 
-    lc = claim_file(tmp_path, model_dir, f"  kind: patching\n  target: mlp\n  positions: {positions}\n  min_gap: 0.01",
+    lc = claim_file(tmp_path, model_dir, f"  kind: patching\n  target: mlp\n  positions: {positions}\n  min_gap: 0.01"
+                                         + intervention,
                     f"  kind: effect_at_least\n  component: {component}\n  threshold: {threshold}", name=name,
                     families="[w]", prompts=5, suite=suite)
     lc.path.write_text(lc.path.read_text().replace("controls: {seeds: [1, 2, 3]}",

@@ -347,10 +347,10 @@ def test_bad_waivers_are_invalid(tmp_path, planted_steering, controls, expected)
 
 def test_a_control_the_kind_does_not_take_is_invalid_with_the_kinds_that_do(tmp_path):
     claim = write_claim(tmp_path / "hub.yaml", model="smollm2-135m").read_text()
-    (tmp_path / "hub.yaml").write_text(claim.replace("seeds: [1, 2, 3]", "seeds: [1, 2, 3]\n  shuffled_label: {n: 8}"))
+    (tmp_path / "hub.yaml").write_text(claim.replace("seeds: [1, 2, 3]", "seeds: [1, 2, 3]\n  random_subspace: {n: 8}"))
     problems = _problems(tmp_path / "hub.yaml")
-    assert "intervention 'layer_ablation' takes no shuffled_label control" in problems
-    assert "kinds that take it: patching, steering" in problems
+    assert "intervention 'layer_ablation' takes no random_subspace control" in problems
+    assert "kinds that take it: patching" in problems
 
 
 def test_cross_checks(tmp_path, planted_steering):
