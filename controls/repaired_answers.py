@@ -4,18 +4,25 @@ own answer against its effect on answers that belong to other prompts of the sam
 A component that carries the prompt-to-answer mapping raises the NLL of the prompt's own answer
 more than that of another prompt's answer; one whose removal hurts every answer alike (a format
 or "answer-ish token" component, a generic damage) raises both the same, and the claim that it
-matters *for the task* has no support beyond "it matters". Each draw re-pairs every prompt with the
-answer of another prompt of its family whose first token differs (drawn independently per prompt,
-``random.Random("shuffled_label:<seed>:<draw>:<prompt id>")``); the statistic is the NLL increase
-of the re-paired answer's first token under the same ablation, averaged over the seed's prompts.
-The pooled test is the other null controls' (:func:`controls.random_component.judge_nulls`):
-passed when the own answers beat the re-paired null (p <= 0.05), refuted inside its bulk,
-inconclusive otherwise; a prompt whose family has no other first token takes no part, and a seed
-left with none makes the control inconclusive.
+matters *for the task* has no support beyond "it matters". Each draw re-pairs every prompt with
+the answer of another prompt of its family, drawn uniformly and independently per prompt
+(``random.Random("shuffled_label:answers:<seed>:<draw>:<prompt id>")``). The null's answers are
+thus the family's own answers, each prompt's drawn from the others: for a component that favours
+some answer tokens over others whatever the prompt, the null's mean equals the real pairing's
+exactly (leave-one-out), and the real pairing sits in the middle of the null, so such a component
+is refuted, not passed. (A derangement would be an exact permutation test, but then a real
+pairing that carries nothing is uniformly ranked in its null and refuted only three times in
+four.) The statistic is the NLL increase of the re-paired answer's first token under the same
+ablation, averaged over the seed's prompts; the pooled test is the other null controls'
+(:func:`controls.random_component.judge_nulls`): passed when the own answers beat the re-paired
+null (p <= 0.05), refuted inside its bulk, inconclusive otherwise. A family of one prompt cannot
+be re-paired and takes no part; a seed whose families each have a single answer token leaves
+nothing to compare (inconclusive).
 
 The claimed part is one component of an ablation sweep or the claimed layer of a layer sweep (a
-``hub`` acceptance). Only metrics that read the answer can be re-paired (``nll_increase``); the claim schema refuses
-the control on others (KL of the whole next-token distribution does not depend on the answer).
+``hub`` acceptance). Only metrics that read the answer can be re-paired (``nll_increase``); the
+claim schema refuses the control on others (KL of the whole next-token distribution does not
+depend on the answer).
 """
 
 from __future__ import annotations
@@ -43,15 +50,11 @@ def claim_problems(lc) -> list[tuple[tuple, str, str]]:
              f"use metric kind {' or '.join(sorted(READS_THE_ANSWER))} with this control, or drop it")]
 
 
-def donors(ids_by_family: dict[str, list[str]], target: dict[str, int]) -> dict[str, list[str]]:
-    """For every prompt, the prompts of its family whose answer starts with another token."""
-    return {pid: [q for q in ids if target[q] != target[pid]] for ids in ids_by_family.values() for pid in ids}
-
-
-def draws(seed: int, candidates: dict[str, list[str]], n: int) -> list[dict[str, str]]:
-    """``n`` re-pairings ``{prompt id: donor prompt id}`` of the prompts that have a donor."""
-    return [{pid: random.Random(f"{NAME}:{seed}:{d}:{pid}").choice(c) for pid, c in sorted(candidates.items()) if c}
-            for d in range(n)]
+def draws(seed: int, ids_by_family: dict[str, list[str]], n: int) -> list[dict[str, str]]:
+    """``n`` re-pairings ``{prompt id: donor prompt id}``: each prompt of a family of two or more
+    takes another prompt of its family, uniformly."""
+    return [{pid: random.Random(f"{NAME}:answers:{seed}:{d}:{pid}").choice([q for q in ids if q != pid])
+             for ids in ids_by_family.values() if len(ids) > 1 for pid in sorted(ids)} for d in range(n)]
 
 
 def run(ctx, label: str, encoded_by_seed: dict, samples: dict, observed, effects_at, outcome):
@@ -63,23 +66,22 @@ def run(ctx, label: str, encoded_by_seed: dict, samples: dict, observed, effects
     from controls.random_component import combine, judge_nulls
 
     n = ctx.lc.claim.controls.shuffled_label.n
-    plans, candidates, ids = {}, {}, {}
-    for seed, encoded in encoded_by_seed.items():
-        target = {e.id: e.target for e in encoded}
+    target = {e.id: e.target for encoded in encoded_by_seed.values() for e in encoded}
+    plans, candidates, ids, nothing = {}, {}, {}, []
+    for seed in encoded_by_seed:
         by_family = {f: [p.id for p in ps] for f, ps in samples[seed].items()}
-        options = donors(by_family, target)
-        plans[seed] = draws(seed, options, n)
-        # the distinct tokens each prompt can be re-paired with: one forward scores all of them
-        candidates[seed] = {pid: sorted({target[q] for q in c}) for pid, c in options.items()}
-        ids[seed] = [pid for pid in sorted(options) if options[pid]]
-    empty = [str(s) for s, pids in ids.items() if not pids]
-    if empty:
+        plans[seed] = draws(seed, by_family, n)
+        # the family's answer tokens: one forward scores all of them
+        candidates[seed] = {pid: sorted({target[q] for q in fam}) for fam in by_family.values() for pid in fam}
+        ids[seed] = sorted(pid for fam in by_family.values() if len(fam) > 1 for pid in fam)
+        if all(len({target[q] for q in fam}) < 2 for fam in by_family.values()):
+            nothing.append(str(seed))
+    if nothing:
         result = {"control": NAME, "status": INCONCLUSIVE, "strong": False, "claimed": label,
-                  "reason": f"{NAME}: no prompt of seed {', '.join(empty)} has another answer in its family to be "
-                            f"re-paired with (every answer starts with the same token)"}
+                  "reason": f"{NAME}: in seed {', '.join(nothing)} every family has one prompt or answers that all "
+                            f"start with the same token: re-pairing them changes nothing (a tie)"}
         return combine(outcome, result, NAME), result
     values = effects_at(candidates)
-    target = {e.id: e.target for encoded in encoded_by_seed.values() for e in encoded}
     effects = {seed: {pid: [values[seed][pid][candidates[seed][pid].index(target[plan[pid]])] for plan in plans[seed]]
                       for pid in ids[seed]} for seed in ids}
     outcome, record = judge_nulls(NAME, ids, observed, effects, outcome)

@@ -14,7 +14,7 @@ from audit.cache import EvidenceCache
 from audit.errors import ClaimFileError
 from audit.runner import RunOptions, run_claim
 from audit.schema import load_claim
-from controls.repaired_answers import donors, draws
+from controls.repaired_answers import draws
 from tests.controls.answer_planted import copying, format_boost, suite
 from tests.conftest import rendered
 
@@ -75,7 +75,7 @@ def test_answers_that_all_start_alike_cannot_be_re_paired(planted, tmp_path):
     rec = run(claim(planted, tmp_path, "copying", 0, suite_key="same", name="s"), tmp_path)
     ctl = rec["evidence"]["controls"]["shuffled_label"]
     assert rec["summary"]["interval"][0] > 1.0  # the main criterion alone: supported
-    assert ctl["status"] == "inconclusive" and "every answer starts with the same token" in ctl["reason"]
+    assert ctl["status"] == "inconclusive" and "start with the same token" in ctl["reason"]
     assert rec["verdict"] == "inconclusive"
 
 
@@ -99,11 +99,10 @@ def test_a_hub_layer_that_carries_the_answer_passes_and_one_that_hurts_every_ans
     assert fmt["reasons"][1].startswith("layer 1 is on top") and fmt["summary"]["top_separated"]  # the hub alone held
 
 
-def test_draws_are_seeded_and_never_keep_the_own_first_token():
-    target = {"a1": 1, "a2": 1, "a3": 2, "b1": 5, "b2": 6}
-    options = donors({"a": ["a1", "a2", "a3"], "b": ["b1", "b2"]}, target)
-    assert options == {"a1": ["a3"], "a2": ["a3"], "a3": ["a1", "a2"], "b1": ["b2"], "b2": ["b1"]}
-    one, again, other = draws(1, options, 50), draws(1, options, 50), draws(2, options, 50)
+def test_draws_are_seeded_within_the_family_and_never_the_prompt_itself():
+    families = {"a": ["a1", "a2", "a3"], "b": ["b1", "b2"], "c": ["c1"]}
+    one, again, other = draws(1, families, 50), draws(1, families, 50), draws(2, families, 50)
     assert one == again and one != other
-    assert all(target[plan[pid]] != target[pid] for plan in one for pid in plan)
+    assert all(set(plan) == {"a1", "a2", "a3", "b1", "b2"} for plan in one)  # a family of one takes no part
+    assert all(plan[p] != p and plan[p][0] == p[0] for plan in one for p in plan)
     assert {plan["a3"] for plan in one} == {"a1", "a2"}  # both donors are drawn
