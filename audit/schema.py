@@ -113,10 +113,16 @@ class Controls(StrictModel):
         None, description="steering: N random unit directions applied like the real one (controls/random_vector.py); "
                           "a layer sweep with a claimed layer: the layer's ablation against N perturbations of the same "
                           "site by the same per-token norm along random unit directions drawn by the seed "
-                          "(controls/layer_random_vector.py)")
+                          "(controls/layer_random_vector.py); quantization: each mode's KL against N float32 models "
+                          "whose decoder weights carry random noise of the mode's error norms, row by row (reported, "
+                          "not judged; controls/weight_noise.py)")
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
-                          "(controls/shuffled_label.py); patching (one claimed component): each pair patched from "
+                          "(controls/shuffled_label.py); quantization_drift: each mode's Spearman with the "
+                          "reference's sweep against N shuffles of the layer labels (controls/shuffled_layers.py); "
+                          "quantization: each mode's exact match against its greedy answers scored on another "
+                          "prompt's answer of the family, N re-pairings (both reported, not judged); "
+                          "patching (one claimed component): each pair patched from "
                           "another pair's source run, N re-pairings per seed (controls/shuffled_pairs.py); ablation "
                           "(one claimed component) and layer_ablation (a hub layer), metric nll_increase: its effect "
                           "on each prompt's own answer against its effect on other prompts' answers of the family "

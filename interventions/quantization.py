@@ -50,11 +50,18 @@ class Quantization(ModesSpec):
     why: str = ""
 
     evidence_type: ClassVar[type] = PrecisionModes
+    # reported beside the verdict (audit/evidence/quantization_controls.py): random_vector, each mode's KL
+    # against same-norm random weight noise (controls/weight_noise.py); shuffled_label, its exact match
+    # against the answers of other prompts of the family (the re-paired floor)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_vector", "shuffled_label"})
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         from interventions.layer_skip import metric_problem
 
         out = metric_problem(lc, "quantization_tradeoff")
+        if lc.claim.controls.random_vector is not None and self.reference != "float32":
+            out.append((("controls", "random_vector"), f"random_vector noises the float32 weights, and the reference "
+                        f"is {self.reference}", "use `reference: float32` with this control, or drop it"))
         if self.reference not in self.modes:
             out.append((("intervention", "reference"), f"reference mode {self.reference} is not in modes",
                         f"add it to modes: {self.modes}"))
@@ -75,6 +82,8 @@ class QuantizationDrift(ModesSpec):
     why: str = ""
 
     evidence_type: ClassVar[type] = DriftSweeps
+    # shuffled_label: each mode's Spearman against shuffled layer labels (controls/shuffled_layers.py; reported)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_label"})
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         if self.reference in self.modes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards.base import card_for, plot_path
+from audit.cards.quantization_controls import quantization_nulls, shuffled_layer_nulls
 from audit.stats import mean, median
 
 
@@ -151,12 +152,13 @@ def quantization_card(rec: dict, out_dir) -> dict:
     rows = [[m, _f(modes[m]["tokens_per_s"]), _f(ratio[m]), _mb(modes[m]["memory_mb"]), _mb(peak[m].get("peak_mb")),
              _mb(peak[m].get("growth_mb")), _f(em[m]), _f(kl[m])] for m in order]
     checks, gate = checks_card(rec)
-    return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")],
+    noise_plots, noise_tables, noise_notes = quantization_nulls(rec, out_dir)
+    return {"plots": [(path, "speed ratio, memory, KL and exact match per mode (one run, same prompts)")] + noise_plots,
             "tables": checks + [{"title": "Modes", "columns": ["mode", "tokens/s (this machine)", f"ratio to {base} (median)",
                                                       "weights footprint (MB)", "peak RSS during run (MB)",
                                                       "RSS growth during run (MB)", "exact match", f"KL to {ref}"],
-                        "rows": rows}],
-            "notes": gate + [_speed_note(ev["speed"]), _hardware_note(ev.get("hardware", {})),
+                        "rows": rows}] + noise_tables,
+            "notes": gate + noise_notes + [_speed_note(ev["speed"]), _hardware_note(ev.get("hardware", {})),
                       "Memory: the weights' footprint (the memory check), and the process RSS during each mode's "
                       "untimed exact-match/KL pass — its peak counts the models of earlier modes, still loaded; "
                       "its growth is the mode's working memory.",
@@ -179,8 +181,9 @@ def drift_card(rec: dict, out_dir) -> dict:
     notes = [f"Top layer under {ev['reference']}: L{top} "
              f"({'separated from every other layer' if summary.get('reference_top_separated') else 'not separated: a tie at rank 1'})."
              ] if top is not None else []
-    return {"plots": [(path, f"per-layer effect under {ev['reference']} and each quantized mode")],
-            "tables": checks,
+    layer_plots, layer_tables = shuffled_layer_nulls(rec, out_dir)
+    return {"plots": [(path, f"per-layer effect under {ev['reference']} and each quantized mode")] + layer_plots,
+            "tables": checks + layer_tables,
             "notes": gate + notes + ["Each mode's effects are KL against that mode's own unablated model: the drift of "
                                      "the causal surface, not the quantization error itself. Spearman and magnitude "
                                      "intervals are bootstrap over prompts (stratified by family, seeds pooled); per "

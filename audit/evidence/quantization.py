@@ -1,19 +1,23 @@
 """Evidence for ``quantization`` (speed, memory, quality per precision mode, side by side; memory is
 the weights' footprint and the RSS during each mode's untimed quality pass) and
 ``quantization_drift`` (the layer-ablation sweep re-run under each mode, compared with the
-reference mode's)."""
+reference mode's). Their controls: audit/evidence/quantization_controls.py."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from audit.criteria.base import judge
+from audit.evidence import quantization_controls
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import hardware, sample_pairs, seed_table, speedups
 from audit.evidence.layer_sweep import cached_sweep, encode_samples
 from audit.inference import PromptTable, rounded
 from audit.memory import peak_rss_mb
+from controls import shuffled_layers
 from controls.seeds import sample_prompts
+from controls.shuffled_layers import NAME as SHUFFLED
+from controls.weight_noise import NAME as NOISE
 
 
 @evidence_for("quantization")
@@ -45,9 +49,18 @@ def quantization(ctx: RunContext) -> EvidenceResult:
                 "families": families, "seeds": seeds, "n_prompts": len(pairs), "speed": protocol,
                 "max_new_tokens": spec.max_new_tokens, "hardware": hardware(), "peak_rss_mb": peak_rss_mb(),
                 "samples": ids}
+    controls = {}  # reported beside the verdict, never turning it
+    if claim.controls.random_vector is not None:
+        controls[NOISE] = quantization_controls.weight_noise(ctx, order, modes, samples, pairs)
+    if claim.controls.shuffled_label is not None:
+        controls[SHUFFLED] = quantization_controls.repaired_match(ctx, order, measured, samples, pairs)
+    if controls:
+        evidence["controls"] = controls
     outcome = judge(claim, evidence)
+    outcome = replace(outcome, reasons=[*outcome.reasons, *(line for records in controls.values()
+                                                            for line in quantization_controls.notes(records))])
     # quantizing builds the compared models; the side-by-side measurement is the one evidence kind
-    return EvidenceResult(outcome, evidence, kinds={"quantization"}, controls_run={"seeds"},
+    return EvidenceResult(outcome, evidence, kinds={"quantization"}, controls_run={"seeds"} | set(controls),
                           strong=bool(outcome.summary.get("strong")))
 
 
@@ -72,7 +85,12 @@ def quantization_drift(ctx: RunContext) -> EvidenceResult:
                 "metric": claim.metric.kind, "layers": layers, "families": families, "seeds": seeds, "samples": ids,
                 "per_prompt": per_prompt, "per_seed_layer_effects": per_seed, "units": computed,
                 "hardware": hardware(), "peak_rss_mb": peak_rss_mb()}
+    controls = {}
+    if claim.controls.shuffled_label is not None:  # reported beside the verdict, never turning it
+        controls[SHUFFLED] = quantization_controls.drift_layers(evidence, claim.controls.shuffled_label.n)
+        evidence["controls"] = controls
     outcome = judge(claim, evidence)
+    outcome = replace(outcome, reasons=[*outcome.reasons, *shuffled_layers.note(controls.get(SHUFFLED, {}))])
     # quantizing builds the compared models; the causal evidence is the layer ablation sweep
-    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"},
+    return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"} | set(controls),
                           strong=bool(outcome.summary.get("strong")))

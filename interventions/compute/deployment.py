@@ -39,9 +39,11 @@ def model_in(ctx, mode: str):
     return ctx.loaded.model if mode == ctx.loaded.dtype else load_variant(ctx.loaded, mode)
 
 
-def quality(model, tok, pairs: dict, reference_first: dict | None, max_new_tokens: int, batch_size: int) -> tuple[dict, dict]:
+def quality(model, tok, pairs: dict, reference_first: dict | None, max_new_tokens: int, batch_size: int,
+            texts: dict | None = None) -> tuple[dict, dict]:
     """Per prompt: exact match of the greedy answer (it must start with the reference answer; the
-    ramble after it is not scored) and KL(reference || model) at the answer position."""
+    ramble after it is not scored) and KL(reference || model) at the answer position; ``texts``, when
+    given, receives each prompt's decoded greedy answer (the re-paired floor of exact match)."""
     from interventions.generation import greedy, kl, score
 
     ids = sorted(pairs)
@@ -51,6 +53,8 @@ def quality(model, tok, pairs: dict, reference_first: dict | None, max_new_token
     for i, g in zip(ids, gens):
         answer = tok.decode(pairs[i][1], skip_special_tokens=True).strip()
         text = tok.decode(g, skip_special_tokens=True).strip()
+        if texts is not None:
+            texts[i] = text
         out[i] = {"exact_match": float(text.startswith(answer)),
                   "kl": rounded([kl(reference_first[i], first[i])])[0] if reference_first is not None else 0.0}
     return out, first
@@ -143,10 +147,10 @@ def _held(ctx, mode: str):
 @unit_op("quantization.quality")
 def quant_quality(ctx, mode: str, pairs: dict, reference_first, max_new_tokens: int) -> dict:
     """One mode's quality per prompt, its answer-position distributions, weights and pass memory."""
-    model = _held(ctx, mode)
+    model, texts = _held(ctx, mode), {}
     per_prompt, first, peak = measured_quality(model, ctx.loaded.tokenizer, pairs, reference_first, max_new_tokens,
-                                               ctx.options.batch_size)
-    return {"per_prompt": per_prompt, "first": first, "peak": peak,
+                                               ctx.options.batch_size, texts)
+    return {"per_prompt": per_prompt, "first": first, "peak": peak, "texts": texts,
             "memory_mb": model.get_memory_footprint() / 2**20}
 
 
