@@ -79,8 +79,15 @@ class MethodAgreement(StrictModel):
 class ShuffledAnswers(StrictModel):
     """Training on answers that do not belong to their prompts (one adapter per seed)."""
 
-    min_margin: float = Field(0.1, ge=0.0, le=1.0, description="held-out exact match the real candidate must beat "
-                                                                "the shuffled-answers one by (simultaneous 95% CI)")
+    min_margin: float = Field(0.1, ge=0.0, le=1.0, description="lora: held-out exact match the real candidate must "
+                                                                "beat the shuffled-answers one by (simultaneous 95% CI)")
+    point: Optional[str] = Field(None, description="lora_sweep: the grid point trained again on shuffled answers "
+                                                   "(default: the first point); reported beside it, not judged")
+
+    def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        from controls.shuffled_answers import claim_problems
+
+        return claim_problems(lc, self)
 
 
 class RandomSubspace(NullControl):
@@ -126,15 +133,18 @@ class Controls(StrictModel):
                           "another pair's source run, N re-pairings per seed (controls/shuffled_pairs.py); ablation "
                           "(one claimed component) and layer_ablation (a hub layer), metric nll_increase: its effect "
                           "on each prompt's own answer against its effect on other prompts' answers of the family "
-                          "(controls/repaired_answers.py)")
+                          "(controls/repaired_answers.py); layer_skip: each config's skipped output against the "
+                          "unmodified model's on another prompt of the family, the re-paired floor of top-5 overlap "
+                          "and greedy agreement (reported, not judged; audit/evidence/layer_skip_repaired.py)")
     random_component: Optional[NullControl] = Field(
         None, description="ablation or patching (one claimed component): the same intervention on N random "
                           "components of the same kind (other layers' MLPs, other heads, ...) drawn by the seed "
                           "(controls/random_component.py)")
     shuffled_answers: Optional[ShuffledAnswers] = Field(
         None, description="lora: the candidate placement trained again with answers permuted among its training "
-                          "prompts; the real adapter must beat it on held-out exact match "
-                          "(controls/shuffled_answers.py)")
+                          "prompts; the real adapter must beat it on held-out exact match; lora_sweep: one point "
+                          "trained so, its final loss, KL drift and held-out exact match reported beside the real "
+                          "point's (controls/shuffled_answers.py)")
     random_subspace: Optional[RandomSubspace] = Field(
         None, description="patching (one claimed component): N patches of the claimed component restricted to "
                           "random k-dimensional subspaces drawn by the seed (the projection of clean - corrupt); "

@@ -74,8 +74,10 @@ class SkipConfig(StrictModel):
 class LayerSkip(StrictModel):
     """Skip each config's layers during generation and compare with the unmodified model."""
 
-    # random_component: random layer sets of each config's size (reported, not judged)
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component"})
+    # reported beside the verdict, not judged: random_component, random layer sets of each config's size
+    # (audit/evidence/layer_skip_random.py); shuffled_label, the reference re-paired: each prompt's skipped
+    # output against the unmodified model's on another prompt of its family (audit/evidence/layer_skip_repaired.py)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "random_component", "shuffled_label"})
 
     kind: Literal["layer_skip"]
     configs: list[SkipConfig] = Field(min_length=1, description="the skip configs compared with the unmodified "

@@ -147,11 +147,7 @@ class _TrainsAdapters(StrictModel):
             if fam not in known:
                 out.append((loc, f"unknown family '{fam}' in suite '{lc.suite.name}'",
                             did_you_mean(fam, known) or f"known: {', '.join(known)}"))
-        out += self._task_size_problems(lc)
-        if getattr(lc.claim.controls, "shuffled_answers", None) is not None and not hasattr(lc.claim.acceptance,
-                                                                                              "candidate"):
-            out.append((("controls", "shuffled_answers"), f"shuffled_answers retrains the acceptance's candidate; "
-                        f"acceptance '{lc.claim.acceptance.kind}' names none", "use it with lora_efficiency"))
+        out += self._task_size_problems(lc)  # the shuffled_answers control checks itself (controls/shuffled_answers.py)
         named = self.named_placements()
         acc = lc.claim.acceptance
         for field in ("names", "labels"):  # runs the acceptance compares must exist
@@ -255,17 +251,22 @@ class Lora(_TrainsAdapters):
 
     @model_validator(mode="after")
     def _references(self):
-        for name, p in self.placements.items():
-            if isinstance(p, RandomMatched):
-                if p.reference not in self.placements or p.reference == name:
-                    raise ValueError(f"placement '{name}' matches '{p.reference}', which is not another placement "
-                                     f"(placements: {', '.join(self.placements)})")
-                if isinstance(self.placements[p.reference], RandomMatched):
-                    raise ValueError(f"placement '{name}' must match a non-random placement")
+        check_references(self.placements)
         return self
 
     def named_placements(self) -> dict:
         return self.placements
+
+
+def check_references(placements: dict, what: str = "placement") -> None:
+    """Each random_matched placement matches another, non-random one (ValueError naming it)."""
+    for name, p in placements.items():
+        if isinstance(p, RandomMatched):
+            if p.reference not in placements or p.reference == name:
+                raise ValueError(f"{what} '{name}' matches '{p.reference}', which is not another {what} "
+                                 f"({what}s: {', '.join(placements)})")
+            if isinstance(placements[p.reference], RandomMatched):
+                raise ValueError(f"{what} '{name}' must match a non-random {what}")
 
 
 class SweepPoint(StrictModel):
@@ -287,13 +288,21 @@ class SweepPoint(StrictModel):
 @intervention("lora_sweep")
 class LoraSweep(_TrainsAdapters):
     """A grid of training runs: final loss, KL drift and trainable parameters per point (loss only:
-    the report says loss is not quality)."""
+    the report says loss is not quality).
+
+    Controls: ``shuffled_answers`` trains one point (``point``, default the first) again per seed on
+    answers permuted among its training prompts and reports its final loss, KL drift and held-out
+    exact match beside the real point's (not judged: does the compared loss measure learning the
+    answers, or only the format?). The random-component control is a point whose placement is
+    ``random_matched`` to another point's (same module shapes, same rank: as many trainable
+    parameters), compared like any point, e.g. ``sweep_best`` with the real placement as best."""
 
     kind: Literal["lora_sweep"]
     points: list[SweepPoint] = Field(min_length=2, description="the grid points, each trained per seed")
 
     evidence_type: ClassVar[type] = PointRuns
     metric_kind: ClassVar[str] = "lora_training_loss"
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_answers"})
 
     @model_validator(mode="after")
     def _labels(self):
@@ -304,6 +313,14 @@ class LoraSweep(_TrainsAdapters):
             if isinstance(p.placement, GivenAdapter) and p.rank is not None:
                 raise ValueError(f"sweep point '{p.label}' sets rank {p.rank} but starts from the adapter "
                                  f"{p.placement.path}, whose rank is its own")
+        check_references(self.named_placements(), "sweep point")
+        by_label = {p.label: p for p in self.points}
+        for p in self.points:
+            ref = by_label[p.placement.reference] if isinstance(p.placement, RandomMatched) else p
+            if ref.rank != p.rank:
+                raise ValueError(f"sweep point '{p.label}' is random_matched to '{ref.label}' at another rank "
+                                 f"({p.rank or 'training.rank'} vs {ref.rank or 'training.rank'}): parameter counts "
+                                 f"match only at the same rank")
         return self
 
     def placement_location(self, name: str) -> tuple:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from audit import plots
 from audit.cards.base import card_for, plot_path
 from audit.cards.quantization_controls import quantization_nulls, shuffled_layer_nulls
+from audit.cards.skip_nulls import null_plot, repaired_reference
 from audit.stats import mean, median
 
 
@@ -97,7 +98,9 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
     notes += [f"Layers of `{d['claim_id']}` ({d['verdict']}, claim sha256 {d['claim_sha256'][:12]}): "
               f"least important = {d['skipped']}" for d in ev.get("dependencies", [])]
     checks, gate = checks_card(rec)
-    null_plots, null_tables = _random_layer_sets(rec, out_dir)
+    random_plots, random_tables = _random_layer_sets(rec, out_dir)
+    repaired_plots, repaired_tables = repaired_reference(rec, out_dir)
+    null_plots, null_tables = random_plots + repaired_plots, random_tables + repaired_tables
     return {"plots": [(path, "each skip config: top-5 overlap vs tokens/s ratio; shaded = outputs preserved and faster")]
             + null_plots,
             "tables": checks + [{"title": "Skip configs against the unmodified model",
@@ -111,16 +114,11 @@ def layer_skip_card(rec: dict, out_dir) -> dict:
 def _random_layer_sets(rec: dict, out_dir) -> tuple[list, list]:
     """The random_component control of each skip config (audit/evidence/layer_skip_random.py): its
     null histogram and one table row (reported beside the verdict, not judged)."""
-    from audit.criteria.steering import BULK, pooled_null
-
     nulls = ((rec["evidence"].get("controls") or {}).get("random_component")) or {}
     out, rows = [], []
     for i, (name, ctl) in enumerate(nulls.items()):
-        path = plot_path(rec, f"null-random-layers-{i}")
-        plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                             f"{rec['claim_id']}\nskip {name} vs {ctl['n_draws']} random sets of "
-                             f"{ctl['n_layers_skipped']} layers ({ctl['n_seeds']} seeds, seed mean)", "top-5 overlap",
-                             out_dir / path, per_seed_observed=ctl["observed_per_seed"])
+        path = null_plot(rec, out_dir, f"null-random-layers-{i}", ctl, f"skip {name} vs {ctl['n_draws']} random sets "
+                         f"of {ctl['n_layers_skipped']} layers", "top-5 overlap")
         out.append((path, f"random_component: top-5 overlap after skipping random layer sets of the same size "
                           f"(bars) and after skipping {name} (line); p = {ctl['p']:.3g}, {ctl['status']}"))
         rows.append([name, ctl["n_layers_skipped"], _f(ctl["observed"]), _f(ctl["median"]), _f(ctl["q75"]),

@@ -184,11 +184,28 @@ def sweep_card(rec: dict, out_dir) -> dict:
                       "copying, not learning.")
     checks, gate = checks_card(rec)
     lead = _metric_note(metric, "per example, paired across grid points within each seed (the checks below).")
+    control_tables, control_notes = _shuffled_point(ev, res, metric)
     return {"plots": [p for _, p in made] + [(f"{stem}-loss.png", "training loss per grid point (mean over seeds)")],
             "tables": checks + [_lead({"title": "Grid points (per seed)", "columns": COLUMNS,
-                                       "rows": _rows(res, ev.get("baseline"))}, metric)],
-            "notes": [lead, *gate, loss_note, NOISE_NOTE, _budget(ev), _point_budgets(ev), *_given(res),
-                      _run_note(rec, res), *_deps(ev)]}
+                                       "rows": _rows(res, ev.get("baseline"))}, metric)] + control_tables,
+            "notes": [lead, *gate, loss_note, *control_notes, NOISE_NOTE, _budget(ev), _point_budgets(ev),
+                      *_given(res), _run_note(rec, res), *_deps(ev)]}
+
+
+def _shuffled_point(ev: dict, res: dict, metric: str) -> tuple[list, list]:
+    """A sweep's shuffled-answers control (controls/shuffled_answers.py): the point beside its
+    shuffled-answers run, in the grid's columns, and the reading (reported, not judged)."""
+    ctl = (ev.get("controls") or {}).get("shuffled_answers")
+    if not ctl:
+        return [], []
+    point = ctl["point"]
+    table = {"title": f"Control: shuffled_answers — `{point}` trained again on answers permuted among its training "
+                      f"prompts (reported beside it, not judged)", "columns": COLUMNS,
+             "rows": _rows({point: res[point], f"{point} on shuffled answers": ctl["rows"]}, None)}
+    return [_lead(table, metric)], [
+        f"{ctl['reason']}. A final loss the shuffled-answers run reaches as well measures fitting the examples (their "
+        f"format, memorised pairs), not learning which answer belongs to which prompt; held-out exact match and "
+        f"answer NLL show what was learned."]
 
 
 @card_for("lora_adapter_ablation")

@@ -55,6 +55,6 @@ def run(ctx, rows: list[dict], samples: dict, pairs: dict, base: dict, spec) -> 
     return out
 
 
-def note(records: dict) -> list[str]:
-    """One reason line per config for the outcome."""
-    return [f"{NAME} (reported, not judged) skip {name}: {r['meaning']} — {r['reason']}" for name, r in records.items()]
+def note(records: dict, control: str = NAME) -> list[str]:
+    """One reason line per config for the outcome (of this control, or another report-only one)."""
+    return [f"{control} (reported, not judged) skip {name}: {r['meaning']} — {r['reason']}" for name, r in records.items()]

@@ -9,6 +9,8 @@ re-run loads them instead of retraining (``--no-cache`` retrains and saves nothi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from audit.criteria.base import judge
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import dependency
@@ -133,8 +135,9 @@ def lora(ctx: RunContext) -> EvidenceResult:
             modules.setdefault(name, {})[str(seed)] = mods
     for (name, seed, _), result in zip(planned, run_tasks(ctx, [t for _, _, t in planned])[1]):
         results[name].append(_row(result, seed))
-    control = claim.controls.shuffled_answers
-    shuffled = shuffled_answer_rows(ctx, modules) if control is not None else None
+    name = claim.acceptance.candidate if claim.controls.shuffled_answers is not None else None
+    shuffled = None if name is None else shuffled_answer_rows(
+        ctx, modules[name], spec.placement_training(name, spec.training, ctx.lc.path.parent), spec.placements[name])
     evidence = {"kind": "lora", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "placements": {n: p.model_dump() for n, p in spec.placements.items()}, "results": results,
                 "baseline": base_rows, "modules": modules, "seeds": seeds, "dependencies": deps,
@@ -147,21 +150,22 @@ def lora(ctx: RunContext) -> EvidenceResult:
                           strong=bool(outcome.summary.get("strong")))
 
 
-def shuffled_answer_rows(ctx: RunContext, modules: dict) -> list[dict]:
-    """The candidate placement trained per seed on its training prompts with answers permuted among
-    them (:mod:`controls.shuffled_answers`), measured on the same held-out prompts."""
+def shuffled_answer_rows(ctx: RunContext, modules: dict, training, placement) -> list[dict]:
+    """One run (``modules[seed]``, its ``training`` and ``placement``: the lora candidate or a sweep
+    point) trained per seed on its training prompts with answers permuted among them
+    (:mod:`controls.shuffled_answers`), measured on the same held-out prompts; every seed's adapter
+    is its own task, all sent to the executor at once."""
+    from audit.units import run_tasks
     from controls.shuffled_answers import shuffled
 
-    claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
-    name = claim.acceptance.candidate
-    rows = []
-    for seed in claim.controls.seeds:
+    spec, seeds = ctx.lc.claim.intervention, ctx.lc.claim.controls.seeds
+    tasks = []
+    for seed in seeds:
         train_p, eval_p = split(ctx, spec.task, seed)
-        training = spec.placement_training(name, spec.training, ctx.lc.path.parent)
-        result = trained(ctx, modules[name][str(seed)], training, seed, shuffled(train_p, seed), eval_p,
-                         drift_pairs(ctx, spec.task, seed), placement=spec.placements[name])
-        rows.append(_row(result, seed))
-    return rows
+        tasks.append(adapter_task(ctx, modules[str(seed)], training, seed, shuffled(train_p, seed), eval_p,
+                                  drift_pairs(ctx, spec.task, seed), placement=placement,
+                                  label=f"shuffled answers, seed {seed}"))
+    return [_row(result, seed) for seed, result in zip(seeds, run_tasks(ctx, tasks)[1])]
 
 
 @evidence_for("lora_sweep")
@@ -169,9 +173,12 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
     from interventions.lora_training import resolve
 
     claim, spec = ctx.lc.claim, ctx.lc.claim.intervention
-    seeds, deps = claim.controls.seeds, []
-    ctx.progress.start(len(seeds) * len(spec.points), f"{claim.id}: {len(spec.points)} points x {len(seeds)} seeds")
+    seeds, deps, control = claim.controls.seeds, [], claim.controls.shuffled_answers
+    extra = len(seeds) if control is not None else 0
+    ctx.progress.start(len(seeds) * len(spec.points) + extra,
+                       f"{claim.id}: {len(spec.points)} points x {len(seeds)} seeds")
     results: dict[str, list[dict]] = {p.label: [] for p in spec.points}
+    modules: dict[str, dict] = {}
     base_rows = []
     for seed in seeds:
         train_p, eval_p = split(ctx, spec.task, seed)
@@ -183,12 +190,32 @@ def lora_sweep(ctx: RunContext) -> EvidenceResult:
             res = trained(ctx, resolved[point.label], training, seed, train_p, eval_p, drifts,
                           placement=point.placement)
             results[point.label].append(_row(res, seed))
+            modules.setdefault(point.label, {})[str(seed)] = resolved[point.label]
     evidence = {"kind": "lora_sweep", "task": spec.task.model_dump(), "training": spec.training.model_dump(),
                 "points": [p.model_dump() for p in spec.points], "results": results, "baseline": base_rows,
                 "seeds": seeds, "dependencies": deps}
+    controls = sweep_shuffled(ctx, modules, results) if control is not None else {}
+    evidence.update({"controls": controls} if controls else {})
     outcome = judge(claim, evidence)
-    return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run={"seeds"},
+    if controls:  # reported beside the verdict, never turning it
+        outcome = replace(outcome, reasons=[*outcome.reasons, controls["shuffled_answers"]["reason"]])
+    ran = {"seeds"} | set(controls) | ({"random_placement"} if any(p.placement.placement == "random_matched"
+                                                                   for p in spec.points) else set())
+    return EvidenceResult(outcome, evidence, kinds={"training"}, controls_run=ran,
                           strong=bool(outcome.summary.get("strong")))
+
+
+def sweep_shuffled(ctx: RunContext, modules: dict, results: dict) -> dict:
+    """A sweep's shuffled-answers control: its point (:func:`controls.shuffled_answers.sweep_point`)
+    trained per seed on permuted answers, beside the real point (:func:`controls.shuffled_answers.beside`)."""
+    from controls.shuffled_answers import NAME, beside, sweep_point
+
+    spec = ctx.lc.claim.intervention
+    label = sweep_point(spec, ctx.lc.claim.controls.shuffled_answers)
+    point = next(p for p in spec.points if p.label == label)
+    rows = shuffled_answer_rows(ctx, modules[label], spec.placement_training(label, point.training(spec.training),
+                                                                             ctx.lc.path.parent), point.placement)
+    return {NAME: {**beside(label, results[label], rows), "rows": rows}}
 
 
 @evidence_for("lora_adapter_ablation")

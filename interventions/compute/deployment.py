@@ -10,8 +10,11 @@ from audit.stats import mean, median
 from audit.unit_ops import unit_op
 
 
-def per_prompt_metrics(model, adapter, tok, pairs: dict, base: dict, skip: list[int], spec, batch_size: int) -> dict:
-    """{prompt id: {top5_overlap, greedy_agreement, prefix_agreement, nll_increase}} for one config."""
+def per_prompt_metrics(model, adapter, tok, pairs: dict, base: dict, skip: list[int], spec, batch_size: int,
+                       outputs: bool = False) -> dict:
+    """{prompt id: {top5_overlap, greedy_agreement, prefix_agreement, nll_increase}} for one config;
+    ``outputs``: also the skipped model's own ``continuation`` and teacher-forced ``topk`` path (what
+    the re-paired reference compares, audit/evidence/layer_skip_repaired.py)."""
     from interventions.generation import greedy, score, topk_overlap
     from interventions.layer_skip import removed_layers
 
@@ -29,6 +32,8 @@ def per_prompt_metrics(model, adapter, tok, pairs: dict, base: dict, skip: list[
         out[i] = dict(zip(("top5_overlap", "greedy_agreement", "prefix_agreement", "nll_increase"), rounded(
             [topk_overlap(b["topk"], f.topk), float(g == b["continuation"]), agree / len(b["continuation"]),
              mean(-x for x in a.token_logprobs) - b["answer_nll"]])))
+        if outputs:
+            out[i].update(continuation=g, topk=f.topk)
     return out
 
 
@@ -119,9 +124,9 @@ def skip_base(ctx, pairs: dict, max_new_tokens: int) -> dict:
 
 
 @unit_op("layer_skip.config")
-def skip_config(ctx, pairs: dict, base: dict, skip: list[int], spec) -> dict:
+def skip_config(ctx, pairs: dict, base: dict, skip: list[int], spec, outputs: bool = False) -> dict:
     return per_prompt_metrics(ctx.loaded.model, ctx.adapter, ctx.loaded.tokenizer, pairs, base, skip, spec,
-                              ctx.options.batch_size)
+                              ctx.options.batch_size, outputs)
 
 
 @unit_op("layer_skip.timing")
