@@ -107,18 +107,9 @@ def safe(text: object) -> str:
 
 
 def _quiet_libraries() -> None:
-    """Library progress bars and warnings would drown the audit's own output."""
-    import logging
+    from audit.quiet import quiet_libraries
 
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)  # int8 warns on every matmul
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    quiet_libraries()
 
 
 CLAIM_SUFFIXES = (".yaml", ".yml")
@@ -258,7 +249,10 @@ def run(
                                         help="memory for recorded layer inputs per batch; beyond it batches shrink, then ablations recompute"),
     device: str = typer.Option("cpu", "--device", help="cpu | cuda | auto (cuda when available; models larger "
                                "than one GPU are spread by accelerate)"),
-    executor: str = typer.Option("local", "--executor", help="local | ray: where evidence units are computed"),
+    executor: str = typer.Option("local", "--executor", help="local | processes | ray: where evidence units are computed "
+                                  "(processes: --workers single-threaded processes here, robust to a busy machine)"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="worker processes of --executor processes "
+                                          "(default: the cores this process may use)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)"),
     ray_gpus: float = typer.Option(0.0, "--ray-gpus", min=0, help="GPUs declared per Ray model worker"),
     ray_cpus: float = typer.Option(1.0, "--ray-cpus", min=0, help="CPUs declared per Ray model worker"),
@@ -302,7 +296,7 @@ def run(
                          trace_budget_mb=trace_budget_mb),
         cache=not no_cache, executor=executor, threads=threads,
         executor_options=dict(address=address, num_cpus=ray_cpus, num_gpus=ray_gpus, memory_mb=ray_memory_mb,
-                              max_retries=retries, workers_per_model=ray_workers),
+                              max_retries=retries, workers_per_model=ray_workers, workers=workers),
         journal_key={"model": model, "dtype": dtype, "download": download})
     try:
         result = run_session(request, _CliReporter(), _load, _render)

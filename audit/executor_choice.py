@@ -1,5 +1,5 @@
-"""The executors by name (``--executor``): ``local`` (this process) or ``ray`` (Ray workers, the
-optional extra ``mi-audit[ray]``). One registry; an executor kind is a module plus a line here."""
+"""The executors by name (``--executor``): ``local`` (this process), ``processes`` (single-threaded
+worker processes on this machine) or ``ray`` (Ray workers, the optional extra ``mi-audit[ray]``). One registry; an executor kind is a module plus a line here."""
 
 from __future__ import annotations
 
@@ -10,13 +10,22 @@ EXECUTORS: Registry = Registry("executor")
 EXECUTORS.register("local")(lambda **kwargs: LocalExecutor())
 
 
+@EXECUTORS.register("processes")
+def _processes(workers: int | None = None, fault: dict | None = None, **ray_options):
+    from audit.process_executor import ProcessExecutor
+
+    return ProcessExecutor(workers, fault)
+
+
 @EXECUTORS.register("ray")
 def _ray(**kwargs):
     from audit.ray_executor import RayExecutor
 
+    kwargs.pop("workers", None)
     return RayExecutor(**kwargs)
 
 
 def make_executor(name: str, **kwargs):
-    """The executor named ``name``; kwargs go to the Ray executor (the local one takes none)."""
+    """The executor named ``name``; kwargs go to the Ray executor (``workers`` to the processes one;
+    the local one takes none)."""
     return EXECUTORS.get(name)(**kwargs)

@@ -1,13 +1,16 @@
-"""Benchmark: the layer sweep alone and next to a CPU-bound competitor, with mi-audit's thread
-policy (``audit.threads``), and with torch's default thread count for comparison.
+"""Benchmark: a layer-sweep claim alone and next to a CPU-bound competitor, on each executor.
 
-One process times the same 30-layer skip sweep (the engine of ``bench/layer_sweep.py``) three
-ways: alone (policy threads), with a competitor process the script starts (policy threads, chosen
-after the competitor runs), and with the competitor but torch's default of one thread per core
-(the oversubscription the policy avoids). Prints a table and, as its last line,
-``busy_slowdown=<x>`` (competitor / alone, both with the policy; target <= 1.5).
+One process runs the same claim (a 30-layer skip sweep of SmolLM2-135M on 4 prompts per family,
+one seed, no evidence cache) through ``audit.runner.run_claim`` four ways: the ``local`` executor
+with mi-audit's thread policy (``audit.threads``), alone and with a competitor process the script
+starts (the policy re-chooses after it starts), and the ``processes`` executor (one
+single-threaded worker process per core, ``audit.process_executor``), alone and with the
+competitor. ``--torch-default`` adds the local executor with torch's default of one thread per
+core next to the competitor (the oversubscription the policy avoids; slow). Prints a table and,
+as its last line, ``busy_slowdown=<x>`` (competitor / alone, processes executor; target <= 1.5);
+the line before it gives the local executor's.
 
-    .venv/bin/python bench/busy.py [--per-family 2] [--repeats 2] [--chat-template] [--tiny]
+    .venv/bin/python bench/busy.py [--per-family 4] [--batch-size 8] [--chat-template] [--tiny]
 
 ``--tiny`` runs on a small random model (a smoke test of the script, not a measurement).
 Run it on an otherwise idle machine: the point is the competitor the script starts.
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from audit import threads  # noqa: E402
-from bench.layer_sweep import engine_sweep, timed  # noqa: E402
+from audit.cache import EvidenceCache  # noqa: E402
+from audit.executor_choice import make_executor  # noqa: E402
+from audit.runner import RunOptions, run_claim  # noqa: E402
+from audit.schema import load_claim  # noqa: E402
 
 
 def _spin() -> None:  # the competitor: one core kept busy until killed
@@ -35,71 +43,95 @@ def _spin() -> None:  # the competitor: one core kept busy until killed
         pass
 
 
-def workload(args):
-    """(model, adapter, batch, n_layers) of the sweep to time."""
-    from audit.encoding import batches, encode
-    from audit.suite import load_suite
-    from controls.seeds import sample_prompts
-    from interventions.architectures import adapter_for
-
+def sweep_claim(directory: Path, args) -> object:
+    """The timed claim: every layer skipped, KL at the answer position, one seed."""
+    model = "smollm2-135m"
     if args.tiny:
         from tests.conftest import tiny_model
 
-        model, tok = tiny_model("llama", n_layers=8, hidden=256)
-    else:
-        from audit.models import load_model
+        model = str(directory / "tiny")
+        m, tok = tiny_model("llama", n_layers=8, hidden=256)
+        m.save_pretrained(model)
+        tok.save_pretrained(model)
+    path = directory / "busy_sweep.yaml"
+    path.write_text(f"""\
+id: busy_sweep
+statement: "Benchmark workload: a layer skip sweep."
+model: {model}
+suite: {{name: main, families: all, prompts_per_family: {args.per_family},
+        chat_template: {str(args.chat_template and not args.tiny).lower()}}}
+intervention: {{kind: layer_ablation, method: skip, layers: all}}
+metric: {{kind: kl}}
+controls: {{seeds: [42]}}
+acceptance: {{kind: hub, layer: 0, min_family_fraction: 0.5}}
+""")
+    return load_claim(path)
 
-        loaded = load_model("smollm2-135m")
-        model, tok = loaded.model, loaded.tokenizer
-    suite = load_suite(ROOT / "audit" / "suites" / "main.yaml")
-    samples = sample_prompts(suite, [42], suite.family_names(), args.per_family)[42]
-    enc = [encode(tok, p.id, p.prompt, p.answer, use_chat=args.chat_template and not args.tiny)
-           for ps in samples.values() for p in ps]
-    (batch,) = batches(tok, enc, batch_size=len(enc))
-    adapter = adapter_for(model)
-    return model, adapter, batch, len(adapter.layers(model))
+
+def numbers(value) -> list[float]:
+    """Every number in a nested evidence value, in order."""
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in numbers(value[k])]
+    if isinstance(value, list):
+        return [x for v in value for x in numbers(v)]
+    return [float(value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-family", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--per-family", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=8, help="prompts per unit (a unit per worker at a time)")
     ap.add_argument("--chat-template", action="store_true")
+    ap.add_argument("--torch-default", action="store_true", help="also time torch's default threads under load")
     ap.add_argument("--tiny", action="store_true")
     args = ap.parse_args()
-    import os
-
-    model, adapter, batch, n_layers = workload(args)
     os.environ.pop(threads.ENV, None)  # the policy's own choice is measured (the tiny fixtures pin it)
+    with tempfile.TemporaryDirectory() as tmp:
+        lc = sweep_claim(Path(tmp), args)
+        local, pool = make_executor("local"), make_executor("processes")
+        cores = threads.available_cores()
+        rows, effects = [], {}
 
-    def sweep():
-        return engine_sweep(model, adapter, batch, n_layers)
+        def timed(name, executor, n_threads, why):
+            torch.set_num_threads(n_threads)
+            t = time.perf_counter()
+            rec = run_claim(lc, RunOptions(evidence_cache=EvidenceCache(enabled=False), executor=executor,
+                                           batch_size=args.batch_size))
+            rows.append((name, why, time.perf_counter() - t))
+            effects[name] = rec["evidence"]["effects"]
+            return rows[-1][2]
 
-    cores = threads.available_cores()
-    n_alone, why_alone = threads.apply(None)
-    sweep()  # warm-up (allocations, kernels)
-    t_alone, kl_alone = timed(sweep, args.repeats)
-    competitor = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
-    competitor.start()
-    try:
-        time.sleep(0.5)
-        n_busy, why_busy = threads.apply(None)
-        t_busy, kl_busy = timed(sweep, args.repeats)
-        torch.set_num_threads(cores)
-        t_default, _ = timed(sweep, args.repeats)
-    finally:
-        competitor.kill()
-        competitor.join()
-    diff = float((kl_busy - kl_alone).abs().max())
-    print(f"{'tiny random model' if args.tiny else 'SmolLM2-135M'}, {batch.input_ids.shape[0]} prompts, "
-          f"{n_layers}-layer skip sweep, {cores} core(s), best of {args.repeats}")
-    print(f"{'run':44s} {'threads':>7s} {'seconds':>8s} {'vs alone':>8s}")
-    for name, n, secs in (("alone, policy (" + why_alone + ")", n_alone, t_alone),
-                          ("with competitor, policy (" + why_busy + ")", n_busy, t_busy),
-                          ("with competitor, torch default", cores, t_default)):
-        print(f"{name:44s} {n:7d} {secs:8.2f} {secs / t_alone:8.2f}")
-    print(f"max |dKL| between thread counts: {diff:.2e}")
-    print(f"busy_slowdown={t_busy / t_alone:.2f}")
+        try:
+            n_alone, why_alone = threads.choose(None)
+            timed("warm-up", pool, n_alone, "")  # workers start and load the weights; kernels warm
+            rows.pop()
+            alone_local = timed("local, alone", local, n_alone, why_alone)
+            alone_pool = timed("processes, alone", pool, n_alone, f"{pool.workers} workers x 1 thread")
+            competitor = multiprocessing.get_context("spawn").Process(target=_spin, daemon=True)
+            competitor.start()
+            try:
+                time.sleep(0.5)
+                n_busy, why_busy = threads.choose(None)
+                busy_local = timed("local, with competitor", local, n_busy, why_busy)
+                busy_pool = timed("processes, with competitor", pool, n_busy, f"{pool.workers} workers x 1 thread")
+                if args.torch_default:
+                    timed("local, with competitor, torch default", local, cores, f"{cores} threads")
+            finally:
+                competitor.kill()
+                competitor.join()
+        finally:
+            pool.close()
+    reference = numbers(effects["local, alone"])
+    diff = max(abs(a - b) for name in effects for a, b in zip(numbers(effects[name]), reference))
+    print(f"{'tiny random model' if args.tiny else 'SmolLM2-135M'}, {lc.claim.suite.prompts_per_family} prompts "
+          f"per family, batches of {args.batch_size}, layer skip sweep, {cores} core(s)")
+    print(f"{'run':40s} {'threads':46s} {'seconds':>8s} {'vs alone':>8s}")
+    for name, why, secs in rows:
+        base = alone_pool if name.startswith("processes") else alone_local
+        print(f"{name:40s} {why:46s} {secs:8.2f} {secs / base:8.2f}")
+    print(f"processes alone vs local alone: {alone_local / alone_pool:.2f}x; max |d effect| across runs {diff:.2e}")
+    print(f"local_busy_slowdown={busy_local / alone_local:.2f}")
+    print(f"busy_slowdown={busy_pool / alone_pool:.2f}")
 
 
 if __name__ == "__main__":

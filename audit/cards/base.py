@@ -28,6 +28,19 @@ def plot_path(rec: dict, name: str) -> str:
     return f"{plot_stem(rec)}-{name}.png"
 
 
+def pooled_null_plot(rec: dict, out_dir, stem: str, ctl: dict, title: str, xlabel: str) -> str:
+    """The histogram of a pooled null test's record ``ctl`` (bars, its bulk quantile, the observed
+    value and each seed's); its path."""
+    from audit import plots
+    from audit.criteria.steering import BULK, pooled_null
+
+    path = plot_path(rec, stem)
+    plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
+                         f"{rec['claim_id']}\n{title} ({ctl['n_seeds']} seeds, seed mean)", xlabel, out_dir / path,
+                         per_seed_observed=ctl["observed_per_seed"])
+    return path
+
+
 def fmt_mb(mb) -> str:
     """A memory size given in MB as people read it: ``377 MB``, ``1.84 GB`` (``—`` when unknown)."""
     if not isinstance(mb, (int, float)) or isinstance(mb, bool):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit import plots
-from audit.cards.base import card_for, plot_path
+from audit.cards.base import card_for, plot_path, pooled_null_plot
 from audit.cards.intervals import interval_plot, interval_table, per_seed_row_values
 
 
@@ -61,7 +61,7 @@ def null_plots(rec: dict, out_dir, metric: str, nulls: dict = NULLS) -> list:
     component's effect: a pooled null of draws (random components; re-paired patching sources;
     random subspaces; random same-norm directions) as a histogram, a paired contrast (the negative
     position) as its interval."""
-    from audit.criteria.steering import BULK, pooled_null
+    from audit.criteria.steering import BULK
 
     out = []
     for name, ctl in (rec["evidence"].get("controls") or {}).items():
@@ -77,10 +77,7 @@ def null_plots(rec: dict, out_dir, metric: str, nulls: dict = NULLS) -> list:
                             out_dir / path, f"{metric} difference")
             out.append((path, f"{name}: {bars.format(**what)} (95% interval over pairs); {ctl['status']}"))
             continue
-        plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                             f"{rec['claim_id']}\n{ctl['claimed']} vs {title.format(**what)} "
-                             f"({ctl['n_seeds']} seeds, seed mean)", metric, out_dir / path,
-                             per_seed_observed=ctl["observed_per_seed"])
+        pooled_null_plot(rec, out_dir, f"null-{name}", ctl, f"{ctl['claimed']} vs {title.format(**what)}", metric)
         out.append((path, f"{name}: pooled null of {bars.format(**what)} (bars), its {BULK * 100:g}th "
                           f"percentile (dashed) and the claimed component (line); p = {ctl['p']:.3g}, {ctl['status']}"))
     return out

@@ -5,8 +5,7 @@ shuffled layer labels."""
 
 from __future__ import annotations
 
-from audit import plots
-from audit.cards.base import plot_path
+from audit.cards.base import pooled_null_plot
 
 
 def _f(x) -> str:
@@ -21,16 +20,6 @@ def _records(rec: dict, name: str) -> dict:
     return (rec["evidence"].get("controls") or {}).get(name) or {}
 
 
-def _histogram(rec: dict, out_dir, i: int, stem: str, ctl: dict, title: str, xlabel: str) -> str:
-    from audit.criteria.steering import BULK, pooled_null
-
-    path = plot_path(rec, f"{stem}-{i}")
-    plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                         f"{rec['claim_id']}\n{title} ({ctl['n_draws']} draws x {ctl['n_seeds']} seeds, seed mean)",
-                         xlabel, out_dir / path, per_seed_observed=ctl["observed_per_seed"])
-    return path
-
-
 def _per_mode(rec: dict, out_dir, name: str, stem: str, xlabel: str, plot_text, row, title: str,
               columns: list[str]) -> tuple[list, list]:
     """A null histogram per mode (``plot_text(mode, ctl) -> (title, caption)``) and one table row each
@@ -41,7 +30,8 @@ def _per_mode(rec: dict, out_dir, name: str, stem: str, xlabel: str, plot_text, 
             rows.append([mode, *["—"] * (len(columns) - 2), f"{ctl['status']}: {ctl['meaning']}"])
             continue
         plot_title, caption = plot_text(mode, ctl)
-        out.append((_histogram(rec, out_dir, i, stem, ctl, plot_title, xlabel), caption))
+        out.append((pooled_null_plot(rec, out_dir, f"{stem}-{i}", ctl, f"{plot_title} ({ctl['n_draws']} draws)", xlabel),
+                    caption))
         rows.append(row(mode, ctl))
     return (out, [{"title": title, "columns": columns, "rows": rows}]) if rows else ([], [])
 

@@ -1,12 +1,11 @@
-"""The nulls on the layer-skip card: one histogram per control and config (:func:`null_plot`), and
+"""The nulls on the layer-skip card: one histogram per control and config (:func:`audit.cards.base.pooled_null_plot`), and
 the re-paired reference (audit/evidence/layer_skip_repaired.py): per config the null of top-5
 overlap against another prompt's unmodified output and one table row with the real overlap and
 greedy agreement beside their re-paired floors (reported, not judged)."""
 
 from __future__ import annotations
 
-from audit import plots
-from audit.cards.base import plot_path
+from audit.cards.base import pooled_null_plot as null_plot
 from controls.repaired_answers import NAME
 
 
@@ -17,17 +16,6 @@ def _f(x) -> str:
 def _beside(test: dict) -> list[str]:
     """Observed, null median (range), p of one pooled test."""
     return [_f(test["observed"]), f"{_f(test['median'])} ({_f(test['null_min'])}–{_f(test['null_max'])})", _f(test["p"])]
-
-
-def null_plot(rec: dict, out_dir, stem: str, ctl: dict, title: str, xlabel: str) -> str:
-    """A pooled null test's histogram (``ctl``: its record) with the observed value per seed; its path."""
-    from audit.criteria.steering import BULK, pooled_null
-
-    path = plot_path(rec, stem)
-    plots.null_histogram(pooled_null(ctl["null_per_seed"]), ctl["observed"], ctl["q75"], BULK, ctl["p"],
-                         f"{rec['claim_id']}\n{title} ({ctl['n_seeds']} seeds, seed mean)", xlabel, out_dir / path,
-                         per_seed_observed=ctl["observed_per_seed"])
-    return path
 
 
 def repaired_reference(rec: dict, out_dir) -> tuple[list, list]:

@@ -24,7 +24,7 @@ def test_usage_errors_are_not_inconclusive():
 
 @pytest.mark.parametrize("option,value,choices", [("--dtype", "fp16", "float32, bfloat16"),
                                                   ("--device", "gpu", "cpu, cuda, auto"),
-                                                  ("--executor", "spark", "local, ray")])
+                                                  ("--executor", "spark", "local, processes, ray")])
 def test_bad_choices_are_one_line_exit_4(tmp_path, option, value, choices):
     claim = write_claim(tmp_path / "c.yaml", model=str(tmp_path))
     result = cli("run", claim, "--out", tmp_path / "o", option, value)

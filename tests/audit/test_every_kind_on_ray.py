@@ -1,7 +1,9 @@
-"""Every intervention kind runs through the Ray executor as a plan of units (audit/units.py): on a
-local Ray instance with two workers per model, each kind's plan is split into several tasks, all
-computed on the workers (the driver computes none), and the evidence equals the local executor's.
-Seven models on a two-CPU cluster: the executor stops idle pools to make room (never a deadlock)."""
+"""Every intervention kind runs through the Ray executor and the processes executor as a plan of
+units (audit/units.py): on a local Ray instance with two workers per model, or two single-threaded
+worker processes, each kind's plan is split into several tasks, all computed on the workers (the
+driver computes none), and the evidence equals the local executor's (one thread, as the worker
+processes run). Seven models on a two-CPU cluster: the Ray executor stops idle pools to make room
+(never a deadlock); the processes executor keeps one model's pool at a time."""
 
 import importlib.util
 
@@ -19,8 +21,9 @@ from tests.interventions.test_ablation import claim_file, planted_mlp  # noqa: F
 from tests.interventions.test_layer_scaling import scaling_claim
 from tests.lora_planted import build_planted, lora_claim
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                                reason="needs the optional extra mi-audit[ray] (make test installs it)")
+NEEDS_RAY = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="needs the optional extra mi-audit[ray] (make test installs it)")
+EXECUTORS = {"ray": dict(max_retries=1, workers_per_model=2), "processes": dict(workers=2)}
 
 
 @pytest.fixture(scope="module")
@@ -105,15 +108,28 @@ def computed(value):
     return value
 
 
+@pytest.mark.parametrize("executor_name", [pytest.param("ray", marks=NEEDS_RAY), "processes"])
 def test_every_kind_is_computed_as_units_on_the_workers_with_the_local_evidence(
-        ray_local, tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_dir, monkeypatch):  # noqa: F811
+        executor_name, request, tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_dir,  # noqa: F811
+        monkeypatch):
+    import torch
+
+    if executor_name == "ray":
+        request.getfixturevalue("ray_local")
     claims = _claims(tmp_path, planted_mlp, skip_hub, quant_hub, planted_steering, lora_dir)
-    local = {name: run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "local"), executor=LocalExecutor(),
-                                            batch_size=2)) for name, lc in claims.items()}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the worker processes' count (Ray workers take the driver's)
+    try:
+        local = {name: run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "local"),
+                                                executor=LocalExecutor(), batch_size=2)) for name, lc in claims.items()}
+    finally:
+        torch.set_num_threads(threads)
     here = []
     real = units.compute
     monkeypatch.setattr(units, "compute", lambda ctx, task: here.append(task.op) or real(ctx, task))
-    executor = make_executor("ray", max_retries=1, workers_per_model=2)
+    executor = make_executor(executor_name, **EXECUTORS[executor_name])
+    if executor_name == "ray":
+        monkeypatch.setattr(executor, "threads", 1)
     sent: dict[str, int] = {}
     plain = executor.compute
 
@@ -123,10 +139,11 @@ def test_every_kind_is_computed_as_units_on_the_workers_with_the_local_evidence(
 
     executor.compute = counted
     try:
-        remote = {name: run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / "ray"), executor=executor,
-                                                 batch_size=2)) for name, lc in claims.items()}
+        remote = {name: run_claim(lc, RunOptions(evidence_cache=EvidenceCache(tmp_path / executor_name),
+                                                 executor=executor, batch_size=2)) for name, lc in claims.items()}
     finally:
         executor.close()
+        torch.set_num_threads(threads)
     assert here == []  # the driver planned and assembled; every unit was computed on a worker
     assert {lc.claim.id: sent.get(lc.claim.id, 0) >= 2 for lc in claims.values()} == {
         lc.claim.id: True for lc in claims.values()}  # each kind split into several units
@@ -134,4 +151,4 @@ def test_every_kind_is_computed_as_units_on_the_workers_with_the_local_evidence(
         assert local[name]["verdict"] not in ("errored", "pending"), (name, local[name]["reasons"])
         assert remote[name]["verdict"] == local[name]["verdict"], (name, remote[name]["reasons"])
         assert computed(remote[name]["evidence"]) == computed(local[name]["evidence"]), name
-        assert remote[name]["provenance"]["executor"]["executor"] == "ray"
+        assert remote[name]["provenance"]["executor"]["executor"] == executor_name
