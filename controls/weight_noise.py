@@ -94,6 +94,20 @@ def noised(model, adapter, norms: dict, label: str, draw: int):
                 mods[k].weight.copy_(original)
 
 
+def two_sided(name: str, observed: list[float], nulls: list[list[float]]) -> tuple[dict, dict, str | None]:
+    """Both tails of the pooled test (:func:`audit.criteria.steering.judge_control`, each at half of
+    alpha) of ``observed[seed]`` against ``nulls[seed][draw]``: (upper test, lower test, tail) with
+    tail "more" (above the null), "less" or "within"; None when too few draws or a tie."""
+    from audit.criteria.steering import PASSED, judge_control
+    from audit.inference import ALPHA
+
+    upper = judge_control(name, observed, nulls, ALPHA / 2)
+    lower = judge_control(name, [-x for x in observed], [[-x for x in row] for row in nulls], ALPHA / 2)
+    if not upper["powered"] or upper["null_min"] == upper["null_max"] == upper["observed"]:
+        return upper, lower, None
+    return upper, lower, "more" if upper["status"] == PASSED else "less" if lower["status"] == PASSED else "within"
+
+
 def null_kl(model, adapter, tok, pairs: dict, reference_first: dict, norms: dict, label: str, draws: list[int],
             batch_size: int) -> dict:
     """``{draw: {prompt id: KL(reference || noised model)}}`` at the answer position."""

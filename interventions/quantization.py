@@ -33,6 +33,14 @@ class ModesSpec(StrictModel):
         return v
 
 
+def noise_reference_problem(lc, reference: str) -> list[tuple[tuple, str, str]]:
+    """random_vector noises the float32 weights: the reference must be float32."""
+    if lc.claim.controls.random_vector is None or reference == "float32":
+        return []
+    return [(("controls", "random_vector"), f"random_vector noises the float32 weights, and the reference is "
+             f"{reference}", "use `reference: float32` with this control, or drop it")]
+
+
 class SpeedProtocol(StrictModel):
     prompts: PositiveInt = Field(16, description="prompts in the timed batch")
     new_tokens: PositiveInt = Field(32, le=512, description="tokens every prompt generates (forced length)")
@@ -58,10 +66,7 @@ class Quantization(ModesSpec):
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
         from interventions.layer_skip import metric_problem
 
-        out = metric_problem(lc, "quantization_tradeoff")
-        if lc.claim.controls.random_vector is not None and self.reference != "float32":
-            out.append((("controls", "random_vector"), f"random_vector noises the float32 weights, and the reference "
-                        f"is {self.reference}", "use `reference: float32` with this control, or drop it"))
+        out = metric_problem(lc, "quantization_tradeoff") + noise_reference_problem(lc, self.reference)
         if self.reference not in self.modes:
             out.append((("intervention", "reference"), f"reference mode {self.reference} is not in modes",
                         f"add it to modes: {self.modes}"))
@@ -82,14 +87,16 @@ class QuantizationDrift(ModesSpec):
     why: str = ""
 
     evidence_type: ClassVar[type] = DriftSweeps
-    # shuffled_label: each mode's Spearman against shuffled layer labels (controls/shuffled_layers.py; reported)
-    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_label"})
+    # reported beside the verdict: shuffled_label, each mode's Spearman against shuffled layer labels
+    # (controls/shuffled_layers.py); random_vector, against the sweep of same-norm weight noise (controls/drift_noise.py)
+    accepted_controls: ClassVar[frozenset[str]] = frozenset({"seeds", "shuffled_label", "random_vector"})
 
     def claim_problems(self, lc) -> list[tuple[tuple, str, str]]:
+        out = noise_reference_problem(lc, self.reference)
         if self.reference in self.modes:
-            return [(("intervention", "modes"), f"the reference mode {self.reference} is also in modes",
-                     "modes are compared with the reference; list the others")]
-        return []
+            out.append((("intervention", "modes"), f"the reference mode {self.reference} is also in modes",
+                        "modes are compared with the reference; list the others"))
+        return out
 
     def sweep_spec(self):
         """The layer-ablation sweep re-run under every mode."""

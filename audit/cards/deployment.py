@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from audit import plots
 from audit.cards.base import card_for, plot_path
-from audit.cards.quantization_controls import quantization_nulls, shuffled_layer_nulls
+from audit.cards.quantization_controls import drift_nulls, quantization_nulls
 from audit.cards.skip_nulls import null_plot, repaired_reference
 from audit.stats import mean, median
 
@@ -179,10 +179,10 @@ def drift_card(rec: dict, out_dir) -> dict:
     notes = [f"Top layer under {ev['reference']}: L{top} "
              f"({'separated from every other layer' if summary.get('reference_top_separated') else 'not separated: a tie at rank 1'})."
              ] if top is not None else []
-    layer_plots, layer_tables = shuffled_layer_nulls(rec, out_dir)
+    layer_plots, layer_tables, layer_notes = drift_nulls(rec, out_dir)
     return {"plots": [(path, f"per-layer effect under {ev['reference']} and each quantized mode")] + layer_plots,
             "tables": checks + layer_tables,
-            "notes": gate + notes + ["Each mode's effects are KL against that mode's own unablated model: the drift of "
-                                     "the causal surface, not the quantization error itself. Spearman and magnitude "
-                                     "intervals are bootstrap over prompts (stratified by family, seeds pooled); per "
-                                     "seed values sit beside them."]}
+            "notes": gate + notes + layer_notes + [
+                "Each mode's effects are KL against that mode's own unablated model: the drift of the causal surface, "
+                "not the quantization error itself. Spearman and magnitude intervals are bootstrap over prompts "
+                "(stratified by family, seeds pooled); per seed values sit beside them."]}

@@ -1,7 +1,7 @@
 """The quantization cards' controls (audit/evidence/quantization_controls.py), reported beside the
 verdict: per mode the null histogram and one table row — the mode's KL against same-norm random
 weight noise, its exact match against the re-paired floor, or the drift's Spearman against
-shuffled layer labels."""
+shuffled layer labels and against the sweeps of same-norm random weight noise."""
 
 from __future__ import annotations
 
@@ -100,3 +100,39 @@ def shuffled_layer_nulls(rec: dict, out_dir) -> tuple[list, list]:
         "Control: shuffled_label — each mode's Spearman with the reference against shuffled layer labels "
         "(reported beside the verdict, not judged)",
         ["mode", "Spearman", "null median (range)", "p", "top layer kept (seeds)", "status"])
+
+
+def _magnitude(m: dict | None) -> str:
+    if m is None:
+        return "—"
+    return (f"{_f(m['observed'])} vs {_f(m['median'])} ({_f(m['null_min'])}–{_f(m['null_max'])}), "
+            f"p {_f(m['p_more'])} / {_f(m['p_less'])}: {m['status']}")
+
+
+def drift_noise_nulls(rec: dict, out_dir) -> tuple[list, list, list]:
+    """(plots, tables, notes) of ``quantization_drift`` + ``random_vector``."""
+    from controls.drift_noise import CONFOUNDS, NAME
+
+    plots_, tables = _per_mode(
+        rec, out_dir, NAME, "null-drift-noise", "Spearman correlation",
+        lambda mode, ctl: (f"{mode}: Spearman with {rec['evidence']['reference']} vs random weight noise of its "
+                           f"error's row norms",
+                           f"random_vector: Spearman with the reference's sweep of the sweeps of float32 models "
+                           f"carrying same-norm random weight noise (bars) and of {mode}'s sweep (line); p(more "
+                           f"disturbed) = "
+                           f"{ctl['p_more']:.3g}, p(less) = {ctl['p_less']:.3g}: {ctl['meaning']}"),
+        lambda mode, ctl: [mode, _f(ctl["error_norm"]), _f(ctl["observed"]), _range(ctl),
+                           f"{ctl['n_draws']} x {ctl['n_seeds']}", f"{_f(ctl['p_more'])} / {_f(ctl['p_less'])}",
+                           _magnitude(ctl.get("magnitude")), f"{ctl['status']}: {ctl['meaning']}"],
+        "Control: random_vector — each mode's Spearman with the reference's sweep against the sweeps of float32 "
+        "with random weight noise of the mode's error norms, row by row (reported beside the verdict, not judged)",
+        ["mode", "error norm", "Spearman", "null median (range)", "draws x seeds", "p more / less disturbed",
+         "magnitude ratio vs null (p more / less)", "status"])
+    return plots_, tables, [f"{NAME} (weight noise) confound: {CONFOUNDS}."] if tables else []
+
+
+def drift_nulls(rec: dict, out_dir) -> tuple[list, list, list]:
+    """(plots, tables, notes) of every control of a ``quantization_drift`` claim."""
+    layer_plots, layer_tables = shuffled_layer_nulls(rec, out_dir)
+    noise_plots, noise_tables, noise_notes = drift_noise_nulls(rec, out_dir)
+    return layer_plots + noise_plots, layer_tables + noise_tables, noise_notes

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from audit.criteria.base import judge
-from audit.evidence import quantization_controls
+from audit.evidence import drift_noise, quantization_controls
 from audit.evidence.base import EvidenceResult, RunContext, evidence_for
 from audit.evidence.deployment import hardware, sample_pairs, seed_table, speedups
 from audit.evidence.layer_sweep import cached_sweep, encode_samples
-from audit.inference import PromptTable, rounded
+from audit.inference import rounded
 from audit.memory import peak_rss_mb
 from controls import shuffled_layers
 from controls.seeds import sample_prompts
@@ -78,19 +78,22 @@ def quantization_drift(ctx: RunContext) -> EvidenceResult:
         loaded = ctx.loaded if mode == ctx.loaded.dtype else replace(ctx.loaded, dtype=mode, _model=None)
         result = cached_sweep(replace(ctx, loaded=loaded), sweep, encoded, layers)
         per_prompt[mode] = {pid: rounded(v) for pid, v in sorted(result["metrics"][claim.metric.kind].items())}
-        table = PromptTable.from_samples(per_prompt[mode], ids, layers)
-        per_seed[mode] = [[float(x) for x in table.per_seed()[s]] for s in seeds]  # [seed][layer], for the card
+        per_seed[mode] = drift_noise.seed_effects(per_prompt[mode], ids, layers, seeds)  # [seed][layer]
         computed[mode] = {"computed": result["computed"], "from_cache": result["from_cache"]}
     evidence = {"kind": "quantization_drift", "reference": spec.reference, "modes": spec.modes, "method": spec.method,
                 "metric": claim.metric.kind, "layers": layers, "families": families, "seeds": seeds, "samples": ids,
                 "per_prompt": per_prompt, "per_seed_layer_effects": per_seed, "units": computed,
                 "hardware": hardware(), "peak_rss_mb": peak_rss_mb()}
-    controls = {}
-    if claim.controls.shuffled_label is not None:  # reported beside the verdict, never turning it
+    controls = {}  # reported beside the verdict, never turning it
+    if claim.controls.shuffled_label is not None:
         controls[SHUFFLED] = quantization_controls.drift_layers(evidence, claim.controls.shuffled_label.n)
+    if claim.controls.random_vector is not None:
+        controls[NOISE] = drift_noise.run(ctx, sweep, encoded, evidence)
+    if controls:
         evidence["controls"] = controls
     outcome = judge(claim, evidence)
-    outcome = replace(outcome, reasons=[*outcome.reasons, *shuffled_layers.note(controls.get(SHUFFLED, {}))])
+    outcome = replace(outcome, reasons=[*outcome.reasons, *shuffled_layers.note(controls.get(SHUFFLED, {})),
+                                        *quantization_controls.notes(controls.get(NOISE, {}))])
     # quantizing builds the compared models; the causal evidence is the layer ablation sweep
     return EvidenceResult(outcome, evidence, kinds={"ablation"}, controls_run={"seeds"} | set(controls),
                           strong=bool(outcome.summary.get("strong")))

@@ -27,30 +27,31 @@ def noise_label(mode: str, seeds: list[int]) -> str:
     return f"{mode}:seeds={','.join(map(str, seeds))}"
 
 
-def plan_noise(ctx, mode: str, pairs: dict, n: int) -> tuple[list, list[str]]:
-    """One mode's tasks and the unit key of each of its ``n`` draws."""
+def plan_noise(ctx, mode: str, n: int, key: dict, args: dict, op: str = "quantization.weight_noise",
+               chunk: int = CHUNK, steps: int = 1) -> tuple[list, list[str]]:
+    """One mode's tasks of ``op`` (``args`` plus the mode, draws, label and keys; ``chunk`` draws
+    each, ``steps`` per draw) and the unit key of each of its ``n`` draws (``key``: what else
+    determines a draw's value, beside the model, mode, label, draw and quantizer)."""
     from audit.provenance import package_versions
     from audit.units import Task
 
     label = noise_label(mode, ctx.lc.claim.controls.seeds)
     quantizer = package_versions().get("bitsandbytes") if mode in ("int8", "nf4") else mode
-    keys = [unit_key(kind="quant_weight_noise", model=ctx.loaded.weights_sha256, mode=mode, label=label, draw=d,
-                     quantizer=quantizer, prompts=pairs) for d in range(n)]
-    tasks = [Task("quantization.weight_noise", {"mode": mode, "pairs": pairs, "draws": list(chunk), "label": label,
-                                                "keys": [keys[d] for d in chunk]}, tuple(keys[d] for d in chunk),
-                  f"{NOISE} of {mode}: draws {chunk[0]}-{chunk[-1]}")
-             for chunk in (range(s, min(s + CHUNK, n)) for s in range(0, n, CHUNK))]
+    keys = [unit_key(model=ctx.loaded.weights_sha256, mode=mode, label=label, draw=d, quantizer=quantizer, **key)
+            for d in range(n)]
+    tasks = [Task(op, {**args, "mode": mode, "draws": list(c), "label": label, "keys": [keys[d] for d in c]},
+                  tuple(keys[d] for d in c), f"{NOISE} of {mode}: draws {c[0]}-{c[-1]}", steps * len(c))
+             for c in (range(s, min(s + chunk, n)) for s in range(0, n, chunk))]
     return tasks, keys
 
 
 def noise_record(mode: str, observed: list[float], nulls: list[list[float]], error_norm: float) -> dict:
     """Both tails of the pooled test (:func:`audit.criteria.steering.judge_control`, each at half
     of alpha): more harmful than the noise, less harmful, or within it. Zero error is degenerate."""
-    from audit.criteria.steering import PASSED, judge_control
-    from audit.inference import ALPHA, INCONCLUSIVE
+    from audit.inference import INCONCLUSIVE
+    from controls.weight_noise import two_sided
 
-    upper = judge_control(NOISE, observed, nulls, ALPHA / 2)
-    lower = judge_control(NOISE, [-x for x in observed], [[-x for x in row] for row in nulls], ALPHA / 2)
+    upper, lower, tail = two_sided(NOISE, observed, nulls)
     record = {**upper, "mode": mode, "error_norm": error_norm, "p_more": upper["p"], "p_less": lower["p"],
               "null_per_seed": nulls}
     where = (f"{mode}: KL {upper['observed']:.4g} vs same-norm random weight noise (median {upper['median']:.4g}, "
@@ -60,9 +61,8 @@ def noise_record(mode: str, observed: list[float], nulls: list[list[float]], err
         why = f"{mode}'s weights equal float32's (zero error): its null is the reference itself (KL 0)"
         return {**record, "status": INCONCLUSIVE, "degenerate": True, "meaning": f"degenerate: {why}",
                 "reason": f"{NOISE} {mode}: degenerate: {why}"}
-    if not upper["powered"] or upper["null_min"] == upper["null_max"] == upper["observed"]:  # too few draws; a tie
+    if tail is None:  # too few draws; a tie
         return {**record, "status": INCONCLUSIVE, "meaning": "inconclusive", "reason": upper["reason"]}
-    tail = "more" if upper["status"] == PASSED else "less" if lower["status"] == PASSED else "within"
     return {**record, "status": tail, "meaning": NOISE_WORDS[tail], "reason": f"{NOISE} {where}"}
 
 
@@ -72,7 +72,8 @@ def weight_noise(ctx, order: list[str], modes: dict, samples: dict, pairs: dict)
 
     claim = ctx.lc.claim
     seeds, families, n = claim.controls.seeds, ctx.lc.families(), claim.controls.random_vector.n
-    planned = {m: plan_noise(ctx, m, pairs, n) for m in order[1:]}
+    planned = {m: plan_noise(ctx, m, n, {"kind": "quant_weight_noise", "prompts": pairs}, {"pairs": pairs})
+               for m in order[1:]}
     values, _ = run_tasks(ctx, [t for tasks, _ in planned.values() for t in tasks])
     out = {}
     for mode, (_, keys) in planned.items():

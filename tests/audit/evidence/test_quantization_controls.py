@@ -87,7 +87,9 @@ def test_shuffled_layers_are_reported_beside_the_drift_verdict(tmp_path, hub_mod
 
 
 @pytest.mark.parametrize("intervention,control,message", [
-    (DRIFT, "random_vector: {n: 9}", "intervention 'quantization_drift' takes no random_vector control"),
+    (DRIFT, "random_component: {n: 9}", "intervention 'quantization_drift' takes no random_component control"),
+    (DRIFT.replace("reference: float32", "reference: float16"), "random_vector: {n: 9}",
+     "random_vector noises the float32 weights, and the reference is float16"),
     (QUANT, "random_component: {n: 9}", "intervention 'quantization' takes no random_component control"),
     (QUANT.replace("reference: float32", "reference: bfloat16"), "random_vector: {n: 9}",
      "random_vector noises the float32 weights, and the reference is bfloat16"),
