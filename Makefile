@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 audit: $(STAMP)
-	$(BIN)/audit run claims/smollm2_hub.yaml; code=$$?; \
+	$(BIN)/audit run --executor processes claims/smollm2_hub.yaml; code=$$?; \
 	echo "HTML report of this run: $$(pwd)/audit-out/index.html (the published report, reports/, changes only by \`audit publish\`)"; \
 	exit $$code
 

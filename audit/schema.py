@@ -122,7 +122,8 @@ class Controls(StrictModel):
                           "site by the same per-token norm along random unit directions drawn by the seed "
                           "(controls/layer_random_vector.py); quantization: each mode's KL against N float32 models "
                           "whose decoder weights carry random noise of the mode's error norms, row by row (reported, "
-                          "not judged; controls/weight_noise.py)")
+                          "not judged; controls/weight_noise.py); quantization_drift: each mode's Spearman against "
+                          "the sweeps of N such noised float32 models (reported; controls/drift_noise.py)")
     shuffled_label: Optional[NullControl] = Field(
         None, description="steering: the direction recomputed with labels shuffled across the pooled sets "
                           "(controls/shuffled_label.py); quantization_drift: each mode's Spearman with the "
@@ -460,8 +461,9 @@ def _not_taken(lc: LoadedClaim, loc: tuple, name: str):
 
     kinds = interventions.INTERVENTIONS
     takers = ", ".join(k for k in kinds.names() if name in registry.accepted(kinds.get(k))) or "none"
+    why = getattr(lc.claim.intervention, "controls_note", "")  # a kind's reason for taking no null control
     return lc.problem(loc, f"intervention '{lc.claim.intervention.kind}' takes no {name} control",
-                      hint=f"kinds that take it: {takers}")
+                      hint=f"kinds that take it: {takers}" + (f"; {why}" if why else ""))
 
 
 def _one_component_problems(lc: LoadedClaim, name: str) -> list:

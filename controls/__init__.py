@@ -3,7 +3,7 @@
 ``seeds`` (every kind: each seed resamples the prompts); the null controls, which may be waived
 with a reason: ``random_vector`` (steering's random directions; a layer sweep's same-norm random
 perturbations of the claimed layer, ``controls/layer_random_vector.py``; quantization's same-norm
-weight noise, ``controls/weight_noise.py``) and ``shuffled_label`` (steering's relabelled sets;
+weight noise, ``controls/weight_noise.py``, and its drift sweeps, ``controls/drift_noise.py``) and ``shuffled_label`` (steering's relabelled sets;
 patching's re-paired sources, ``controls/shuffled_pairs.py``; ablation's re-paired answers,
 ``controls/repaired_answers.py``, also quantization's re-paired exact-match floor; a layer-skip
 config's re-paired reference; quantization drift's shuffled layer labels,

@@ -23,4 +23,6 @@ class Comparison(StrictModel):
     why: str = ""
 
     needs_model: ClassVar[bool] = False
+    controls_note: ClassVar[str] = ("a comparison runs no intervention of its own: its nulls are the compared "
+                                    "claims' controls (put them in those claim files)")
     evidence_type: ClassVar[type] = ComparedSweeps

@@ -343,6 +343,9 @@ class LoraAdapterAblation(_TrainsAdapters):
 
     evidence_type: ClassVar[type] = AdapterAblationRuns
     metric_kind: ClassVar[str] = "lora_adapter_effect"
+    controls_note: ClassVar[str] = ("its null is built in: the per-layer effects' correlation is tested against "
+                                    "`permutations` of the layer labels; whether the adapter learned the task at "
+                                    "all is a `lora` claim's shuffled_answers control")
 
     def named_placements(self) -> dict:
         return {"adapter": self.placement}

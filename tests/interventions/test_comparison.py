@@ -124,3 +124,28 @@ def test_tops_match_refutes_only_on_a_separated_top():
     assert wrong.verdict is Verdict.REFUTED and wrong.summary["decided_by"] == ["b"] and not wrong.summary["strong"]
     unsure = match.evaluate(ComparedSweeps(sweeps=[sweep("a", 2), sweep("b", 6, separated=False)]))
     assert unsure.verdict is Verdict.INCONCLUSIVE and unsure.summary["strong"] is False
+
+
+def test_a_null_control_on_a_comparison_is_refused_with_the_reason(tmp_path):
+    import pytest
+
+    from audit.schema import ClaimFileError
+
+    a = write_claim(tmp_path / "a.yaml", model="smollm2-135m")
+    b = write_claim(tmp_path / "b.yaml", model="smollm2-135m", layer=3)
+    path = tmp_path / "cmp.yaml"
+    path.write_text(f"""\
+id: cmp
+statement: "A comparison with a null control of its own."
+model: none
+suite: {{name: {a.read_text().split('name: ')[1].split()[0]}}}
+intervention: {{kind: comparison, claims: [{a.name}, {b.name}]}}
+metric: {{kind: kl}}
+controls: {{seeds: [1], random_vector: {{n: 19}}}}
+acceptance: {{kind: tops_differ}}
+""")
+    with pytest.raises(ClaimFileError) as err:
+        load_claim(path)
+    msg = str(err.value)
+    assert "intervention 'comparison' takes no random_vector control" in msg
+    assert "its nulls are the compared claims' controls" in msg
