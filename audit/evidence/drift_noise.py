@@ -25,8 +25,8 @@ def run(ctx, sweep, encoded: list, evidence: dict) -> dict:
 
     n, layers, seeds = ctx.lc.claim.controls.random_vector.n, evidence["layers"], evidence["seeds"]
     batches, reuse, _ = _budgeted_batches(ctx, encoded)
-    key = {"kind": "drift_weight_noise", "spec": sweep.model_dump(mode="json", exclude={"why"}), "layers": layers,
-           "prompts": {e.id: [e.ids, e.target] for e in encoded}}
+    key = dict(kind="drift_weight_noise", spec=sweep.model_dump(mode="json", exclude={"why"}), layers=layers,
+               prompts={e.id: [e.ids, e.target] for e in encoded})  # a unit key, not an evidence kind
     args = {"spec": sweep, "batches": batches, "layers": layers, "reuse_prefix": reuse}
     steps = len(batches) * (len(layers) + 1)
     planned = {m: plan_noise(ctx, m, n, key, args, "quantization_drift.weight_noise", CHUNK, steps)

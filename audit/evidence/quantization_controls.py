@@ -72,7 +72,7 @@ def weight_noise(ctx, order: list[str], modes: dict, samples: dict, pairs: dict)
 
     claim = ctx.lc.claim
     seeds, families, n = claim.controls.seeds, ctx.lc.families(), claim.controls.random_vector.n
-    planned = {m: plan_noise(ctx, m, n, {"kind": "quant_weight_noise", "prompts": pairs}, {"pairs": pairs})
+    planned = {m: plan_noise(ctx, m, n, dict(kind="quant_weight_noise", prompts=pairs), {"pairs": pairs})
                for m in order[1:]}
     values, _ = run_tasks(ctx, [t for tasks, _ in planned.values() for t in tasks])
     out = {}

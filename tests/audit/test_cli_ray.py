@@ -31,4 +31,4 @@ def test_the_cli_runs_claims_on_ray_and_rejects_an_unknown_executor(tmp_path, ti
         _, stderr = bad.communicate(timeout=120)
     finally:
         bad.kill()
-    assert bad.returncode == 4 and "unknown executor 'dask'; known: local, ray" in stderr
+    assert bad.returncode == 4 and "unknown executor 'dask'; known: local, processes, ray" in stderr
