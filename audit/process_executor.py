@@ -46,8 +46,8 @@ def _compute(task, lc, options: dict, cache_root: str, cache_enabled: bool, faul
 def rounds(tasks: list) -> list[list]:
     """The order tasks are sent in: every untimed task at once, then each timing task (an op
     named ``*.timing``, measuring wall-clock speed) alone."""
-    timed = [t for t in tasks if t.op.endswith(".timing")]
-    return [t for t in [[t for t in tasks if t not in timed]] if t] + [[t] for t in timed]
+    untimed = [t for t in tasks if not t.op.endswith(".timing")]
+    return ([untimed] if untimed else []) + [[t] for t in tasks if t.op.endswith(".timing")]
 
 
 class ProcessExecutor:

@@ -85,9 +85,9 @@ def main() -> None:
     ap.add_argument("--torch-default", action="store_true", help="also time torch's default threads under load")
     ap.add_argument("--tiny", action="store_true")
     args = ap.parse_args()
-    os.environ.pop(threads.ENV, None)  # the policy's own choice is measured (the tiny fixtures pin it)
     with tempfile.TemporaryDirectory() as tmp:
         lc = sweep_claim(Path(tmp), args)
+        os.environ.pop(threads.ENV, None)  # the policy's own choice is measured (the tiny fixtures pin it)
         local, pool = make_executor("local"), make_executor("processes")
         cores = threads.available_cores()
         rows, effects = [], {}
