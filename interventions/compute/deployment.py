@@ -166,9 +166,22 @@ def quant_timing(ctx, order: list[str], pairs: dict, speed) -> tuple[dict, dict]
                            speed.new_tokens, speed.repeats, speed.warmup)
 
 
+def top5_overlaps(model, adapter, tok, pairs: dict, base: dict, skip: list[int], batch_size: int) -> dict:
+    """{prompt id: top-5 overlap} of one config: :func:`per_prompt_metrics`' ``top5_overlap`` alone
+    (the unmodified model's continuation teacher forced; no generation, no answer scoring)."""
+    from interventions.generation import score, topk_overlap
+    from interventions.layer_skip import removed_layers
+
+    ids = sorted(pairs)
+    with removed_layers(model, adapter, skip):
+        forced = score(model, tok, [(pairs[i][0], base[i]["continuation"]) for i in ids], batch_size)
+    return {i: rounded([topk_overlap(base[i]["topk"], f.topk)])[0] for i, f in zip(ids, forced)}
+
+
 @unit_op("layer_skip.random_sets")
 def skip_random_sets(ctx, pairs: dict, base: dict, sets: list[list[int]], spec, key: str) -> dict:
     """The random-component null of one skip config and seed: ``{key: {prompt id: [top-5 overlap
     per random layer set]}}`` (audit/evidence/layer_skip_random.py)."""
-    per_set = [skip_config(ctx, pairs, base, skip, spec) for skip in sets]
-    return {key: {pid: [m[pid]["top5_overlap"] for m in per_set] for pid in sorted(pairs)}}
+    per_set = [top5_overlaps(ctx.loaded.model, ctx.adapter, ctx.loaded.tokenizer, pairs, base, skip,
+                             ctx.options.batch_size) for skip in sets]
+    return {key: {pid: [m[pid] for m in per_set] for pid in sorted(pairs)}}

@@ -78,3 +78,25 @@ def test_when_every_layer_writes_nothing_the_control_ties(tmp_path):
     rec = _run(tmp_path, model, "tie")
     for ctl in rec["evidence"]["controls"]["random_component"].values():
         assert ctl["status"] == "inconclusive" and "tie" in ctl["reason"], ctl["reason"]
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma3", "lfm2"])
+def test_the_null_scores_top5_exactly_as_the_config_does(arch):
+    """The null's cheap path (teacher forcing only) gives the config metric's top-5 overlap, bit for bit."""
+    from interventions.architectures import adapter_for
+    from interventions.compute.deployment import per_prompt_metrics, top5_overlaps
+    from interventions.generation import greedy, score
+
+    model, tok = tiny_model(arch, n_layers=4, seed=5)
+    adapter = adapter_for(model.config)
+    pairs = {f"p{i}": (tok(text)["input_ids"], tok(" x")["input_ids"][-1:]) for i, text in
+             enumerate(["abc def", "ghi", "jk lm no pq", "rs"])}
+    ids = sorted(pairs)
+    gen = greedy(model, tok, [pairs[i][0] for i in ids], 6, 3, exact_length=True)
+    forced = score(model, tok, [(pairs[i][0], g) for i, g in zip(ids, gen)], 3)
+    base = {i: {"continuation": g, "topk": f.topk, "answer_nll": 0.0} for i, g, f in zip(ids, gen, forced)}
+    spec = type("Spec", (), {"max_new_tokens": 6})()
+    for skip in ([1], [0, 2], [3]):
+        full = per_prompt_metrics(model, adapter, tok, pairs, base, skip, spec, 3)
+        assert top5_overlaps(model, adapter, tok, pairs, base, skip, 3) == {i: full[i]["top5_overlap"] for i in ids}
+    assert set(top5_overlaps(model, adapter, tok, pairs, base, [1], 3).values()) != {1.0}  # skipping moves top-5
