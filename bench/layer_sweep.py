@@ -1,7 +1,9 @@
 """Benchmark: 30-layer skip-ablation sweep on SmolLM2-135M, naive hook loop vs the mi-audit engine.
 
 One process, same prompts (4 per family of the main suite = 48; ``--chat-template`` renders them
-as the claims do), KL at the answer position. (nnsight and TransformerLens are not dependencies; they are not timed here.) Prints a table and, as its last line,
+as the claims do), KL at the answer position. Peers run side by side when installed (the ``bench``
+extra: nnsight, the same skip written as an nnsight intervention; TransformerLens has no SmolLM2
+conversion and is not timed). Prints a table and, as its last line,
 ``speedup_vs_naive=<x> max_abs_kl_diff=<y> bf16_speedup_vs_naive=<z>``.
 
     .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4] [--chat-template]
@@ -47,6 +49,35 @@ def naive_sweep(model, batch, n_layers):
                                position_ids=batch.position_ids).logits
             out.append(kl_rows(base, torch.log_softmax(logits[:, -1].float(), -1)))
     return torch.stack(out)
+
+
+def nnsight_sweep(model, batch, n_layers):
+    """The same skip sweep written with nnsight (a peer): one traced full forward per ablated layer,
+    the layer's output set to its input."""
+    from nnsight import NNsight
+
+    traced = NNsight(model)
+    with torch.inference_mode():
+        base = torch.log_softmax(model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                       position_ids=batch.position_ids).logits[:, -1].float(), -1)
+        out = []
+        for layer in range(n_layers):
+            with traced.trace(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                              position_ids=batch.position_ids):
+                target = traced.model.layers[layer]
+                args, kwargs = target.inputs
+                hidden = kwargs.get("hidden_states")
+                target.output = args[0] if hidden is None else hidden
+                logits = traced.lm_head.output[:, -1].save()
+            out.append(kl_rows(base, torch.log_softmax(logits.float(), -1)))
+    return torch.stack(out)
+
+
+def peers() -> dict:
+    """``{row name: sweep function}`` of the peers installed here."""
+    import importlib.util
+
+    return {"nnsight trace (float32)": nnsight_sweep} if importlib.util.find_spec("nnsight") else {}
 
 
 def engine_sweep(model, adapter, batch, n_layers, share_prefix=True):
@@ -116,6 +147,9 @@ def main() -> None:
         t_unshared, kl_unshared = timed(over_batches(lambda b: engine_sweep(model, adapter, b, n_layers, False)),
                                         args.repeats)
         rows.append(("  same, prefix not shared", t_unshared, float((kl_unshared - kl_naive).abs().max())))
+    for name, sweep in peers().items():
+        t_peer, kl_peer = timed(over_batches(lambda b, sweep=sweep: sweep(model, b, n_layers)), args.repeats)
+        rows.append((name, t_peer, float((kl_peer - kl_naive).abs().max())))
     model_bf16 = load_model("smollm2-135m", dtype="bfloat16").model
     t_bf16, kl_bf16 = timed(over_batches(lambda b: engine_sweep(model_bf16, adapter, b, n_layers)), args.repeats)
     bf16_dev = float((kl_bf16 - kl_naive).abs().max())
