@@ -19,10 +19,8 @@ Prints a table; last line ``hub_floor_seconds=<x> sweep_floor_seconds=<y> peak_g
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -30,47 +28,30 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from audit import ledger  # noqa: E402
 from audit.encoding import batches, encode  # noqa: E402
 from audit.models import load_model  # noqa: E402
 from audit.schema import load_claim  # noqa: E402
 from audit.suite import load_suite  # noqa: E402
+from bench.layer_sweep import computed_tokens, layer_flops_per_token, matmul_peak_gflops  # noqa: E402
 from interventions.engine import MIN_SHARED, shared_length  # noqa: E402
 
 CLAIM = ROOT / "claims" / "smollm2_hub.yaml"
 
 
-def matmul_gflops(threads: int, n: int = 1024, reps: int = 20) -> float:
-    """Best-of-three square float32 matmul rate on ``threads`` intra-op threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    best = 0.0
-    for _ in range(3):
-        t = time.perf_counter()
-        for _ in range(reps):
-            a @ b
-        best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9)
-    torch.set_num_threads(before)
-    return best
-
-
 def published_samples(claim_id: str) -> dict:
     """``{seed: [prompt ids]}`` of the claim's latest published record."""
-    records = [json.loads(line) for line in (ROOT / "reports" / "ledger.jsonl").read_text().splitlines() if line]
-    record = [r for r in records if r.get("claim_id") == claim_id][-1]
+    records, _ = ledger.load(ROOT / "reports")
+    record = ledger.latest_per_claim(records)[claim_id]
     return {int(s): sorted(p for ids in fams.values() for p in ids) for s, fams in record["evidence"]["samples"].items()}
 
 
 def unshared_tokens(tok, encoded: list) -> tuple[int, int]:
-    """Real tokens the engine must compute over the claim's batches (a shared prefix once per
-    batch) and the number of batches."""
-    total, batched = 0, batches(tok, encoded, batch_size=16)
-    for b in batched:
-        shared = shared_length(b)
-        shared = shared if shared >= MIN_SHARED else 0
-        total += int(b.attention_mask.sum()) - shared * (b.input_ids.shape[0] - 1)
-    return total, len(batched)
+    """Real tokens the engine computes over the claim's batches (a shared prefix once per batch) and
+    the number of batches."""
+    batched = batches(tok, encoded, batch_size=16)
+    shared = [shared_length(b) for b in batched]
+    return sum(computed_tokens(b, s if s >= MIN_SHARED else 0) for b, s in zip(batched, shared)), len(batched)
 
 
 def main() -> None:
@@ -84,7 +65,7 @@ def main() -> None:
     model, tok = loaded.model, loaded.tokenizer
     config = model.config
     n_layers, hidden, vocab = config.num_hidden_layers, config.hidden_size, config.vocab_size
-    per_token_layer = sum(2 * p.numel() for p in model.model.layers[0].parameters() if p.dim() == 2)
+    per_token_layer = layer_flops_per_token(model)
     suite = load_suite(ROOT / "audit" / "suites" / f"{claim.suite.name}.yaml")
     by_id = {p.id: p for f in suite.family_names() for p in suite.prompts(f)}
     samples = published_samples(claim.id)
@@ -97,13 +78,12 @@ def main() -> None:
     sweep_passes = n_layers + sum(n_layers - l for l in range(n_layers))
     unembed = 2 * hidden * vocab
     sweep = sweep_tokens * per_token_layer * sweep_passes + len(unique) * (n_layers + 1) * unembed
-    null = 0
-    null_rows = 0
+    null = null_rows = 0
     for ids in samples.values():
         tokens, _ = unshared_tokens(tok, enc(ids))
         null += tokens * per_token_layer * (n_layers + n_draws * (n_layers - layer)) + len(ids) * (n_draws + 1) * unembed
         null_rows += len(ids)
-    one, two = matmul_gflops(1), matmul_gflops(2)
+    one, two = (matmul_peak_gflops(threads=t, reps=20, tries=3) for t in (1, 2))
     peak = max(2 * one, two)
     print(f"{claim.id}: {len(unique)} unique prompts ({sweep_tokens} unshared tokens in {sweep_batches} batches), "
           f"{n_layers} layers x {per_token_layer / 1e6:.2f} MFLOP/token; null: {null_rows} seed-prompts x {n_draws} "

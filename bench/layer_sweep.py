@@ -2,8 +2,8 @@
 
 One process, same prompts (4 per family of the main suite = 48; ``--chat-template`` renders them
 as the claims do), KL at the answer position. Peers run side by side when installed (the ``bench``
-extra: nnsight, the same skip written as an nnsight intervention; TransformerLens has no SmolLM2
-conversion and is not timed). Prints a table and, as its last line,
+extra: nnsight, the same skip written as an nnsight intervention; TransformerLens is not timed: its
+dependencies, wandb, datasets, pandas and others, would join the product's environment). Prints a table and, as its last line,
 ``speedup_vs_naive=<x> max_abs_kl_diff=<y> bf16_speedup_vs_naive=<z>``.
 
     .venv/bin/python bench/layer_sweep.py [--repeats 1] [--per-family 4] [--chat-template]
@@ -98,20 +98,37 @@ def timed(fn, repeats):
     return best, result
 
 
-def matmul_peak_gflops(dtype, n=1024, reps=10):
+def matmul_peak_gflops(dtype=torch.float32, n=1024, reps=10, threads=None, tries=1):
+    """A square matmul's rate (best of ``tries``), on ``threads`` intra-op threads when given."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     a @ b
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    best = 0.0
+    for _ in range(tries):
+        t = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = max(best, 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9)
+    torch.set_num_threads(before)
+    return best
+
+
+def computed_tokens(batch, shared=0):
+    """Real tokens a pass over ``batch`` computes: every row's, a prefix the rows share once for them all."""
+    return int(batch.attention_mask.sum()) - shared * (batch.input_ids.shape[0] - 1)
+
+
+def layer_flops_per_token(model):
+    """Linear-layer FLOPs of one decoder layer per token (attention scores are small here)."""
+    return sum(2 * p.numel() for p in model.model.layers[0].parameters() if p.dim() == 2)
 
 
 def sweep_flops(model, batch, n_layers, shared=0):
-    """Matmul FLOPs of the prefix-reusing sweep (linear layers only; attention scores are small here):
-    every real token once per pass, a prefix the rows share once for them all."""
-    tokens = int(batch.attention_mask.sum()) - shared * (batch.input_ids.shape[0] - 1)
-    per_layer = sum(2 * p.numel() for name, p in model.model.layers[0].named_parameters() if p.dim() == 2)
+    """Matmul FLOPs of the prefix-reusing sweep (linear layers only): every computed token once per pass."""
+    tokens = computed_tokens(batch, shared)
+    per_layer = layer_flops_per_token(model)
     layer_passes = n_layers + sum(n_layers - layer for layer in range(n_layers))
     return tokens * per_layer * layer_passes
 

@@ -21,7 +21,7 @@ def per_prompt_metrics(model, adapter, tok, pairs: dict, base: dict, skip: list[
     ids = sorted(pairs)
     with removed_layers(model, adapter, skip):
         gen = greedy(model, tok, [pairs[i][0] for i in ids], spec.max_new_tokens, batch_size)
-        forced = score(model, tok, [(pairs[i][0], base[i]["continuation"]) for i in ids], batch_size)
+        forced = forced_paths(model, tok, pairs, base, ids, batch_size)
         answer = score(model, tok, [pairs[i] for i in ids], batch_size)
     out = {}
     for i, g, f, a in zip(ids, gen, forced, answer):
@@ -166,15 +166,22 @@ def quant_timing(ctx, order: list[str], pairs: dict, speed) -> tuple[dict, dict]
                            speed.new_tokens, speed.repeats, speed.warmup)
 
 
+def forced_paths(model, tok, pairs: dict, base: dict, ids: list[str], batch_size: int) -> list:
+    """``model`` teacher forced along the unmodified model's greedy continuation of each prompt."""
+    from interventions.generation import score
+
+    return score(model, tok, [(pairs[i][0], base[i]["continuation"]) for i in ids], batch_size)
+
+
 def top5_overlaps(model, adapter, tok, pairs: dict, base: dict, skip: list[int], batch_size: int) -> dict:
     """{prompt id: top-5 overlap} of one config: :func:`per_prompt_metrics`' ``top5_overlap`` alone
-    (the unmodified model's continuation teacher forced; no generation, no answer scoring)."""
-    from interventions.generation import score, topk_overlap
+    (no generation, no answer scoring)."""
+    from interventions.generation import topk_overlap
     from interventions.layer_skip import removed_layers
 
     ids = sorted(pairs)
     with removed_layers(model, adapter, skip):
-        forced = score(model, tok, [(pairs[i][0], base[i]["continuation"]) for i in ids], batch_size)
+        forced = forced_paths(model, tok, pairs, base, ids, batch_size)
     return {i: rounded([topk_overlap(base[i]["topk"], f.topk)])[0] for i, f in zip(ids, forced)}
 
 
